@@ -1,0 +1,42 @@
+# corpusmill: the four commands a user needs. Each one creates the virtual
+# environment first if it is missing or older than the pinned dependencies.
+PYTHON  ?= python3
+VENV    ?= .venv
+PY      := $(VENV)/bin/python
+RECIPE  ?= recipes/sample.yaml
+OUT     ?= out/sample
+ARGS    ?=
+STAMP   := $(VENV)/.corpusmill-installed
+
+.PHONY: corpus test inspect verify bench samples venv clean
+
+corpus: $(STAMP)
+	$(PY) -m pipeline build --recipe $(RECIPE) --output $(OUT) $(ARGS)
+
+test: $(STAMP)
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+inspect: $(STAMP)
+	$(PY) -m manifests inspect $(OUT)
+
+verify: $(STAMP)
+	$(PY) -m manifests verify $(OUT)
+
+bench: $(STAMP)
+	$(PY) -m bench.encode
+
+# Regenerates the bundled sample shards from installed material (needs
+# Debian's python3.11-doc for the HTML and reST; see sources/samples/make_samples.py).
+samples: $(STAMP)
+	$(PY) -m sources.samples.make_samples
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -c constraints.txt -e ".[test]"
+	touch $@
+
+clean:
+	rm -rf out

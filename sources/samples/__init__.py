@@ -1,0 +1,1 @@
+"""Bundled sample shards for the default recipe, and the script that makes them."""
