@@ -1,0 +1,1 @@
+"""The manifest: build, validate, read, verify and inspect a corpus's manifest.json."""

@@ -1,0 +1,108 @@
+"""Assembling manifest.json from the pipeline's small per-stage figures (pure).
+
+The funnel is built from elements the stages emitted (not from Beam counters,
+which some runners report inexactly), and must balance for every source:
+read = kept + sum(dropped) + sum(errors). An unbalanced funnel is a bug in the
+pipeline, so building the manifest refuses it.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import pathlib
+from collections import Counter, defaultdict
+from typing import Any, Iterable, Mapping
+
+SCHEMA_VERSION = 1
+PACKAGES = ("pipeline", "sources", "tokenizer", "manifests", "loader")
+
+
+class UnbalancedFunnel(AssertionError):
+    pass
+
+
+def code_version() -> dict:
+    """Package version plus a hash of every module's source: changes with the code, not the clock."""
+    root = pathlib.Path(__file__).resolve().parent.parent
+    digest = hashlib.sha256()
+    for package in PACKAGES:
+        for path in sorted((root / package).rglob("*.py")):
+            digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
+    try:
+        version = importlib.metadata.version("corpusmill")
+    except importlib.metadata.PackageNotFoundError:
+        version = "unknown"
+    return {"package": version, "source_sha256": digest.hexdigest()}
+
+
+def build_funnel(source_names: Iterable[str], read: Iterable[tuple[str, int]],
+                 dropped: Iterable[tuple[str, str, int]], errors: Iterable[tuple[str, str, int]],
+                 kept: Mapping[str, int]) -> dict:
+    funnel = {name: {"read": 0, "kept": int(kept.get(name, 0)), "dropped": {}, "errors": {}}
+              for name in sorted(source_names)}
+    for name, n in read:
+        funnel[name]["read"] += int(n)
+    for key, rows in (("dropped", dropped), ("errors", errors)):
+        for name, reason, n in rows:
+            bucket = funnel[name][key]
+            bucket[reason] = bucket.get(reason, 0) + int(n)
+    for entry in funnel.values():
+        entry["dropped"] = dict(sorted(entry["dropped"].items()))
+        entry["errors"] = dict(sorted(entry["errors"].items()))
+    return funnel
+
+
+def funnel_problems(funnel: Mapping[str, Any]) -> list[str]:
+    problems = []
+    for name, f in funnel.items():
+        out = f["kept"] + sum(f["dropped"].values()) + sum(f["errors"].values())
+        if out != f["read"]:
+            problems.append(f"{name}: read {f['read']} != kept {f['kept']} + dropped "
+                            f"{sum(f['dropped'].values())} + errors {sum(f['errors'].values())}")
+    return problems
+
+
+def source_totals(sources: Mapping[str, Mapping[str, Any]], docs_tokens: Iterable[tuple[str, int, int]],
+                  shards: list[Mapping[str, Any]]) -> dict:
+    """Per source: documents and tokens (one copy each), tokens in the stream, share of it."""
+    unique = {name: [0, 0] for name in sources}
+    for name, docs, tokens in docs_tokens:
+        unique[name][0] += docs
+        unique[name][1] += tokens
+    stream = Counter()
+    for shard in shards:
+        stream.update(shard["tokens_by_source"])
+    total = sum(stream.values()) or 1
+    return {name: {"kind": spec["kind"], "epochs": spec["epochs"], "documents": unique[name][0],
+                   "tokens": unique[name][1], "stream_tokens": stream[name],
+                   "share": round(stream[name] / total, 6)}
+            for name, spec in sorted(sources.items())}
+
+
+def dedup_figures(enabled: bool, drops: Iterable[tuple[str, str, int]], cluster_sizes: Iterable[int]) -> dict:
+    removed = defaultdict(int)
+    for name, reason, n in drops:
+        if reason.startswith("dedup/"):
+            removed[name] += n
+    sizes = Counter(cluster_sizes)
+    return {"exact": {"enabled": enabled, "key": "blake2b-128 of normalised text, per kind",
+                      "survivor": "longest text, then smallest id",
+                      "removed": sum(removed.values()), "removed_by_source": dict(sorted(removed.items())),
+                      "clusters": sum(sizes.values()),
+                      "cluster_sizes": {str(k): v for k, v in sorted(sizes.items())}}}
+
+
+def corpus_stats(shards: list[Mapping[str, Any]], sources: Mapping[str, Any], dead_letters: int) -> dict:
+    tokens = [s["tokens"] for s in shards]
+    by_kind = Counter()
+    for spec in sources.values():
+        by_kind[spec["kind"]] += spec["stream_tokens"]
+    return {"documents": sum(s["documents"] for s in sources.values()),
+            "tokens": sum(s["tokens"] for s in sources.values()),
+            "stream_documents": sum(s["documents"] for s in shards),
+            "stream_tokens": sum(tokens),
+            "stream_tokens_by_kind": dict(sorted(by_kind.items())),
+            "shards": len(shards),
+            "shard_tokens": {"min": min(tokens, default=0), "max": max(tokens, default=0),
+                             "mean": round(sum(tokens) / max(len(tokens), 1), 1)},
+            "dead_letters": dead_letters}

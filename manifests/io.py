@@ -1,0 +1,53 @@
+"""Reading, validating and writing manifest.json.
+
+Written with sorted keys and a fixed layout, so equal content means equal bytes,
+and renamed into place last: a corpus without its manifest is not a corpus.
+"""
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+MANIFEST_FILE = "manifest.json"
+
+
+@lru_cache(maxsize=1)
+def schema() -> dict:
+    return json.loads(resources.files("manifests").joinpath("schema.json").read_text("utf-8"))
+
+
+def validation_errors(manifest: dict) -> list[str]:
+    import jsonschema
+    validator = jsonschema.Draft202012Validator(schema())
+    return [f"{'/'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}"
+            for e in sorted(validator.iter_errors(manifest), key=lambda e: list(map(str, e.absolute_path)))]
+
+
+def dumps(manifest: dict) -> bytes:
+    return (json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def manifest_path(output: str) -> str:
+    return output if output.endswith(".json") else f"{output.rstrip('/')}/{MANIFEST_FILE}"
+
+
+def read_manifest(output: str) -> dict[str, Any]:
+    from apache_beam.io.filesystems import FileSystems
+    with FileSystems.open(manifest_path(output)) as f:
+        return json.loads(f.read().decode("utf-8"))
+
+
+def write_manifest(output: str, manifest: dict) -> str:
+    """Validates, writes to a temporary name, renames. Returns the manifest's path."""
+    from apache_beam.io.filesystems import FileSystems
+    errors = validation_errors(manifest)
+    if errors:
+        raise ValueError("manifest does not match its schema:\n  " + "\n  ".join(errors))
+    final = manifest_path(output)
+    temp = f"{output.rstrip('/')}/.{MANIFEST_FILE}.inprogress"
+    with FileSystems.create(temp) as f:
+        f.write(dumps(manifest))
+    FileSystems.rename([temp], [final])
+    return final

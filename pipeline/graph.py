@@ -1,0 +1,52 @@
+"""The corpus graph, top to bottom as in DESIGN.md. Nothing else knows the stage order.
+
+    ReadSources -> ExtractText -> Normalize -> FilterQuality -> WriteCleanParts
+                                                   \\-> Deduplicate (small keys) -> drop list
+    ReadCleanParts (minus drop list) -> TrainTokenizer (side input) -> Tokenize
+    -> ExpandEpochs -> WriteShards -> WriteManifest
+"""
+from __future__ import annotations
+
+import apache_beam as beam
+
+from pipeline.options import BuildConfig
+from pipeline.transforms.dedup import Deduplicate
+from pipeline.transforms.documents import ExtractText, FilterQuality, Normalize
+from pipeline.transforms.manifest import CountFunnel, WriteDeadLetters, WriteManifest
+from pipeline.transforms.materialize import ReadCleanParts, WriteCleanParts
+from pipeline.transforms.read import ReadSources
+from pipeline.transforms.shards import ExpandEpochs, WriteShards
+from pipeline.transforms.tokenize import Tokenize, TrainTokenizer
+
+
+def build_graph(p: beam.Pipeline, config: BuildConfig, code: dict) -> beam.PCollection:
+    """Adds the whole corpus build to `p`; returns the PCollection of the manifest's path."""
+    recipe = config.recipe
+    read = p | "ReadSources" >> ReadSources(recipe.sources, config.strict)
+    extracted = read.documents | "ExtractText" >> ExtractText(recipe.extract_html)
+    normalized = extracted.kept | "Normalize" >> Normalize()
+    filtered = normalized.kept | "FilterQuality" >> FilterQuality(recipe.filters)
+    parts = filtered.kept | "WriteCleanParts" >> WriteCleanParts(config.work_dir)
+    dedup = filtered.kept | "Deduplicate" >> Deduplicate(recipe.dedup_exact)
+    docs = parts | "ReadCleanParts" >> ReadCleanParts(dedup.drop_list)
+    tokenizer = docs | "TrainTokenizer" >> TrainTokenizer(recipe.tokenizer, recipe.seed, config.output)
+    tokens = docs | "Tokenize" >> Tokenize(tokenizer)
+    keyed_copies = tokens | "ExpandEpochs" >> ExpandEpochs(
+        {s.name: s.epochs for s in recipe.sources}, recipe.seed, recipe.shard_tokens)
+    shards = keyed_copies | "WriteShards" >> WriteShards(config.output, tokenizer)
+
+    # Accounting: every record read is kept, dropped with a reason, or dead-lettered.
+    read.dead_letters | "WriteDeadLetters" >> WriteDeadLetters(config.output)
+    dedup_drops = dedup.drop_list | "DedupReasons" >> beam.Values()
+    drops = ((read.dropped, extracted.dropped, normalized.dropped, filtered.dropped, dedup_drops)
+             | "CountDrops" >> CountFunnel())
+    errors = ((read.dead_letters | "ErrorReasons" >> beam.Map(lambda r: (r["source"], r["reason"])),)
+              | "CountErrors" >> CountFunnel())
+    reads = read.read_counts | "SumReads" >> beam.CombinePerKey(sum)
+    docs_tokens = (tokens
+                   | "DocTokens" >> beam.Map(lambda t: (t.source, (1, len(t.tokens))))
+                   | "SumDocTokens" >> beam.CombinePerKey(lambda rows: tuple(map(sum, zip(*rows))) or (0, 0))
+                   | "Flatten" >> beam.MapTuple(lambda source, dt: (source, *dt)))
+    return shards | "WriteManifest" >> WriteManifest(
+        config, code, tokenizer=tokenizer, reads=reads, drops=drops, errors=errors,
+        docs_tokens=docs_tokens, clusters=dedup.clusters)

@@ -1,0 +1,39 @@
+"""Command-line options: a PipelineOptions subclass, frozen into a BuildConfig.
+
+Beam parses runner options (--runner, --project, --direct_num_workers, ...) and
+ours together, so `python -m pipeline build` takes any Beam flag unchanged.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from pipeline.recipe import Recipe, load_recipe
+
+
+class CorpusOptions(PipelineOptions):
+    @classmethod
+    def _add_argparse_args(cls, parser):
+        parser.add_argument("--recipe", required=True, help="recipe YAML (local or remote path)")
+        parser.add_argument("--output", required=True, help="output root: shards, tokenizer, manifest")
+        parser.add_argument("--strict", action="store_true",
+                            help="fail the job on the first unparseable record instead of dead-lettering it")
+
+
+@dataclass(frozen=True)
+class BuildConfig:
+    recipe: Recipe
+    recipe_path: str
+    output: str
+    strict: bool
+
+    @property
+    def work_dir(self) -> str:
+        return self.output.rstrip("/") + "/_work"
+
+    @classmethod
+    def from_options(cls, options: PipelineOptions) -> "BuildConfig":
+        ours = options.view_as(CorpusOptions)
+        return cls(recipe=load_recipe(ours.recipe), recipe_path=ours.recipe,
+                   output=ours.output.rstrip("/"), strict=bool(ours.strict))

@@ -1,0 +1,139 @@
+"""The recipe: a YAML file turned into frozen dataclasses, checked when loaded.
+
+Everything that decides the corpus's content lives here, so the manifest can
+record it and two runs of the same recipe over the same inputs agree byte for
+byte. Unknown keys and bad values fail at load time with the key's path, not an
+hour into a cluster run. Relative paths resolve against the working directory.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import yaml
+
+from pipeline.rules.extract import EXTRACTORS
+from sources.document import KINDS
+from sources.readers import SOURCE_TYPES
+
+DEFAULT_EPOCHS = {"text": 2.0, "code": 4.0}
+
+
+class RecipeError(ValueError):
+    """The recipe is malformed; the message names the offending key."""
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    name: str
+    type: str
+    paths: tuple[str, ...]
+    kind: str
+    epochs: float
+    columns: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TokenizerSpec:
+    vocab_size: int = 32768
+    sample_docs: int = 20000
+    min_frequency: int = 2
+    path: str | None = None          # an existing tokenizer.json instead of training
+
+
+@dataclass(frozen=True)
+class Recipe:
+    name: str
+    seed: int
+    sources: tuple[SourceSpec, ...]
+    extract_html: str = "resiliparse"
+    filters: Mapping[str, tuple[Mapping[str, Any], ...]] = field(default_factory=dict)
+    dedup_exact: bool = True
+    tokenizer: TokenizerSpec = TokenizerSpec()
+    shard_tokens: int = 4_000_000
+    raw: Mapping[str, Any] = field(default_factory=dict, compare=False)
+
+    def source(self, name: str) -> SourceSpec:
+        return next(s for s in self.sources if s.name == name)
+
+
+def _take(mapping: Mapping[str, Any], where: str, allowed: set[str]) -> dict[str, Any]:
+    if not isinstance(mapping, Mapping):
+        raise RecipeError(f"{where}: expected a mapping, got {type(mapping).__name__}")
+    unknown = set(mapping) - allowed
+    if unknown:
+        raise RecipeError(f"{where}: unknown keys {sorted(unknown)}; allowed: {sorted(allowed)}")
+    return dict(mapping)
+
+
+def _source(raw: Mapping[str, Any], i: int) -> SourceSpec:
+    where = f"sources[{i}]"
+    s = _take(raw, where, {"name", "type", "paths", "kind", "epochs", "columns"})
+    for key in ("name", "type", "paths"):
+        if key not in s:
+            raise RecipeError(f"{where}: missing {key!r}")
+    if s["type"] not in SOURCE_TYPES:
+        raise RecipeError(f"{where}.type: {s['type']!r} is not one of {sorted(SOURCE_TYPES)}")
+    kind = s.get("kind", "text")
+    if kind not in KINDS:
+        raise RecipeError(f"{where}.kind: {kind!r} is not one of {KINDS}")
+    epochs = float(s.get("epochs", DEFAULT_EPOCHS[kind]))
+    if epochs <= 0:
+        raise RecipeError(f"{where}.epochs: must be positive, got {epochs}")
+    paths = s["paths"] if isinstance(s["paths"], list) else [s["paths"]]
+    return SourceSpec(name=str(s["name"]), type=s["type"], paths=tuple(map(str, paths)), kind=kind,
+                      epochs=epochs, columns=dict(s.get("columns") or {}))
+
+
+def _filters(raw: Mapping[str, Any]) -> dict[str, tuple[dict, ...]]:
+    f = _take(raw or {}, "filters", set(KINDS))
+    out = {}
+    for kind, rules in f.items():
+        if not isinstance(rules, list) or not all(isinstance(r, Mapping) and "name" in r for r in rules):
+            raise RecipeError(f"filters.{kind}: expected a list of {{name: rule, ...args}}")
+        out[kind] = tuple(dict(r) for r in rules)
+    return out
+
+
+def parse_recipe(raw: Mapping[str, Any]) -> Recipe:
+    r = _take(raw, "recipe", {"name", "seed", "sources", "extract", "filters", "dedup", "tokenizer", "output"})
+    if not r.get("sources"):
+        raise RecipeError("recipe: 'sources' must list at least one source")
+    sources = tuple(_source(s, i) for i, s in enumerate(r["sources"]))
+    names = [s.name for s in sources]
+    if len(set(names)) != len(names):
+        raise RecipeError(f"sources: names must be unique, got {names}")
+    extract = _take(r.get("extract") or {}, "extract", {"html"})
+    html = extract.get("html", "resiliparse")
+    if html not in EXTRACTORS:
+        raise RecipeError(f"extract.html: {html!r} is not one of {EXTRACTORS}")
+    dedup = _take(r.get("dedup") or {}, "dedup", {"exact"})
+    tok = _take(r.get("tokenizer") or {}, "tokenizer", {"train", "path"})
+    train = _take(tok.get("train") or {}, "tokenizer.train", {"vocab_size", "sample_docs", "min_frequency"})
+    output = _take(r.get("output") or {}, "output", {"shard_tokens"})
+    recipe = Recipe(
+        name=str(r.get("name", "corpus")), seed=int(r.get("seed", 0)), sources=sources,
+        extract_html=html, filters=_filters(r.get("filters")), dedup_exact=bool(dedup.get("exact", True)),
+        tokenizer=TokenizerSpec(path=tok.get("path"), **{k: int(v) for k, v in train.items()}),
+        shard_tokens=int(output.get("shard_tokens", 4_000_000)), raw=dict(raw))
+    if recipe.shard_tokens <= 0:
+        raise RecipeError("output.shard_tokens must be positive")
+    _check_rules(recipe)
+    return recipe
+
+
+def _check_rules(recipe: Recipe) -> None:
+    """Build each filter rule once now, so a typo fails before the pipeline starts."""
+    from pipeline.rules.quality import build_rule
+    for kind, rules in recipe.filters.items():
+        for spec in rules:
+            try:
+                build_rule(spec)
+            except (TypeError, ValueError, AttributeError) as exc:
+                raise RecipeError(f"filters.{kind}: rule {spec.get('name')!r}: {exc}") from exc
+
+
+def load_recipe(path: str) -> Recipe:
+    from apache_beam.io.filesystems import FileSystems
+    with FileSystems.open(path) as f:
+        return parse_recipe(yaml.safe_load(f.read().decode("utf-8")))

@@ -1,0 +1,46 @@
+"""The epoch rule (DESIGN.md): where each copy of each document sits in the stream.
+
+A document d of a source with E epochs yields copies e = 0..ceil(E)-1, copy e at
+
+    t(d, e) = (e + u(d, e)) / E,     u = uniform hash of (seed, d.id, e) in [0, 1)
+
+in shard floor(t * N), ordered by t inside the shard. For fractional E the last
+copy (e = floor(E)) exists only if a second hash v(d) < frac(E), and sits at
+t = (e + u * frac(E)) / E, so it stays inside [floor(E)/E, 1). Every epoch of a
+source ends before its next begins, and the assignment needs no global sort.
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+from typing import NamedTuple
+
+
+class EpochCopy(NamedTuple):
+    epoch: int
+    key: float   # t(d, e) in [0, 1)
+
+
+def uniform_hash(seed: int, doc_id: str, salt: str) -> float:
+    """A uniform float in [0, 1) from (seed, doc_id, salt); 53 bits, exact in a double."""
+    digest = hashlib.blake2b(f"{seed}\x1f{doc_id}\x1f{salt}".encode("utf-8"), digest_size=8).digest()
+    return (int.from_bytes(digest, "little") >> 11) / float(1 << 53)
+
+
+def epoch_copies(seed: int, doc_id: str, epochs: float) -> list[EpochCopy]:
+    if epochs <= 0:
+        raise ValueError(f"epochs must be positive, got {epochs}")
+    whole = math.floor(epochs)
+    frac = epochs - whole
+    copies = [EpochCopy(e, (e + uniform_hash(seed, doc_id, str(e))) / epochs) for e in range(whole)]
+    if frac > 0 and uniform_hash(seed, doc_id, "partial") < frac:
+        copies.append(EpochCopy(whole, (whole + uniform_hash(seed, doc_id, str(whole)) * frac) / epochs))
+    return copies
+
+
+def shard_count(total_tokens: int, shard_tokens: int) -> int:
+    return max(1, math.ceil(total_tokens / shard_tokens))
+
+
+def shard_of(key: float, num_shards: int) -> int:
+    return min(int(key * num_shards), num_shards - 1)

@@ -1,0 +1,1 @@
+"""Thin Beam wiring: one composite PTransform per stage, each calling pure rules."""

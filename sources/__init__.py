@@ -1,0 +1,1 @@
+"""Where documents come from: the Document record and one reader per input format."""

@@ -1,0 +1,1 @@
+"""Byte-level BPE: training with HF tokenizers, fast exact encoding with tiktoken."""
