@@ -10,15 +10,26 @@ import logging
 import sys
 import time
 
-import apache_beam as beam
-from apache_beam.io.filesystems import FileSystems
-from apache_beam.options.pipeline_options import PipelineOptions
 
-from manifests.build import code_version
-from manifests.inspect import summary
-from manifests.io import manifest_path, read_manifest
-from pipeline.graph import build_graph
-from pipeline.options import BuildConfig
+def _quiet_optional_gcp_warning() -> None:
+    """Beam warns at import that Google's apitools is absent; it is an optional extra
+    ([dataflow]) and the warning only confuses a local run."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger().handlers[0].addFilter(lambda r: "apitools not found" not in r.getMessage())
+
+
+_quiet_optional_gcp_warning()
+
+# The imports below load Beam, so they follow the filter on purpose.
+import apache_beam as beam  # noqa: E402
+from apache_beam.io.filesystems import FileSystems  # noqa: E402
+from apache_beam.options.pipeline_options import PipelineOptions  # noqa: E402
+
+from manifests.build import code_version  # noqa: E402
+from manifests.inspect import summary  # noqa: E402
+from manifests.io import manifest_path, read_manifest  # noqa: E402
+from pipeline.graph import build_graph  # noqa: E402
+from pipeline.options import BuildConfig  # noqa: E402
 
 
 def build(argv: list[str]) -> str:
@@ -36,7 +47,6 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or argv[0] != "build":
         print(__doc__.strip(), file=sys.stderr)
         return 2
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     start = time.perf_counter()
     output = build(argv[1:])
     print(summary(read_manifest(output), manifest_path(output)))

@@ -1,0 +1,134 @@
+"""The default recipe end to end: what `make corpus` builds, checked from the outside.
+
+The shards are read back with a reader written here from Megatron-LM's published
+byte layout (not loader/), decoded with the saved tokenizer.json, and compared
+with the documents the pure rules keep (tests/conftest.py::reference_documents).
+"""
+import json
+import shutil
+import struct
+import subprocess
+import sys
+from collections import defaultdict
+
+import numpy as np
+import pytest
+from tokenizers import Tokenizer
+
+from manifests.build import funnel_problems
+from manifests.io import validation_errors
+from manifests.verify import verify
+from pipeline.recipe import load_recipe
+from pipeline.rules.epochs import epoch_copies, shard_of
+from tests.conftest import REPO, build_sample
+
+MEGATRON_DTYPES = {1: np.uint8, 2: np.int8, 3: np.int16, 4: np.int32, 5: np.int64, 6: np.float64,
+                   7: np.float32, 8: np.uint16}
+
+
+def megatron_documents(prefix):
+    """Reads a shard exactly as Megatron's _IndexReader lays it out."""
+    idx = open(f"{prefix}.idx", "rb").read()
+    assert idx[:9] == b"MMIDIDX\x00\x00"
+    version, = struct.unpack("<Q", idx[9:17])
+    code, = struct.unpack("<B", idx[17:18])
+    seq_count, doc_count = struct.unpack("<Q", idx[18:26])[0], struct.unpack("<Q", idx[26:34])[0]
+    assert version == 1
+    lengths = np.frombuffer(idx, np.int32, seq_count, 34)
+    pointers = np.frombuffer(idx, np.int64, seq_count, 34 + 4 * seq_count)
+    doc_index = np.frombuffer(idx, np.int64, doc_count, 34 + 12 * seq_count)
+    assert len(idx) == 34 + 12 * seq_count + 8 * doc_count
+    data = open(f"{prefix}.bin", "rb").read()
+    dtype = np.dtype(MEGATRON_DTYPES[code]).newbyteorder("<")
+    docs = []
+    for d in range(doc_count - 1):
+        seqs = range(doc_index[d], doc_index[d + 1])
+        docs.append(np.concatenate([np.frombuffer(data, dtype, lengths[s], pointers[s]) for s in seqs]))
+    return docs
+
+
+@pytest.fixture(scope="module")
+def manifest(sample_corpus):
+    return json.loads((sample_corpus / "manifest.json").read_text())
+
+
+def test_manifest_is_valid_and_funnel_adds_up(manifest):
+    assert validation_errors(manifest) == []
+    assert funnel_problems(manifest["funnel"]) == []
+    funnel = manifest["funnel"]
+    assert funnel["cc-sample"]["read"] == 162          # 150 pages + 5 exact + 5 near copies + image + 404
+    assert funnel["cc-sample"]["dropped"]["read/non_html"] == 1
+    assert funnel["cc-sample"]["dropped"]["read/http_status"] == 1
+    assert funnel["stack-sample"]["dropped"]["dedup/exact"] == 9   # the planted vendored copies
+    assert funnel["cc-sample"]["dropped"]["dedup/exact"] == 5      # the planted second URLs
+    assert any(r.startswith("filter/") for f in funnel.values() for r in f["dropped"])
+    for name, source in manifest["sources"].items():
+        assert source["documents"] == funnel[name]["kept"] > 0
+    assert manifest["tokenizer"]["vocab_size"] == 32768 and manifest["tokenizer"]["dtype"] == "uint16"
+
+
+def test_every_shard_agrees_with_its_index_and_checksums(sample_corpus):
+    assert verify(str(sample_corpus)) == []
+
+
+def test_shards_hold_each_clean_document_epochs_times_in_epoch_order(sample_corpus, manifest, sample_documents):
+    recipe = load_recipe(str(REPO / "recipes" / "sample.yaml"))
+    tokenizer = Tokenizer.from_file(str(sample_corpus / "tokenizer.json"))
+    eos = manifest["tokenizer"]["eos_id"]
+    by_text = {d.text: d for d in sample_documents}
+    n = len(manifest["shards"])
+    seen = defaultdict(list)   # doc id -> shard of each copy
+    for shard in manifest["shards"]:
+        docs = megatron_documents(sample_corpus / shard["path"][:-4])
+        assert len(docs) == shard["documents"]
+        keys = []
+        for tokens in docs:
+            assert tokens[-1] == eos and eos not in tokens[:-1]
+            doc = by_text[tokenizer.decode(tokens[:-1].tolist(), skip_special_tokens=False)]
+            seen[doc.id].append(shard["index"])
+            keys.append(sorted(c.key for c in epoch_copies(recipe.seed, doc.id, recipe.source(doc.source).epochs)
+                               if shard_of(c.key, n) == shard["index"]))
+        flat = [k for ks in keys for k in ks]
+        assert flat == sorted(flat), "documents inside a shard are in epoch-key order"
+    assert set(seen) == set(by_text[t].id for t in by_text), "every clean document is in the corpus"
+    for doc in sample_documents:
+        copies = epoch_copies(recipe.seed, doc.id, recipe.source(doc.source).epochs)
+        assert len(copies) == {"text": 2, "code": 4}[doc.kind]
+        assert sorted(seen[doc.id]) == sorted(shard_of(c.key, n) for c in copies)
+        assert len({c.epoch for c in copies}) == len(copies), "never twice in one epoch"
+
+
+def test_second_run_with_two_workers_is_byte_identical(sample_corpus, tmp_path, monkeypatch):
+    monkeypatch.chdir(REPO)
+    again = build_sample(tmp_path / "again", "--direct_running_mode=multi_processing", "--direct_num_workers=2")
+    first = sorted(p.name for p in sample_corpus.iterdir())
+    assert first == sorted(p.name for p in again.iterdir())
+    for name in first:
+        assert (sample_corpus / name).read_bytes() == (again / name).read_bytes(), name
+
+
+def test_cli_inspect_and_verify_catch_corruption(sample_corpus, tmp_path):
+    run = lambda *a: subprocess.run([sys.executable, "-m", "manifests", *a], capture_output=True, text=True, cwd=REPO)
+    shown = run("inspect", str(sample_corpus))
+    assert shown.returncode == 0 and "stack-sample" in shown.stdout and "funnel" in shown.stdout
+    assert json.loads(run("inspect", "--json", str(sample_corpus)).stdout)["name"] == "sample"
+    assert run("verify", str(sample_corpus)).returncode == 0
+
+    broken = tmp_path / "broken"
+    shutil.copytree(sample_corpus, broken)
+    data = bytearray((broken / "shard-00001.bin").read_bytes())
+    data[100] ^= 0xFF
+    (broken / "shard-00001.bin").write_bytes(bytes(data))
+    (broken / "shard-00002.idx").write_bytes((broken / "shard-00002.idx").read_bytes()[:-8])
+    result = run("verify", str(broken))
+    assert result.returncode == 1
+    assert "shard-00001.bin: sha256 mismatch" in result.stdout
+    assert "shard-00002.idx" in result.stdout
+
+
+def test_outputs_are_complete_and_temporaries_gone(sample_corpus, manifest):
+    names = {p.name for p in sample_corpus.iterdir()}
+    expected = {"manifest.json", "tokenizer.json", "dead_letters.jsonl"} | \
+        {s["path"] for s in manifest["shards"]} | {s["idx"]["path"] for s in manifest["shards"]}
+    assert names == expected
+    assert (sample_corpus / "dead_letters.jsonl").read_text() == ""

@@ -1,0 +1,58 @@
+"""The epoch rule: copies, keys, shard assignment (pure functions)."""
+import math
+
+import pytest
+
+from pipeline.rules.epochs import epoch_copies, shard_count, shard_of, uniform_hash
+
+IDS = [f"src/file-{i}.parquet@{i * 7}" for i in range(4000)]
+
+
+def test_uniform_hash_is_deterministic_uniform_and_salted():
+    values = [uniform_hash(1234, d, "0") for d in IDS]
+    assert values == [uniform_hash(1234, d, "0") for d in IDS]
+    assert all(0.0 <= v < 1.0 for v in values)
+    assert abs(sum(values) / len(values) - 0.5) < 0.02
+    assert sum(v < 0.25 for v in values) == pytest.approx(1000, abs=100)
+    assert values != [uniform_hash(1235, d, "0") for d in IDS]
+    assert values != [uniform_hash(1234, d, "1") for d in IDS]
+
+
+@pytest.mark.parametrize("epochs", [1, 2, 4, 3])
+def test_whole_epochs_give_one_copy_per_epoch_inside_its_band(epochs):
+    for d in IDS[:500]:
+        copies = epoch_copies(7, d, epochs)
+        assert [c.epoch for c in copies] == list(range(epochs))
+        for c in copies:
+            assert c.epoch / epochs <= c.key < (c.epoch + 1) / epochs
+            assert c.key == (c.epoch + uniform_hash(7, d, str(c.epoch))) / epochs
+
+
+def test_fractional_epochs_sample_the_last_partial_epoch():
+    counts = [len(epoch_copies(7, d, 2.5)) for d in IDS]
+    assert set(counts) == {2, 3}
+    assert sum(c == 3 for c in counts) / len(IDS) == pytest.approx(0.5, abs=0.03)
+    for d in IDS:
+        for c in epoch_copies(7, d, 2.5):
+            assert 0 <= c.key < 1
+            if c.epoch == 2:
+                assert 2 / 2.5 <= c.key < 1
+
+
+def test_epochs_must_be_positive():
+    with pytest.raises(ValueError):
+        epoch_copies(0, "x", 0)
+
+
+def test_shard_count_and_assignment():
+    assert shard_count(0, 100) == 1
+    assert shard_count(100, 100) == 1
+    assert shard_count(101, 100) == 2
+    assert shard_of(0.0, 4) == 0
+    assert shard_of(0.2499, 4) == 0
+    assert shard_of(0.25, 4) == 1
+    assert shard_of(0.999999999, 4) == 3
+    keys = [c.key for d in IDS for c in epoch_copies(3, d, 2)]
+    per_shard = [sum(shard_of(k, 8) == s for k in keys) for s in range(8)]
+    assert max(per_shard) / min(per_shard) < 1.2   # shards get even shares
+    assert math.isclose(sum(per_shard), 2 * len(IDS))

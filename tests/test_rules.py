@@ -1,0 +1,82 @@
+"""Pure document rules: extraction, normalisation, quality, dedup survivor."""
+import itertools
+
+import pytest
+
+from pipeline.rules.dedup import DedupCandidate, content_hash, exact_key, split_duplicates
+from pipeline.rules.extract import extract_document
+from pipeline.rules.normalize import normalize_document, normalize_text
+from pipeline.rules.quality import alnum_fraction, build_rule, first_failure
+from sources.document import Document
+
+PROSE = ("The quick brown fox jumps over the lazy dog and then it runs to the river with the other "
+         "animals of the forest, where they all have a drink of water and rest in the shade. ") * 6
+
+
+def doc(text, kind="text", **meta):
+    return Document(id="s/f@1", text=text, kind=kind, source="s", meta=meta)
+
+
+def test_document_rejects_unknown_kind():
+    with pytest.raises(ValueError):
+        doc("x", kind="image")
+
+
+def test_html_is_extracted_and_plain_text_passes_through():
+    html = "<html><body><nav>Home | About</nav><article><h1>Title</h1><p>" + PROSE + "</p></article></body></html>"
+    out = extract_document(doc(html, format="html"))
+    assert "quick brown fox" in out.text and "<p>" not in out.text
+    assert out.meta["format"] == "text" and out.meta["extractor"] == "resiliparse"
+    assert extract_document(doc("<b>kept as is</b>", format="text")).text == "<b>kept as is</b>"
+    assert extract_document(doc("<html><body></body></html>", format="html")) == "empty"
+    traf = extract_document(doc(html, format="html"), "trafilatura")
+    assert "quick brown fox" in traf.text
+
+
+def test_normalize_text_and_code():
+    assert normalize_text("Cafe\u0301 \r\nline\x00two  \n\n\n\nend  ") == "Café\nlinetwo\n\nend"
+    code = "def f():\r\n\tx = 1   \n\n\n\n    return x\n\n"
+    assert normalize_text(code, "code") == "def f():\n\tx = 1   \n\n\n\n    return x\n"
+    assert normalize_document(doc(" \n\t ")) == "empty"
+    same = doc("already clean")
+    assert normalize_document(same) is same
+
+
+def test_quality_rules_name_their_reason():
+    assert build_rule({"name": "min_chars", "minimum": 10})(doc("short")) == "too_short"
+    assert build_rule({"name": "min_chars", "minimum": 3})(doc("short")) is None
+    long_line = "x = " + "1" * 2000
+    assert build_rule({"name": "max_line_length", "maximum": 1000})(doc(long_line, "code")) == "max_line_length"
+    assert build_rule({"name": "mean_line_length", "maximum": 100})(doc("a\n" * 50, "code")) is None
+    assert alnum_fraction("ab--") == 0.5
+    assert build_rule({"name": "min_alnum_fraction", "minimum": 0.25})(doc("{}[]();" * 20 + "a", "code")) == "alnum_fraction"
+
+
+def test_datatrove_filters_are_wrapped_with_their_own_reasons():
+    gopher = build_rule({"name": "gopher_quality"})
+    assert gopher(doc(PROSE)) is None
+    assert gopher(doc("only five words here now")) == "gopher_short_doc"
+    repetition = build_rule({"name": "gopher_repetition"})
+    assert repetition(doc("the same line again\n" * 40)) == "dup_line_frac"
+    generic = build_rule({"name": "datatrove", "class": "GopherQualityFilter", "min_doc_words": 5000})
+    assert generic(doc(PROSE)) == "gopher_short_doc"
+    rules = [build_rule({"name": "min_chars", "minimum": 10}), gopher]
+    assert first_failure(doc("tiny"), rules) == "too_short"
+    with pytest.raises(ValueError, match="unknown filter rule"):
+        build_rule({"name": "no_such_rule"})
+
+
+def test_exact_key_separates_kinds_and_text():
+    assert exact_key(doc("a")) != exact_key(doc("a", kind="code"))
+    assert exact_key(doc("a")) == ("text", content_hash("a")) != exact_key(doc("b"))
+
+
+def test_survivor_is_longest_then_smallest_id_whatever_the_order():
+    group = [DedupCandidate(10, "b", "s1"), DedupCandidate(12, "z", "s2"), DedupCandidate(12, "c", "s1"),
+             DedupCandidate(3, "a", "s3")]
+    for order in itertools.permutations(group):
+        survivor, dropped = split_duplicates(order)
+        assert survivor.id == "c"
+        assert sorted(d.id for d in dropped) == ["a", "b", "z"]
+    survivor, dropped = split_duplicates([DedupCandidate(5, "only", "s")])
+    assert survivor.id == "only" and dropped == []

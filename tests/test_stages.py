@@ -1,0 +1,145 @@
+"""Each stage's PTransform on small inputs, with TestPipeline and assert_that."""
+import json
+
+import apache_beam as beam
+import numpy as np
+import pytest
+from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
+from apache_beam.testing.util import assert_that, equal_to, is_not_empty
+
+from loader.indexed_dataset import IndexedShard
+from pipeline.recipe import SourceSpec, TokenizerSpec
+from pipeline.transforms.dedup import Deduplicate
+from pipeline.transforms.documents import ExtractText, FilterQuality, Normalize
+from pipeline.transforms.manifest import CountFunnel
+from pipeline.transforms.materialize import ReadCleanParts, WriteCleanParts
+from pipeline.transforms.read import ReadSources
+from pipeline.transforms.shards import ExpandEpochs, ShardEntry, WriteShards
+from pipeline.transforms.tokenize import TokenizedDoc, Tokenize, TrainTokenizer
+from sources.document import Document
+from tests.conftest import SAMPLES
+from tests.test_rules import PROSE
+
+
+def doc(i, text, kind="text", source="s", **meta):
+    return Document(id=f"{source}/f@{i}", text=text, kind=kind, source=source, meta=meta)
+
+
+def test_read_sources_accounts_for_every_record():
+    sources = (SourceSpec("cc", "warc", (str(SAMPLES / "cc" / "*.warc.gz"),), "text", 2.0),
+               SourceSpec("code", "parquet", (str(SAMPLES / "code" / "part-00000.parquet"),), "code", 4.0,
+                          {"text": "content", "path": "max_stars_repo_path"}))
+    with BeamTestPipeline() as p:
+        out = p | ReadSources(sources)
+        assert_that(out.documents | beam.Map(lambda d: d.source) | beam.combiners.Count.PerElement(),
+                    equal_to([("cc", 160), ("code", 214)]), label="CountDocs")
+        assert_that(out.dropped, equal_to([("cc", "read/http_status"), ("cc", "read/non_html")]), label="Drops")
+        assert_that(out.read_counts | beam.CombinePerKey(sum), equal_to([("cc", 162), ("code", 214)]),
+                    label="Reads")
+        assert_that(out.dead_letters, equal_to([]), label="Dead")
+
+
+def test_document_stages_keep_and_drop_with_reasons():
+    html = f"<html><body><article><p>{PROSE}</p></article></body></html>"
+    docs = [doc(0, html, format="html"), doc(1, "<html><body> </body></html>", format="html"),
+            doc(2, PROSE + "\r\n\r\n\r\n\r\nend."), doc(3, "tiny text"), doc(4, "x = 1\n" * 20, "code"),
+            doc(5, "y" * 2000, "code")]
+    filters = {"text": ({"name": "min_chars", "minimum": 200}, {"name": "gopher_quality"}),
+               "code": ({"name": "max_line_length", "maximum": 1000},)}
+    with BeamTestPipeline() as p:
+        extracted = p | beam.Create(docs) | ExtractText("resiliparse")
+        normalized = extracted.kept | Normalize()
+        filtered = normalized.kept | FilterQuality(filters)
+        assert_that(extracted.dropped, equal_to([("s", "extract/empty")]), label="ExtractDrops")
+        assert_that(filtered.dropped, equal_to([("s", "filter/too_short"), ("s", "filter/max_line_length")]),
+                    label="FilterDrops")
+        assert_that(filtered.kept | beam.Map(lambda d: d.id), equal_to(["s/f@0", "s/f@2", "s/f@4"]), label="Kept")
+        assert_that(filtered.kept | beam.Filter(lambda d: d.id == "s/f@2") | beam.Map(lambda d: d.text.endswith("\n\nend.")),
+                    equal_to([True]), label="Normalized")
+
+
+def test_deduplicate_keeps_one_per_group_by_kind():
+    docs = [doc(1, "same text"), doc(2, "same text", source="t"), doc(3, "same text!"),
+            doc(4, "same text", "code"), doc(5, "longer same"), doc(6, "longer same")]
+    with BeamTestPipeline() as p:
+        out = p | beam.Create(docs) | Deduplicate(exact=True)
+        assert_that(out.drop_list, equal_to([("t/f@2", ("t", "dedup/exact")), ("s/f@6", ("s", "dedup/exact"))]),
+                    label="Drops")
+        assert_that(out.clusters, equal_to([2, 2]), label="Clusters")
+
+
+def test_clean_parts_round_trip_minus_drop_list(tmp_path):
+    docs = [doc(i, f"text number {i}", meta={"n": i, "nested": {"a": [1, 2]}}) for i in range(50)]
+    with BeamTestPipeline() as p:
+        drops = p | "Drops" >> beam.Create([("s/f@3", ("s", "dedup/exact")), ("s/f@7", ("s", "dedup/exact"))])
+        parts = p | "Docs" >> beam.Create(docs) | WriteCleanParts(str(tmp_path))
+        back = parts | ReadCleanParts(drops)
+        assert_that(back, equal_to([d for d in docs if d.id not in ("s/f@3", "s/f@7")]))
+
+
+def test_train_tokenizer_and_tokenize_append_eos(tmp_path):
+    texts = [PROSE, "def add(a, b):\n    return a + b\n" * 5, "Ünïcödé and emoji 😀 " * 10]
+    docs = [doc(i, t) for i, t in enumerate(texts)]
+
+    def check(tokenized):
+        from tokenizers import Tokenizer
+        hf = Tokenizer.from_file(str(tmp_path / "tokenizer.json"))
+        eos = hf.token_to_id("<|endoftext|>")
+        assert sorted(hf.decode(list(t.tokens[:-1])) for t in tokenized) == sorted(texts)
+        assert all(t.tokens[-1] == eos and t.tokens.dtype == np.uint16 for t in tokenized)
+
+    with BeamTestPipeline() as p:
+        docs_pc = p | beam.Create(docs)
+        tok = docs_pc | TrainTokenizer(TokenizerSpec(vocab_size=400, sample_docs=2, min_frequency=1), 1, str(tmp_path))
+        # Three short texts run out of pairs to merge before 400: the vocabulary stops
+        # early, and the special tokens still follow it directly.
+        assert_that(tok | beam.Map(lambda i: (256 < i["vocab_size"] <= 400, i["dtype"], i["vocab_size"] - i["eos_id"])),
+                    equal_to([(True, "uint16", 5)]), label="Info")
+        tokens = docs_pc | Tokenize(tok)
+        assert_that(tokens | beam.combiners.ToList(), lambda lists: check(lists[0]), label="Tokens")
+    trained = json.loads((tmp_path / "tokenizer.json").read_text())
+    assert len(trained["model"]["vocab"]) + 5 == max(t["id"] for t in trained["added_tokens"]) + 1
+
+
+def test_expand_epochs_and_write_shards(tmp_path):
+    tokens = [TokenizedDoc(f"t/{i}", "t", "text", np.array([i, i + 1, 9], np.uint16)) for i in range(30)] + \
+             [TokenizedDoc(f"c/{i}", "c", "code", np.array([100 + i, 9], np.uint16)) for i in range(10)]
+    info = {"dtype": "uint16"}
+    with BeamTestPipeline() as p:
+        keyed = p | "Docs" >> beam.Create(tokens) | ExpandEpochs({"t": 2.0, "c": 4.0}, seed=5, shard_tokens=50)
+        # 30 docs x 3 tokens x 2 epochs + 10 docs x 2 tokens x 4 epochs = 260 tokens -> 6 shards
+        assert_that(keyed | beam.Map(lambda kv: kv[0]) | beam.Distinct(), equal_to(list(range(6))), label="Shards")
+        assert_that(keyed | beam.Map(lambda kv: kv[1].source) | beam.combiners.Count.PerElement(),
+                    equal_to([("t", 60), ("c", 40)]), label="Copies")
+        records = keyed | WriteShards(str(tmp_path), p | "Info" >> beam.Create([info]))
+        assert_that(records | beam.Map(lambda r: r["tokens"]) | beam.CombineGlobally(sum), equal_to([260]),
+                    label="Tokens")
+    files = sorted(f.name for f in tmp_path.iterdir())
+    assert files == [f"shard-{i:05d}.{ext}" for i in range(6) for ext in ("bin", "idx")]
+    copies = {}
+    for i in range(6):
+        shard = IndexedShard(tmp_path / f"shard-{i:05d}")
+        for j in range(len(shard)):
+            key = tuple(shard[j])
+            copies[key] = copies.get(key, 0) + 1
+    assert sorted(copies.values()) == [2] * 30 + [4] * 10
+
+
+def test_count_funnel_counts_reasons_per_source():
+    with BeamTestPipeline() as p:
+        a = p | "A" >> beam.Create([("s", "filter/x"), ("s", "filter/x"), ("t", "read/y")])
+        b = p | "B" >> beam.Create([("s", "dedup/exact")])
+        assert_that((a, b) | CountFunnel(), equal_to([("s", "filter/x", 2), ("t", "read/y", 1), ("s", "dedup/exact", 1)]))
+
+
+def test_strict_mode_fails_on_unparseable_input(tmp_path):
+    bad = tmp_path / "bad.parquet"
+    bad.write_bytes(b"not parquet at all")
+    sources = (SourceSpec("bad", "parquet", (str(bad),), "text", 2.0),)
+    with pytest.raises(Exception, match="read/corrupt_parquet"):
+        with BeamTestPipeline() as p:
+            p | ReadSources(sources, strict=True)
+    with BeamTestPipeline() as p:
+        out = p | "Lenient" >> ReadSources(sources, strict=False)
+        assert_that(out.dead_letters | beam.Map(lambda r: r["reason"]), equal_to(["read/corrupt_parquet"]))
+        assert_that(out.read_counts, is_not_empty(), label="Counted")

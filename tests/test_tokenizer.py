@@ -1,0 +1,64 @@
+"""BPE training and the tiktoken bridge: ids must equal HF tokenizers' exactly."""
+import json
+
+import pytest
+from tokenizers import Tokenizer
+
+from tokenizer.bpe import EOS, GPT4_PATTERN, SPECIAL_TOKENS, train_bpe
+from tokenizer.encoding import IncompatibleTokenizer, special_token_id, tiktoken_encoding, vocab_size
+
+EDGE_CASES = [
+    "emoji 😀👍🏽 and flags 🇫🇷, a ZWJ family 👨‍👩‍👧",
+    "CJK: 中文分词测试，日本語のテキスト、한국어 문장.",
+    " " * 300 + "x" + "\t" * 50 + "\n" * 40 + "y",
+    "numbers 1234567890 3.14159 1e-10 0xFFEE and 1,000,000",
+    "contractions: I'm, you're, they've, it'll, we'd, DON'T, She'S",
+    "def f(x):\n\treturn {k: v for k, v in x.items() if k != '__init__'}  # comment\n",
+    "mixed\r\nline\rendings\n\u00a0non-breaking\u2003spaces\u200b",
+    "",
+]
+
+
+@pytest.fixture(scope="module")
+def trained(sample_documents):
+    return train_bpe([d.text for d in sample_documents], vocab_size=8192)
+
+
+def test_training_is_deterministic_and_sized(sample_documents, trained):
+    assert train_bpe([d.text for d in sample_documents], vocab_size=8192) == trained
+    spec = json.loads(trained)
+    assert vocab_size(trained) == 8192
+    assert spec["normalizer"] is None and spec["model"]["ignore_merges"] is True
+    # special tokens sit after the learned vocabulary, EOS first
+    assert [special_token_id(trained, t) for t in SPECIAL_TOKENS] == list(range(8192 - 5, 8192))
+    assert special_token_id(trained, EOS) == 8187
+
+
+def test_tiktoken_ids_equal_hf_ids_on_every_document(sample_documents, trained):
+    hf = Tokenizer.from_str(trained)
+    enc = tiktoken_encoding(trained)
+    texts = [d.text for d in sample_documents] + EDGE_CASES
+    assert len(texts) > 700
+    mismatches = [i for i, t in enumerate(texts)
+                  if enc.encode_ordinary(t) != hf.encode(t, add_special_tokens=False).ids]
+    assert mismatches == []
+    for t in EDGE_CASES:
+        assert enc.decode(enc.encode_ordinary(t)) == t == hf.decode(hf.encode(t).ids)
+
+
+def test_tiktoken_uses_the_exact_pre_tokenizer_pattern(trained):
+    assert tiktoken_encoding(trained)._pat_str == GPT4_PATTERN
+
+
+def test_incompatible_tokenizers_are_refused(trained):
+    spec = json.loads(trained)
+    with_normalizer = dict(spec, normalizer={"type": "NFC"})
+    with pytest.raises(IncompatibleTokenizer, match="normalizer"):
+        tiktoken_encoding(json.dumps(with_normalizer))
+    missing_byte = json.loads(trained)
+    token = next(t for t, i in missing_byte["model"]["vocab"].items() if len(t) == 1)
+    del missing_byte["model"]["vocab"][token]
+    with pytest.raises(IncompatibleTokenizer, match="256 bytes"):
+        tiktoken_encoding(json.dumps(missing_byte))
+    with pytest.raises(ValueError):
+        train_bpe(["abc"], vocab_size=100)
