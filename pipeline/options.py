@@ -12,11 +12,17 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from pipeline.recipe import Recipe, load_recipe
 
 
+class MissingOption(ValueError):
+    pass
+
+
 class CorpusOptions(PipelineOptions):
+    # Not argparse-required: Beam parses every registered PipelineOptions subclass for
+    # every pipeline in the process, so a required flag here would break the others.
     @classmethod
     def _add_argparse_args(cls, parser):
-        parser.add_argument("--recipe", required=True, help="recipe YAML (local or remote path)")
-        parser.add_argument("--output", required=True, help="output root: shards, tokenizer, manifest")
+        parser.add_argument("--recipe", help="recipe YAML (local or remote path); required")
+        parser.add_argument("--output", help="output root: shards, tokenizer, manifest; required")
         parser.add_argument("--strict", action="store_true",
                             help="fail the job on the first unparseable record instead of dead-lettering it")
 
@@ -35,5 +41,8 @@ class BuildConfig:
     @classmethod
     def from_options(cls, options: PipelineOptions) -> "BuildConfig":
         ours = options.view_as(CorpusOptions)
+        missing = [f"--{name}" for name in ("recipe", "output") if not getattr(ours, name)]
+        if missing:
+            raise MissingOption(f"missing required option(s): {', '.join(missing)}")
         return cls(recipe=load_recipe(ours.recipe), recipe_path=ours.recipe,
                    output=ours.output.rstrip("/"), strict=bool(ours.strict))

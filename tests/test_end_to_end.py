@@ -20,7 +20,7 @@ from manifests.io import validation_errors
 from manifests.verify import verify
 from pipeline.recipe import load_recipe
 from pipeline.rules.epochs import epoch_copies, shard_of
-from tests.conftest import REPO, build_sample
+from tests.conftest import REPO, SAMPLE_RECIPE, build_sample
 
 MEGATRON_DTYPES = {1: np.uint8, 2: np.int8, 3: np.int16, 4: np.int32, 5: np.int64, 6: np.float64,
                    7: np.float32, 8: np.uint16}
@@ -72,7 +72,7 @@ def test_every_shard_agrees_with_its_index_and_checksums(sample_corpus):
 
 
 def test_shards_hold_each_clean_document_epochs_times_in_epoch_order(sample_corpus, manifest, sample_documents):
-    recipe = load_recipe(str(REPO / "recipes" / "sample.yaml"))
+    recipe = load_recipe(str(REPO / SAMPLE_RECIPE))
     tokenizer = Tokenizer.from_file(str(sample_corpus / "tokenizer.json"))
     eos = manifest["tokenizer"]["eos_id"]
     by_text = {d.text: d for d in sample_documents}
@@ -98,8 +98,7 @@ def test_shards_hold_each_clean_document_epochs_times_in_epoch_order(sample_corp
         assert len({c.epoch for c in copies}) == len(copies), "never twice in one epoch"
 
 
-def test_second_run_with_two_workers_is_byte_identical(sample_corpus, tmp_path, monkeypatch):
-    monkeypatch.chdir(REPO)
+def test_second_run_with_two_workers_is_byte_identical(sample_corpus, tmp_path):
     again = build_sample(tmp_path / "again", "--direct_running_mode=multi_processing", "--direct_num_workers=2")
     first = sorted(p.name for p in sample_corpus.iterdir())
     assert first == sorted(p.name for p in again.iterdir())

@@ -1,0 +1,50 @@
+"""The recipe's document rules composed in plain Python, with no Beam.
+
+`clean_documents` returns what the pipeline keeps before tokenisation: read,
+extract, normalise, filter and exact dedup, in the same order and with the same
+pure rules as pipeline/graph.py. Tests hold the Beam graph to it, benchmarks use
+it for their inputs, and a user can try a recipe's rules on a few files in a REPL.
+It holds everything in memory: for small inputs only.
+"""
+from __future__ import annotations
+
+from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.io.filesystems import FileSystems
+
+from pipeline.recipe import Recipe
+from pipeline.rules.dedup import DedupCandidate, exact_key, split_duplicates
+from pipeline.rules.extract import extract_document
+from pipeline.rules.normalize import normalize_document
+from pipeline.rules.quality import build_rule, first_failure
+from sources.document import Document
+from sources.files import expand_paths
+from sources.readers import ReadContext, get_reader
+
+
+def filtered_documents(recipe: Recipe) -> list[Document]:
+    rules = {kind: [build_rule(spec) for spec in specs] for kind, specs in recipe.filters.items()}
+    kept = []
+    for spec in recipe.sources:
+        for file in expand_paths(list(spec.paths)):
+            ctx = ReadContext(spec.name, spec.kind, file.path, file.relpath, spec.columns)
+            with FileSystems.open(file.path, compression_type=CompressionTypes.UNCOMPRESSED) as stream:
+                for record in get_reader(spec.type)(stream, ctx):
+                    if not isinstance(record, Document):
+                        continue
+                    doc = extract_document(record, recipe.extract_html)
+                    doc = normalize_document(doc) if isinstance(doc, Document) else doc
+                    if isinstance(doc, Document) and not first_failure(doc, rules.get(doc.kind, ())):
+                        kept.append(doc)
+    return kept
+
+
+def clean_documents(recipe: Recipe) -> list[Document]:
+    """The documents the pipeline tokenizes, sorted by id."""
+    docs = filtered_documents(recipe)
+    if recipe.dedup_exact:
+        groups: dict = {}
+        for doc in docs:
+            groups.setdefault(exact_key(doc), []).append(DedupCandidate(len(doc.text), doc.id, doc.source))
+        survivors = {split_duplicates(g)[0].id for g in groups.values()}
+        docs = [d for d in docs if d.id in survivors]
+    return sorted(docs, key=lambda d: d.id)

@@ -1,0 +1,61 @@
+"""Recipe loading: defaults, and errors that name the offending key before any work starts."""
+import pytest
+
+from pipeline.options import BuildConfig, CorpusOptions, MissingOption
+from pipeline.recipe import RecipeError, load_recipe, parse_recipe
+from tests.conftest import REPO, SAMPLE_RECIPE
+
+BASE = {"name": "r", "sources": [{"name": "a", "type": "parquet", "paths": ["x/*.parquet"]}]}
+
+
+def test_sample_recipe_loads_with_its_epochs():
+    recipe = load_recipe(str(REPO / SAMPLE_RECIPE))
+    assert [(s.name, s.kind, s.epochs) for s in recipe.sources] == [
+        ("cc-sample", "text", 2.0), ("refinedweb-sample", "text", 2.0), ("stack-sample", "code", 4.0)]
+    assert recipe.tokenizer.vocab_size == 32768 and recipe.shard_tokens == 2_000_000
+    assert recipe.raw["name"] == "sample"
+
+
+def test_defaults_follow_the_kind():
+    recipe = parse_recipe({**BASE, "sources": [{"name": "c", "type": "parquet", "paths": "p", "kind": "code"},
+                                               {"name": "t", "type": "warc", "paths": ["q"]}]})
+    assert [(s.kind, s.epochs, s.paths) for s in recipe.sources] == [("code", 4.0, ("p",)), ("text", 2.0, ("q",))]
+    assert recipe.dedup_exact and recipe.extract_html == "resiliparse"
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"colour": "red"}, "unknown keys"),
+    ({"sources": []}, "at least one source"),
+    ({"sources": [{"name": "a", "type": "pdf", "paths": ["x"]}]}, "sources\\[0\\].type"),
+    ({"sources": [{"name": "a", "type": "warc", "paths": ["x"], "kind": "image"}]}, "sources\\[0\\].kind"),
+    ({"sources": [{"name": "a", "type": "warc", "paths": ["x"], "epochs": 0}]}, "epochs"),
+    ({"sources": [{"name": "a", "type": "warc"}]}, "missing 'paths'"),
+    ({"sources": [{"name": "a", "type": "warc", "paths": ["x"]}] * 2}, "unique"),
+    ({"extract": {"html": "lynx"}}, "extract.html"),
+    ({"filters": {"text": [{"name": "gopher_quality", "min_doc_wordz": 3}]}}, "gopher_quality"),
+    ({"filters": {"text": [{"name": "nonsense"}]}}, "unknown filter rule"),
+    ({"tokenizer": {"train": {"vocab": 5}}}, "tokenizer.train"),
+    ({"output": {"shard_tokens": 0}}, "shard_tokens"),
+])
+def test_bad_recipes_fail_with_the_key(change, message):
+    with pytest.raises(RecipeError, match=message):
+        parse_recipe({**BASE, **change})
+
+
+def test_options_become_a_frozen_config():
+    options = CorpusOptions(["--recipe", str(REPO / SAMPLE_RECIPE), "--output", "out/x/", "--strict",
+                             "--runner=DirectRunner"])
+    config = BuildConfig.from_options(options)
+    assert config.output == "out/x" and config.strict and config.work_dir == "out/x/_work"
+    with pytest.raises(AttributeError):
+        config.output = "elsewhere"
+
+
+def test_missing_options_are_named_and_do_not_break_other_pipelines():
+    import apache_beam as beam
+    from apache_beam.testing.util import assert_that, equal_to
+
+    with pytest.raises(MissingOption, match="--output"):
+        BuildConfig.from_options(CorpusOptions(["--recipe", "r.yaml"]))
+    with beam.Pipeline() as p:  # CorpusOptions is registered now; an unrelated pipeline still runs
+        assert_that(p | beam.Create([1, 2]) | beam.Map(lambda x: x * 2), equal_to([2, 4]))
