@@ -37,16 +37,16 @@ def build_graph(p: beam.Pipeline, config: BuildConfig, code: dict) -> beam.PColl
 
     # Accounting: every record read is kept, dropped with a reason, or dead-lettered.
     read.dead_letters | "WriteDeadLetters" >> WriteDeadLetters(config.output)
-    dedup_drops = dedup.drop_list | "DedupReasons" >> beam.Values()
+    dedup_drops = dedup.drop_list | "ExtractDedupReasons" >> beam.Values()
     drops = ((read.dropped, extracted.dropped, normalized.dropped, filtered.dropped, dedup_drops)
              | "CountDrops" >> CountFunnel())
-    errors = ((read.dead_letters | "ErrorReasons" >> beam.Map(lambda r: (r["source"], r["reason"])),)
+    errors = ((read.dead_letters | "ExtractErrorReasons" >> beam.Map(lambda r: (r["source"], r["reason"])),)
               | "CountErrors" >> CountFunnel())
     reads = read.read_counts | "SumReads" >> beam.CombinePerKey(sum)
     docs_tokens = (tokens
-                   | "DocTokens" >> beam.Map(lambda t: (t.source, (1, len(t.tokens))))
+                   | "CountDocTokens" >> beam.Map(lambda t: (t.source, (1, len(t.tokens))))
                    | "SumDocTokens" >> beam.CombinePerKey(lambda rows: tuple(map(sum, zip(*rows))) or (0, 0))
-                   | "Flatten" >> beam.MapTuple(lambda source, dt: (source, *dt)))
+                   | "FlattenTotals" >> beam.MapTuple(lambda source, dt: (source, *dt)))
     return shards | "WriteManifest" >> WriteManifest(
         config, code, tokenizer=tokenizer, reads=reads, drops=drops, errors=errors,
         docs_tokens=docs_tokens, clusters=dedup.clusters)

@@ -42,7 +42,7 @@ class Deduplicate(beam.PTransform):
 
     def expand(self, docs):
         if not self.exact:
-            empty = docs | "NoDedup" >> beam.FlatMap(lambda _: ())
+            empty = docs | "SkipDedup" >> beam.FlatMap(lambda _: ())
             return DedupOutput(empty, empty)
         outs = (docs
                 | "KeyByContent" >> beam.Map(

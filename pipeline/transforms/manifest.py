@@ -26,7 +26,7 @@ class CountFunnel(beam.PTransform):
         return (pcolls
                 | "FlattenEvents" >> beam.Flatten()
                 | "CountEvents" >> beam.combiners.Count.PerElement()
-                | "ToRows" >> beam.MapTuple(lambda key, n: (*key, n)))
+                | "FormatRows" >> beam.MapTuple(lambda key, n: (*key, n)))
 
 
 class WriteDeadLetters(beam.PTransform):
@@ -90,5 +90,5 @@ class WriteManifest(beam.PTransform):
             return write_manifest(config.output, manifest)
 
         return (shards.pipeline
-                | "Start" >> beam.Create([None])
+                | "CreateTrigger" >> beam.Create([None])
                 | "WriteJson" >> beam.Map(write, shards=beam.pvalue.AsList(shards), **self.sides))

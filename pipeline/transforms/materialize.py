@@ -35,7 +35,7 @@ class WriteCleanParts(beam.PTransform):
 
     def expand(self, docs):
         return (docs
-                | "ToRows" >> beam.Map(to_row)
+                | "ConvertToRows" >> beam.Map(to_row)
                 | "WriteParquet" >> beam.io.WriteToParquet(self.prefix, CLEAN_SCHEMA, codec="zstd",
                                                           file_name_suffix=".parquet"))
 
@@ -50,6 +50,6 @@ class ReadCleanParts(beam.PTransform):
     def expand(self, part_files):
         return (part_files
                 | "ReadParquet" >> beam.io.ReadAllFromParquet()
-                | "ToDocuments" >> beam.Map(from_row)
+                | "ParseDocuments" >> beam.Map(from_row)
                 | "SubtractDropList" >> beam.Filter(lambda d, drops: d.id not in drops,
                                                     drops=beam.pvalue.AsDict(self.drop_list)))

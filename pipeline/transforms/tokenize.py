@@ -60,7 +60,7 @@ class TrainTokenizer(beam.PTransform):
             with FileSystems.open(spec.path) as f:
                 given = f.read().decode("utf-8")
             tiktoken_encoding(given)  # refuse an incompatible tokenizer now, not on the workers
-            trained = docs.pipeline | "GivenTokenizer" >> beam.Create([given])
+            trained = docs.pipeline | "LoadTokenizer" >> beam.Create([given])
         else:
             trained = (docs
                        | "KeyBySampleHash" >> beam.Map(lambda d: (uniform_hash(seed, d.id, "tokenizer"), d.id, d.text))
