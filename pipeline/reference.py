@@ -8,9 +8,6 @@ It holds everything in memory: for small inputs only.
 """
 from __future__ import annotations
 
-from apache_beam.io.filesystem import CompressionTypes
-from apache_beam.io.filesystems import FileSystems
-
 from pipeline.recipe import Recipe
 from pipeline.rules.dedup import DedupCandidate, exact_key, split_duplicates
 from pipeline.rules.extract import extract_document
@@ -18,7 +15,7 @@ from pipeline.rules.normalize import normalize_document
 from pipeline.rules.quality import build_rule, first_failure
 from sources.document import Document
 from sources.files import expand_paths
-from sources.readers import ReadContext, get_reader
+from sources.readers import ReadContext, file_records
 
 
 def filtered_documents(recipe: Recipe) -> list[Document]:
@@ -27,14 +24,13 @@ def filtered_documents(recipe: Recipe) -> list[Document]:
     for spec in recipe.sources:
         for file in expand_paths(list(spec.paths)):
             ctx = ReadContext(spec.name, spec.kind, file.path, file.relpath, spec.columns)
-            with FileSystems.open(file.path, compression_type=CompressionTypes.UNCOMPRESSED) as stream:
-                for record in get_reader(spec.type)(stream, ctx):
-                    if not isinstance(record, Document):
-                        continue
-                    doc = extract_document(record, recipe.extract_html)
-                    doc = normalize_document(doc) if isinstance(doc, Document) else doc
-                    if isinstance(doc, Document) and not first_failure(doc, rules.get(doc.kind, ())):
-                        kept.append(doc)
+            for record in file_records(spec.type, ctx):
+                if not isinstance(record, Document):
+                    continue
+                doc = extract_document(record, recipe.extract_html)
+                doc = normalize_document(doc) if isinstance(doc, Document) else doc
+                if isinstance(doc, Document) and not first_failure(doc, rules.get(doc.kind, ())):
+                    kept.append(doc)
     return kept
 
 

@@ -3,8 +3,9 @@
 Common Crawl ships one gzip member per record; FastWARC detects and streams that.
 Non-HTML and non-200 responses are rejected with a reason; request, metadata and
 warcinfo records are not documents and are not read. If the stream breaks off
-(truncated or corrupt gzip), the rest of the file goes to the dead letters with
-the offset where reading stopped, and the job goes on.
+(corrupt record, or a gzip member cut short, which FastWARC alone would pass over
+in silence: see sources/integrity.py), the rest of the file goes to the dead
+letters with the offset of the last good record, and the job goes on.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from fastwarc.warc import ArchiveIterator, WarcRecordType
 from resiliparse.parse.encoding import bytes_to_str, detect_encoding
 
 from sources.document import DeadLetter, Document, Rejected, document_id
+from sources.integrity import GzipIntegrity
 from sources.readers import ReadContext
 
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
@@ -26,13 +28,17 @@ def decode_html(payload: bytes, declared_charset: str | None) -> tuple[str, str]
 
 
 def read_warc(stream: BinaryIO, ctx: ReadContext) -> Iterator[Document | Rejected | DeadLetter]:
-    records = ArchiveIterator(stream, record_types=WarcRecordType.response, parse_http=True,
+    checked = GzipIntegrity(stream)
+    records = ArchiveIterator(checked, record_types=WarcRecordType.response, parse_http=True,
                               auto_decode="all")
     last_pos = 0
     while True:
         try:
             record = next(records)
         except StopIteration:
+            if not checked.ended_cleanly():
+                yield DeadLetter(ctx.source, f"{ctx.path}@{last_pos}", "read/truncated_warc",
+                                 "gzip stream ends inside a member: records after this offset are lost")
             return
         except (OSError, ValueError, RuntimeError) as exc:  # corrupt member or header
             yield DeadLetter(ctx.source, f"{ctx.path}@{last_pos}", "read/corrupt_warc", repr(exc))

@@ -76,6 +76,31 @@ def test_truncated_warc_keeps_what_it_read_and_dead_letters_the_rest(commoncrawl
     assert dead[0].location.startswith(str(broken) + "@")
 
 
+def test_warc_cut_inside_a_gzip_member_is_not_silently_short(tmp_path):
+    data = (SAMPLES / "cc" / "CC-SAMPLE-00000.warc.gz").read_bytes()
+    cut = tmp_path / "cut.warc.gz"
+    cut.write_bytes(data[: len(data) // 2])      # a partial download: no error from the parser itself
+    records = read_all(read_warc, cut)
+    assert sum(isinstance(r, Document) for r in records) > 10
+    assert isinstance(records[-1], DeadLetter) and records[-1].reason == "read/truncated_warc"
+    whole = read_all(read_warc, SAMPLES / "cc" / "CC-SAMPLE-00000.warc.gz")
+    assert not any(isinstance(r, DeadLetter) for r in whole)
+
+
+def test_gzip_integrity_check_on_its_own():
+    import gzip
+    import io
+
+    from sources.integrity import GzipIntegrity
+    members = gzip.compress(b"a" * 1000) + gzip.compress(b"b" * 5000)
+    for blob, clean in ((members, True), (members[:-5], False), (b"plain text, not gzip", True),
+                        (members[:20] + b"\x00" * 40, False)):
+        s = GzipIntegrity(io.BytesIO(blob))
+        while s.read(7):
+            pass
+        assert s.ended_cleanly() is clean
+
+
 def test_parquet_reader_maps_columns_and_accounts_for_bad_rows(tmp_path):
     table = pa.table({"content": ["hello world", None, "   ", "second doc"],
                       "url": ["https://a/1", "https://a/2", "https://a/3", None],
@@ -131,3 +156,10 @@ def test_gzip_member_per_record_in_samples():
     assert members >= 3 * 80
     with gzip.open(io.BytesIO(data)) as f:
         assert f.read(8) == b"WARC/1.0"
+
+
+def test_unreadable_file_becomes_one_dead_letter(tmp_path):
+    from sources.readers import file_records
+    ctx = ReadContext(source="s", kind="text", path=str(tmp_path / "gone.warc.gz"), relpath="gone.warc.gz")
+    (dead,) = list(file_records("warc", ctx))
+    assert isinstance(dead, DeadLetter) and dead.reason == "read/io_error"

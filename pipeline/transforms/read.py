@@ -11,14 +11,12 @@ import dataclasses
 from typing import NamedTuple
 
 import apache_beam as beam
-from apache_beam.io.filesystem import CompressionTypes
-from apache_beam.io.filesystems import FileSystems
 
 from pipeline.recipe import SourceSpec
 from pipeline.transforms.common import DROPPED, Counters
 from sources.document import DeadLetter, Document, Rejected
 from sources.files import InputFile, expand_paths
-from sources.readers import ReadContext, get_reader
+from sources.readers import ReadContext, file_records
 
 DEAD = "dead_letters"
 READ = "read_counts"
@@ -48,21 +46,19 @@ class ReadFile(beam.DoFn):
         spec = self.sources[name]
         ctx = ReadContext(source=name, kind=spec.kind, path=file.path, relpath=file.relpath,
                           columns=spec.columns)
-        reader = get_reader(spec.type)
         n = 0
-        with FileSystems.open(file.path, compression_type=CompressionTypes.UNCOMPRESSED) as stream:
-            for record in reader(stream, ctx):
-                n += 1
-                if isinstance(record, Document):
-                    yield record
-                elif isinstance(record, Rejected):
-                    self.counters.inc(f"dropped/{record.reason}")
-                    yield beam.pvalue.TaggedOutput(DROPPED, (record.source, record.reason))
-                elif isinstance(record, DeadLetter):
-                    if self.strict:
-                        raise UnparseableRecord(f"{record.location}: {record.reason}: {record.error}")
-                    self.counters.inc(f"errors/{record.reason}")
-                    yield beam.pvalue.TaggedOutput(DEAD, dataclasses.asdict(record))
+        for record in file_records(spec.type, ctx):
+            n += 1
+            if isinstance(record, Document):
+                yield record
+            elif isinstance(record, Rejected):
+                self.counters.inc(f"dropped/{record.reason}")
+                yield beam.pvalue.TaggedOutput(DROPPED, (record.source, record.reason))
+            elif isinstance(record, DeadLetter):
+                if self.strict:
+                    raise UnparseableRecord(f"{record.location}: {record.reason}: {record.error}")
+                self.counters.inc(f"errors/{record.reason}")
+                yield beam.pvalue.TaggedOutput(DEAD, dataclasses.asdict(record))
         self.counters.inc(f"read/{name}", n)
         yield beam.pvalue.TaggedOutput(READ, (name, n))
 
