@@ -29,7 +29,11 @@ from manifests.build import code_version  # noqa: E402
 from manifests.inspect import summary  # noqa: E402
 from manifests.io import manifest_path, read_manifest  # noqa: E402
 from pipeline.graph import build_graph  # noqa: E402
-from pipeline.options import BuildConfig  # noqa: E402
+from pipeline.options import BuildConfig, MissingOption  # noqa: E402
+from pipeline.recipe import RecipeError  # noqa: E402
+
+# Problems found before any work starts: one clear line, exit status 2.
+SETUP_ERRORS = (RecipeError, MissingOption, FileNotFoundError)
 
 
 def build(argv: list[str]) -> str:
@@ -48,7 +52,11 @@ def main(argv: list[str] | None = None) -> int:
         print(__doc__.strip(), file=sys.stderr)
         return 2
     start = time.perf_counter()
-    output = build(argv[1:])
+    try:
+        output = build(argv[1:])
+    except SETUP_ERRORS as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     print(summary(read_manifest(output), manifest_path(output)))
     print(f"\nbuilt in {time.perf_counter() - start:.1f}s")
     return 0

@@ -135,5 +135,11 @@ def _check_rules(recipe: Recipe) -> None:
 
 def load_recipe(path: str) -> Recipe:
     from apache_beam.io.filesystems import FileSystems
-    with FileSystems.open(path) as f:
-        return parse_recipe(yaml.safe_load(f.read().decode("utf-8")))
+    try:
+        with FileSystems.open(path) as f:
+            raw = yaml.safe_load(f.read().decode("utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RecipeError(f"cannot read recipe {path}: {exc}") from exc
+    except yaml.YAMLError as exc:
+        raise RecipeError(f"recipe {path} is not valid YAML: {exc}".replace("\n", " ")) from exc
+    return parse_recipe(raw)

@@ -59,3 +59,23 @@ def test_missing_options_are_named_and_do_not_break_other_pipelines():
         BuildConfig.from_options(CorpusOptions(["--recipe", "r.yaml"]))
     with beam.Pipeline() as p:  # CorpusOptions is registered now; an unrelated pipeline still runs
         assert_that(p | beam.Create([1, 2]) | beam.Map(lambda x: x * 2), equal_to([2, 4]))
+
+
+def test_cli_fails_before_work_with_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    def run(*args):
+        r = subprocess.run([sys.executable, "-m", "pipeline", "build", *args], capture_output=True, text=True, cwd=REPO)
+        return r.returncode, r.stderr.strip().splitlines()[-1]
+
+    assert run("--recipe", str(tmp_path / "missing.yaml"), "--output", str(tmp_path)) == \
+        (2, f"error: cannot read recipe {tmp_path / 'missing.yaml'}: [Errno 2] No such file or directory: "
+            f"'{tmp_path / 'missing.yaml'}'")
+    (tmp_path / "bad.yaml").write_text("name: [unclosed")
+    code, line = run("--recipe", str(tmp_path / "bad.yaml"), "--output", str(tmp_path))
+    assert code == 2 and line.startswith("error: recipe ") and "not valid YAML" in line
+    (tmp_path / "r.yaml").write_text("name: x\nsources:\n - {name: a, type: warc, paths: [/nonexistent/*.warc.gz]}\n")
+    assert run("--recipe", str(tmp_path / "r.yaml"), "--output", str(tmp_path)) == \
+        (2, "error: no input file matches '/nonexistent/*.warc.gz'")
+    assert not (tmp_path / "manifest.json").exists()
