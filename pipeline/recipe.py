@@ -14,7 +14,7 @@ import yaml
 
 from pipeline.rules.extract import EXTRACTORS
 from sources.document import KINDS
-from sources.readers import SOURCE_TYPES
+from sources.readers import READERS, SOURCE_TYPES
 
 DEFAULT_EPOCHS = {"text": 2.0, "code": 4.0}
 
@@ -31,6 +31,7 @@ class SourceSpec:
     kind: str
     epochs: float
     columns: Mapping[str, str] = field(default_factory=dict)
+    options: Mapping[str, Any] = field(default_factory=dict)   # per-type, see sources.readers.READERS
 
 
 @dataclass(frozen=True)
@@ -68,12 +69,14 @@ def _take(mapping: Mapping[str, Any], where: str, allowed: set[str]) -> dict[str
 
 def _source(raw: Mapping[str, Any], i: int) -> SourceSpec:
     where = f"sources[{i}]"
-    s = _take(raw, where, {"name", "type", "paths", "kind", "epochs", "columns"})
+    core = {"name", "type", "paths", "kind", "epochs", "columns"}
+    if not isinstance(raw, Mapping) or raw.get("type") not in SOURCE_TYPES:
+        got = raw.get("type") if isinstance(raw, Mapping) else raw
+        raise RecipeError(f"{where}.type: {got!r} is not one of {sorted(SOURCE_TYPES)}")
+    s = _take(raw, where, core | READERS[raw["type"]][2])
     for key in ("name", "type", "paths"):
         if key not in s:
             raise RecipeError(f"{where}: missing {key!r}")
-    if s["type"] not in SOURCE_TYPES:
-        raise RecipeError(f"{where}.type: {s['type']!r} is not one of {sorted(SOURCE_TYPES)}")
     kind = s.get("kind", "text")
     if kind not in KINDS:
         raise RecipeError(f"{where}.kind: {kind!r} is not one of {KINDS}")
@@ -82,7 +85,8 @@ def _source(raw: Mapping[str, Any], i: int) -> SourceSpec:
         raise RecipeError(f"{where}.epochs: must be positive, got {epochs}")
     paths = s["paths"] if isinstance(s["paths"], list) else [s["paths"]]
     return SourceSpec(name=str(s["name"]), type=s["type"], paths=tuple(map(str, paths)), kind=kind,
-                      epochs=epochs, columns=dict(s.get("columns") or {}))
+                      epochs=epochs, columns=dict(s.get("columns") or {}),
+                      options={k: v for k, v in s.items() if k not in core})
 
 
 def _filters(raw: Mapping[str, Any]) -> dict[str, tuple[dict, ...]]:

@@ -23,7 +23,7 @@ def filtered_documents(recipe: Recipe) -> list[Document]:
     kept = []
     for spec in recipe.sources:
         for file in expand_paths(list(spec.paths)):
-            ctx = ReadContext(spec.name, spec.kind, file.path, file.relpath, spec.columns)
+            ctx = ReadContext(spec.name, spec.kind, file.path, file.relpath, spec.columns, spec.options)
             for record in file_records(spec.type, ctx):
                 if not isinstance(record, Document):
                     continue

@@ -8,7 +8,7 @@ through Beam's FileSystems (local, gs://, s3://) and runs the right reader on it
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import BinaryIO, Callable, Iterator, Mapping
+from typing import Any, BinaryIO, Callable, Iterator, Mapping
 
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
@@ -23,23 +23,30 @@ class ReadContext:
     path: str                     # full path, for dead-letter locations
     relpath: str                  # path used in document ids
     columns: Mapping[str, str] = field(default_factory=dict)
+    options: Mapping[str, Any] = field(default_factory=dict)   # per-type source options
 
 
 Reader = Callable[[BinaryIO, ReadContext], Iterator[Document | Rejected | DeadLetter]]
 
 
+# type -> (module, reader function, source options it accepts). Modules are imported
+# on use, so a recipe with one format does not need another format's extras.
+READERS: dict[str, tuple[str, str, frozenset[str]]] = {
+    "warc": ("sources.warc", "read_warc", frozenset({"wat"})),
+    "wet": ("sources.warc", "read_wet", frozenset()),
+    "parquet": ("sources.parquet", "read_parquet", frozenset()),
+}
+
+
 def get_reader(source_type: str) -> Reader:
-    # Imported here so a recipe using one format does not need another's extras.
-    if source_type == "warc":
-        from sources.warc import read_warc
-        return read_warc
-    if source_type == "parquet":
-        from sources.parquet import read_parquet
-        return read_parquet
-    raise ValueError(f"unknown source type {source_type!r}; supported: {sorted(SOURCE_TYPES)}")
+    import importlib
+    if source_type not in READERS:
+        raise ValueError(f"unknown source type {source_type!r}; supported: {sorted(READERS)}")
+    module, function, _ = READERS[source_type]
+    return getattr(importlib.import_module(module), function)
 
 
-SOURCE_TYPES = frozenset({"warc", "parquet"})
+SOURCE_TYPES = frozenset(READERS)
 
 
 def file_records(source_type: str, ctx: ReadContext) -> Iterator[Document | Rejected | DeadLetter]:

@@ -1,15 +1,25 @@
-"""CommonCrawl WARC reader (FastWARC): HTTP response records with HTML become Documents.
+"""Common Crawl WARC, WET and WAT readers (FastWARC).
 
-Common Crawl ships one gzip member per record; FastWARC detects and streams that.
-Non-HTML and non-200 responses are rejected with a reason; request, metadata and
-warcinfo records are not documents and are not read. If the stream breaks off
-(corrupt record, or a gzip member cut short, which FastWARC alone would pass over
-in silence: see sources/integrity.py), the rest of the file goes to the dead
-letters with the offset of the last good record, and the job goes on.
+WARC: HTTP response records with HTML become Documents; the `metadata` record CC
+writes after each response adds the CLD2 language guess (`languages-cld2`).
+Non-200, non-HTML, empty and binary-bodied responses are rejected with a reason;
+request and warcinfo records are not documents. With `wat: true` the source also
+reads each WARC's companion WAT file (`.../wat/...warc.wat.gz`) and attaches its
+per-URL metadata (title, meta tags, server IP). Charset: the HTTP header's, else
+resiliparse's detection; a declared charset that cannot decode the bytes falls
+back to detection (meta `charset_repaired`).
+
+WET: conversion records, text already extracted by Common Crawl, with its
+language identification (`WARC-Identified-Content-Language`).
+
+Broken input (a corrupt record, or a gzip member cut short, which FastWARC alone
+would pass over in silence: sources/integrity.py) dead-letters the rest of the
+file with the offset of the last good record; the job goes on.
 """
 from __future__ import annotations
 
-from typing import BinaryIO, Iterator
+import json
+from typing import Any, BinaryIO, Iterator
 
 from fastwarc.warc import ArchiveIterator, WarcRecordType
 from resiliparse.parse.encoding import bytes_to_str, detect_encoding
@@ -19,18 +29,45 @@ from sources.integrity import GzipIntegrity
 from sources.readers import ReadContext
 
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+Record = Document | Rejected | DeadLetter
 
 
-def decode_html(payload: bytes, declared_charset: str | None) -> tuple[str, str]:
-    """Bytes to str: the HTTP charset if it is given, else resiliparse's detection."""
-    charset = (declared_charset or "").strip().lower() or detect_encoding(payload)
-    return bytes_to_str(payload, charset), charset
+def decode_html(payload: bytes, declared: str | None) -> tuple[str, str, bool]:
+    """(text, charset, repaired): the declared charset if it decodes the bytes,
+    else resiliparse's detection (repaired=True when a declared one was wrong)."""
+    declared = (declared or "").strip().lower()
+    if declared:
+        try:
+            return payload.decode(declared), declared, False
+        except (LookupError, UnicodeDecodeError):
+            pass
+    detected = detect_encoding(payload)
+    return bytes_to_str(payload, detected), detected, bool(declared)
 
 
-def read_warc(stream: BinaryIO, ctx: ReadContext) -> Iterator[Document | Rejected | DeadLetter]:
+def looks_binary(payload: bytes) -> bool:
+    """NUL bytes or mostly control characters in the first 4 KB: not text, whatever the label."""
+    head = payload[:4096]
+    if b"\x00" in head:
+        return True
+    controls = sum(b < 9 or 13 < b < 32 for b in head)
+    return controls > len(head) * 0.1
+
+
+def cld2_languages(block: bytes) -> list[dict] | None:
+    for line in block.decode("utf-8", "replace").splitlines():
+        if line.startswith("languages-cld2:"):
+            try:
+                return json.loads(line.split(":", 1)[1]).get("languages") or None
+            except json.JSONDecodeError:
+                return None
+    return None
+
+
+def iter_records(stream: BinaryIO, ctx: ReadContext, record_types) -> Iterator[Any]:
+    """FastWARC records, then a DeadLetter if the stream broke off before its end."""
     checked = GzipIntegrity(stream)
-    records = ArchiveIterator(checked, record_types=WarcRecordType.response, parse_http=True,
-                              auto_decode="all")
+    records = ArchiveIterator(checked, record_types=record_types, parse_http=True, auto_decode="all")
     last_pos = 0
     while True:
         try:
@@ -44,25 +81,131 @@ def read_warc(stream: BinaryIO, ctx: ReadContext) -> Iterator[Document | Rejecte
             yield DeadLetter(ctx.source, f"{ctx.path}@{last_pos}", "read/corrupt_warc", repr(exc))
             return
         last_pos = record.stream_pos
+        yield record
+
+
+def response_document(record, ctx: ReadContext) -> Record:
+    doc_id = document_id(ctx.source, ctx.relpath, record.stream_pos)
+    status = record.http_headers.status_code if record.is_http else None
+    if status != 200:
+        return Rejected(ctx.source, doc_id, "read/http_status")
+    mime = (record.http_content_type or "").split(";")[0].strip().lower()
+    if mime not in HTML_TYPES:
+        return Rejected(ctx.source, doc_id, "read/non_html")
+    try:
+        payload = record.reader.read()
+    except (OSError, ValueError) as exc:
+        return DeadLetter(ctx.source, f"{ctx.path}@{record.stream_pos}", "read/corrupt_record", repr(exc))
+    if not payload.strip():
+        return Rejected(ctx.source, doc_id, "read/empty")
+    if looks_binary(payload):
+        return Rejected(ctx.source, doc_id, "read/binary_body")
+    html, charset, repaired = decode_html(payload, record.http_charset)
+    meta = {"format": "html", "charset": charset, "warc_date": record.headers.get("WARC-Date") or "",
+            "warc_record_id": record.record_id or ""}
+    if repaired:
+        meta["charset_repaired"] = True
+    return Document(id=doc_id, text=html, kind=ctx.kind, source=ctx.source,
+                    url=record.headers.get("WARC-Target-URI") or "", meta=meta)
+
+
+def with_languages(doc: Record, languages: list[dict] | None) -> Record:
+    if not isinstance(doc, Document) or not languages:
+        return doc
+    return doc.with_text(doc.text, language=languages[0].get("code", ""), languages_cld2=languages)
+
+
+def read_warc(stream: BinaryIO, ctx: ReadContext) -> Iterator[Record]:
+    wat = load_companion_wat(ctx) if ctx.options.get("wat") else {}
+    pending: Record | None = None     # a response waits for the metadata record after it
+    for record in iter_records(stream, ctx, WarcRecordType.response | WarcRecordType.metadata):
+        if isinstance(record, DeadLetter) or record.record_type != WarcRecordType.metadata:
+            if pending is not None:
+                yield pending
+            pending = record if isinstance(record, DeadLetter) else attach_wat(response_document(record, ctx), wat)
+        elif isinstance(pending, Document) and \
+                record.headers.get("WARC-Concurrent-To") == pending.meta["warc_record_id"]:
+            pending = with_languages(pending, cld2_languages(record.reader.read()))
+    if pending is not None:
+        yield pending
+
+
+def read_wet(stream: BinaryIO, ctx: ReadContext) -> Iterator[Record]:
+    for record in iter_records(stream, ctx, WarcRecordType.conversion):
+        if isinstance(record, DeadLetter):
+            yield record
+            return
         doc_id = document_id(ctx.source, ctx.relpath, record.stream_pos)
-        status = record.http_headers.status_code if record.is_http else None
-        if status != 200:
-            yield Rejected(ctx.source, doc_id, "read/http_status")
-            continue
-        mime = (record.http_content_type or "").split(";")[0].strip().lower()
-        if mime not in HTML_TYPES:
-            yield Rejected(ctx.source, doc_id, "read/non_html")
-            continue
+        payload = record.reader.read()
         try:
-            payload = record.reader.read()
-            html, charset = decode_html(payload, record.http_charset)
-        except (OSError, ValueError, LookupError) as exc:
-            yield DeadLetter(ctx.source, f"{ctx.path}@{record.stream_pos}", "read/undecodable", repr(exc))
+            text = payload.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            yield DeadLetter(ctx.source, f"{ctx.path}@{record.stream_pos}", "read/invalid_utf8", str(exc))
             continue
-        yield Document(
-            id=doc_id, text=html, kind=ctx.kind, source=ctx.source,
-            url=record.headers.get("WARC-Target-URI") or "",
-            meta={"format": "html", "charset": charset,
-                  "warc_date": record.headers.get("WARC-Date") or "",
-                  "warc_record_id": record.record_id or ""},
-        )
+        if not text.strip():
+            yield Rejected(ctx.source, doc_id, "read/empty")
+            continue
+        language = (record.headers.get("WARC-Identified-Content-Language") or "").split(",")[0]
+        yield Document(id=doc_id, text=text, kind=ctx.kind, source=ctx.source,
+                       url=record.headers.get("WARC-Target-URI") or "",
+                       meta={"format": "text", "language": language,
+                             "warc_date": record.headers.get("WARC-Date") or "",
+                             "warc_refers_to": record.headers.get("WARC-Refers-To") or ""})
+
+
+# ----------------------------------------------------------------------------- WAT companion
+def wat_path(warc_path: str) -> str:
+    """Common Crawl's layout: .../warc/X.warc.gz has its WAT at .../wat/X.warc.wat.gz."""
+    head, sep, name = warc_path.rpartition("/")
+    if head.endswith("/warc"):
+        head = head[: -len("warc")] + "wat"
+    return f"{head}{sep}{name.removesuffix('.gz').removesuffix('.warc')}.warc.wat.gz"
+
+
+def wat_summary(envelope: dict) -> dict:
+    """The useful, small part of one WAT entry: server IP, page title, meta tags."""
+    out = {}
+    header = envelope.get("WARC-Header-Metadata", {})
+    if header.get("WARC-IP-Address"):
+        out["ip"] = header["WARC-IP-Address"]
+    html = envelope.get("Payload-Metadata", {}).get("HTTP-Response-Metadata", {}).get("HTML-Metadata", {})
+    head = html.get("Head", {})
+    if head.get("Title"):
+        out["title"] = head["Title"]
+    metas = {m.get("name") or m.get("property"): m.get("content") for m in head.get("Metas", [])
+             if (m.get("name") or m.get("property")) and m.get("content")}
+    if metas:
+        out["metas"] = dict(sorted(metas.items()))
+    return out
+
+
+def read_wat_metadata(stream: BinaryIO, ctx: ReadContext) -> dict[str, dict]:
+    """Target URI -> merged summary of every WAT entry about it."""
+    by_uri: dict[str, dict] = {}
+    for record in iter_records(stream, ctx, WarcRecordType.metadata):
+        if isinstance(record, DeadLetter):
+            break
+        try:
+            envelope = json.loads(record.reader.read()).get("Envelope", {})
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            continue
+        uri = envelope.get("WARC-Header-Metadata", {}).get("WARC-Target-URI")
+        if uri:
+            by_uri.setdefault(uri, {}).update(wat_summary(envelope))
+    return by_uri
+
+
+def load_companion_wat(ctx: ReadContext) -> dict[str, dict]:
+    from apache_beam.io.filesystem import CompressionTypes
+    from apache_beam.io.filesystems import FileSystems
+    path = wat_path(ctx.path)
+    if not FileSystems.exists(path):
+        return {}
+    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+        return read_wat_metadata(f, ctx)
+
+
+def attach_wat(doc: Record, wat: dict[str, dict]) -> Record:
+    if isinstance(doc, Document) and wat.get(doc.url):
+        return doc.with_text(doc.text, wat=wat[doc.url])
+    return doc

@@ -45,7 +45,7 @@ class ReadFile(beam.DoFn):
         name, file = item
         spec = self.sources[name]
         ctx = ReadContext(source=name, kind=spec.kind, path=file.path, relpath=file.relpath,
-                          columns=spec.columns)
+                          columns=spec.columns, options=spec.options)
         n = 0
         for record in file_records(spec.type, ctx):
             n += 1

@@ -1,0 +1,98 @@
+"""WET, WAT and WARC edge cases: Common Crawl's own whirlwind files, and WARCs the
+tests write (with the sample generator's record writer) to hold each bad case."""
+import pytest
+
+from sources.document import DeadLetter, Document, Rejected
+from sources.readers import ReadContext
+from sources.samples.make_samples import crawl, http_response, warc_record
+from sources.warc import decode_html, read_warc, read_wet, wat_path
+
+URL = "https://an.wikipedia.org/wiki/Escopete"
+PAGE = ("<html><body><article><p>" + "A real paragraph of text about the river and the town. " * 20
+        + "</p></article></body></html>").encode()
+
+
+def read(reader, path, **options):
+    with open(path, "rb") as f:
+        return list(reader(f, ReadContext("s", "text", str(path), path.name, options=options)))
+
+
+def test_wet_reader_on_common_crawl(commoncrawl):
+    (doc,) = read(read_wet, commoncrawl / "whirlwind.warc.wet.gz")
+    assert doc.url == URL and doc.meta["language"] == "spa" and doc.meta["format"] == "text"
+    assert doc.text.startswith("Escopete - Biquipedia") and len(doc.text) > 4000
+
+
+def test_warc_reader_attaches_cld2_language_and_wat_metadata(commoncrawl):
+    (plain,) = read(read_warc, commoncrawl / "whirlwind.warc.gz")
+    assert plain.meta["language"] == "es" and plain.meta["languages_cld2"][0]["name"] == "SPANISH"
+    assert "wat" not in plain.meta
+    assert wat_path(str(commoncrawl / "whirlwind.warc.gz")) == str(commoncrawl / "whirlwind.warc.wat.gz")
+    (enriched,) = read(read_warc, commoncrawl / "whirlwind.warc.gz", wat=True)
+    assert enriched.meta["wat"] == {"ip": "208.80.154.224"}
+
+
+def test_wat_path_follows_common_crawl_layout():
+    assert wat_path("s3://commoncrawl/crawl-data/CC-MAIN-2024-22/segments/1/warc/CC-X-00000.warc.gz") == \
+        "s3://commoncrawl/crawl-data/CC-MAIN-2024-22/segments/1/wat/CC-X-00000.warc.wat.gz"
+
+
+def write_warc(path, *blocks):
+    path.write_bytes(b"".join(blocks))
+    return path
+
+
+def test_bad_records_in_the_middle_do_not_stop_the_good_ones(tmp_path):
+    latin = "<html><body><p>" + "Café crème brûlée à la façon de grand-mère. " * 20 + "</p></body></html>"
+    path = write_warc(
+        tmp_path / "mixed.warc.gz",
+        crawl("https://a.example/1", PAGE),
+        crawl("https://a.example/binary", b"\x00\x01\x02PNG\x00" * 200),           # binary labelled html
+        crawl("https://a.example/empty", b""),                                    # zero-length body
+        crawl("https://a.example/latin", latin.encode("latin-1")),                # says utf-8, is latin-1
+        crawl("https://a.example/2", PAGE),
+    )
+    records = read(read_warc, path)
+    assert [type(r).__name__ for r in records] == ["Document", "Rejected", "Rejected", "Document", "Document"]
+    assert [r.reason for r in records if isinstance(r, Rejected)] == ["read/binary_body", "read/empty"]
+    repaired = records[3]
+    assert repaired.meta["charset_repaired"] and "Café crème brûlée" in repaired.text
+
+
+def test_corrupt_record_in_the_middle_keeps_the_records_before_it(tmp_path):
+    good = crawl("https://a.example/1", PAGE)
+    broken = warc_record("response", "https://a.example/bad", http_response(PAGE, "text/html"))
+    broken = broken[:10] + bytes(b ^ 0x5A for b in broken[10:60]) + broken[60:]   # damage the deflate data
+    path = write_warc(tmp_path / "corrupt.warc.gz", good, broken, crawl("https://a.example/3", PAGE))
+    records = read(read_warc, path)
+    assert isinstance(records[0], Document) and records[0].url == "https://a.example/1"
+    assert isinstance(records[-1], DeadLetter)
+    assert records[-1].reason in ("read/corrupt_warc", "read/truncated_warc")
+
+
+def test_plain_uncompressed_warc_and_empty_file(tmp_path):
+    import gzip
+    plain = tmp_path / "plain.warc"
+    plain.write_bytes(gzip.decompress(crawl("https://a.example/1", PAGE)))
+    (doc,) = read(read_warc, plain)
+    assert doc.url == "https://a.example/1"
+    empty = tmp_path / "empty.warc.gz"
+    empty.write_bytes(b"")
+    assert read(read_warc, empty) == []
+
+
+def test_wet_invalid_utf8_is_dead_lettered_and_the_next_record_read(tmp_path):
+    def conversion(uri, text):
+        return warc_record("conversion", uri, text, {"WARC-Identified-Content-Language": "eng"},
+                           content_type="text/plain")
+    path = write_warc(tmp_path / "x.warc.wet.gz", conversion("https://a/1", b"caf\xe9 au lait " * 20),
+                      conversion("https://a/2", "fine text ".encode() * 20), conversion("https://a/3", b"   "))
+    records = read(read_wet, path)
+    assert [type(r).__name__ for r in records] == ["DeadLetter", "Document", "Rejected"]
+    assert records[0].reason == "read/invalid_utf8" and records[1].meta["language"] == "eng"
+
+
+@pytest.mark.parametrize("declared, expected_repaired", [("utf-8", False), ("", False), ("no-such-charset", True)])
+def test_decode_html_charsets(declared, expected_repaired):
+    text, charset, repaired = decode_html("naïve".encode("utf-8"), declared)
+    assert text == "naïve" and repaired is expected_repaired and charset
