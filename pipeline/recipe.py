@@ -83,6 +83,8 @@ def _source(raw: Mapping[str, Any], i: int) -> SourceSpec:
     epochs = float(s.get("epochs", DEFAULT_EPOCHS[kind]))
     if epochs <= 0:
         raise RecipeError(f"{where}.epochs: must be positive, got {epochs}")
+    if s.get("template", "plain") not in ("plain", "chatml"):
+        raise RecipeError(f"{where}.template: {s['template']!r} is not one of ('plain', 'chatml')")
     paths = s["paths"] if isinstance(s["paths"], list) else [s["paths"]]
     return SourceSpec(name=str(s["name"]), type=s["type"], paths=tuple(map(str, paths)), kind=kind,
                       epochs=epochs, columns=dict(s.get("columns") or {}),

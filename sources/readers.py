@@ -35,6 +35,8 @@ READERS: dict[str, tuple[str, str, frozenset[str]]] = {
     "warc": ("sources.warc", "read_warc", frozenset({"wat"})),
     "wet": ("sources.warc", "read_wet", frozenset()),
     "parquet": ("sources.parquet", "read_parquet", frozenset()),
+    "jsonl": ("sources.jsonl", "read_jsonl", frozenset()),
+    "chat-jsonl": ("sources.jsonl", "read_chat", frozenset({"template"})),
 }
 
 
