@@ -23,7 +23,7 @@ def build_graph(p: beam.Pipeline, config: BuildConfig, code: dict) -> beam.PColl
     """Adds the whole corpus build to `p`; returns the PCollection of the manifest's path."""
     recipe = config.recipe
     read = p | "ReadSources" >> ReadSources(recipe.sources, config.strict)
-    extracted = read.documents | "ExtractText" >> ExtractText(recipe.extract_html)
+    extracted = read.documents | "ExtractText" >> ExtractText(recipe.extract_html, recipe.extract_limits)
     normalized = extracted.kept | "Normalize" >> Normalize()
     filtered = normalized.kept | "FilterQuality" >> FilterQuality(recipe.filters)
     parts = filtered.kept | "WriteCleanParts" >> WriteCleanParts(config.work_dir)

@@ -12,7 +12,7 @@ from typing import Any, Mapping
 
 import yaml
 
-from pipeline.rules.extract import EXTRACTORS
+from pipeline.rules.extract import EXTRACTORS, ExtractLimits
 from sources.document import KINDS
 from sources.readers import READERS, SOURCE_TYPES
 
@@ -48,6 +48,7 @@ class Recipe:
     seed: int
     sources: tuple[SourceSpec, ...]
     extract_html: str = "resiliparse"
+    extract_limits: ExtractLimits = ExtractLimits()
     filters: Mapping[str, tuple[Mapping[str, Any], ...]] = field(default_factory=dict)
     dedup_exact: bool = True
     tokenizer: TokenizerSpec = TokenizerSpec()
@@ -109,17 +110,21 @@ def parse_recipe(raw: Mapping[str, Any]) -> Recipe:
     names = [s.name for s in sources]
     if len(set(names)) != len(names):
         raise RecipeError(f"sources: names must be unique, got {names}")
-    extract = _take(r.get("extract") or {}, "extract", {"html"})
+    extract = _take(r.get("extract") or {}, "extract", {"html", "max_bytes", "timeout_s"})
     html = extract.get("html", "resiliparse")
     if html not in EXTRACTORS:
         raise RecipeError(f"extract.html: {html!r} is not one of {EXTRACTORS}")
+    # trafilatura's run time on hostile HTML is unbounded: it gets a timeout unless told otherwise
+    timeout = extract.get("timeout_s", 30.0 if html == "trafilatura" else None)
+    limits = ExtractLimits(max_bytes=int(extract.get("max_bytes", ExtractLimits.max_bytes)),
+                           timeout_s=None if timeout is None else float(timeout))
     dedup = _take(r.get("dedup") or {}, "dedup", {"exact"})
     tok = _take(r.get("tokenizer") or {}, "tokenizer", {"train", "path"})
     train = _take(tok.get("train") or {}, "tokenizer.train", {"vocab_size", "sample_docs", "min_frequency"})
     output = _take(r.get("output") or {}, "output", {"shard_tokens"})
     recipe = Recipe(
         name=str(r.get("name", "corpus")), seed=int(r.get("seed", 0)), sources=sources,
-        extract_html=html, filters=_filters(r.get("filters")), dedup_exact=bool(dedup.get("exact", True)),
+        extract_html=html, extract_limits=limits, filters=_filters(r.get("filters")), dedup_exact=bool(dedup.get("exact", True)),
         tokenizer=TokenizerSpec(path=tok.get("path"), **{k: int(v) for k, v in train.items()}),
         shard_tokens=int(output.get("shard_tokens", 4_000_000)), raw=dict(raw))
     if recipe.shard_tokens <= 0:

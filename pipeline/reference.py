@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pipeline.recipe import Recipe
 from pipeline.rules.dedup import DedupCandidate, exact_key, split_duplicates
-from pipeline.rules.extract import extract_document
+from pipeline.rules.extract import Extractor
 from pipeline.rules.normalize import normalize_document
 from pipeline.rules.quality import build_rule, first_failure
 from sources.document import Document
@@ -20,18 +20,26 @@ from sources.readers import ReadContext, file_records
 
 def filtered_documents(recipe: Recipe) -> list[Document]:
     rules = {kind: [build_rule(spec) for spec in specs] for kind, specs in recipe.filters.items()}
+    extract = Extractor(recipe.extract_html, recipe.extract_limits)
     kept = []
+    try:
+        _read_and_filter(recipe, extract, rules, kept)
+    finally:
+        extract.close()
+    return kept
+
+
+def _read_and_filter(recipe: Recipe, extract: Extractor, rules: dict, kept: list[Document]) -> None:
     for spec in recipe.sources:
         for file in expand_paths(list(spec.paths)):
             ctx = ReadContext(spec.name, spec.kind, file.path, file.relpath, spec.columns, spec.options)
             for record in file_records(spec.type, ctx):
                 if not isinstance(record, Document):
                     continue
-                doc = extract_document(record, recipe.extract_html)
+                doc = extract(record)
                 doc = normalize_document(doc) if isinstance(doc, Document) else doc
                 if isinstance(doc, Document) and not first_failure(doc, rules.get(doc.kind, ())):
                     kept.append(doc)
-    return kept
 
 
 def clean_documents(recipe: Recipe) -> list[Document]:

@@ -33,6 +33,23 @@ def test_html_is_extracted_and_plain_text_passes_through():
     assert "quick brown fox" in traf.text
 
 
+def test_extraction_limits_drop_with_reasons_and_recover():
+    from pipeline.rules.extract import ExtractLimits, Extractor
+    page = doc("<html><body><article><p>" + PROSE * 40 + "</p></article></body></html>", format="html")
+    assert Extractor("resiliparse", ExtractLimits(max_bytes=1000))(page) == "too_large"
+    slow = Extractor("trafilatura", ExtractLimits(timeout_s=1e-4))   # no child process answers that fast
+    try:
+        assert slow(page) == "timeout"
+        assert slow._pool is None, "the stuck child is killed"
+    finally:
+        slow.close()
+    patient = Extractor("trafilatura", ExtractLimits(timeout_s=60))
+    try:
+        assert "quick brown fox" in patient(page).text     # a fresh child after a timeout works
+    finally:
+        patient.close()
+
+
 def test_normalize_text_and_code():
     assert normalize_text("Cafe\u0301 \r\nline\x00two  \n\n\n\nend  ") == "Café\nlinetwo\n\nend"
     code = "def f():\r\n\tx = 1   \n\n\n\n    return x\n\n"

@@ -46,6 +46,11 @@ class ApplyRule(beam.DoFn):
         self.rule = self.make_rule()
         self.counters = Counters()
 
+    def teardown(self):
+        close = getattr(self.rule, "close", None)   # e.g. an extractor's child process
+        if close:
+            close()
+
     def process(self, doc: Document):
         result = self.rule(doc)
         if isinstance(result, Document):

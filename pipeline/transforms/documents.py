@@ -9,7 +9,7 @@ from typing import Any, Mapping
 
 import apache_beam as beam
 
-from pipeline.rules.extract import extract_document
+from pipeline.rules.extract import ExtractLimits, Extractor
 from pipeline.rules.normalize import normalize_document
 from pipeline.rules.quality import build_rule, first_failure
 from pipeline.transforms.common import StageOutput, apply_rule
@@ -17,14 +17,13 @@ from sources.document import Document
 
 
 class ExtractText(beam.PTransform):
-    def __init__(self, method: str = "resiliparse"):
+    def __init__(self, method: str = "resiliparse", limits: ExtractLimits = ExtractLimits()):
         super().__init__()
-        self.method = method
+        self.method, self.limits = method, limits
 
     def expand(self, docs):
-        method = self.method
-        return apply_rule(docs, "ExtractHtml", "extract",
-                          lambda: lambda doc: extract_document(doc, method))
+        method, limits = self.method, self.limits
+        return apply_rule(docs, "ExtractHtml", "extract", lambda: Extractor(method, limits))
 
 
 class Normalize(beam.PTransform):
