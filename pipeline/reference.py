@@ -31,7 +31,11 @@ def filtered_documents(recipe: Recipe) -> list[Document]:
 
 def _read_and_filter(recipe: Recipe, extract: Extractor, rules: dict, kept: list[Document]) -> None:
     for spec in recipe.sources:
-        for file in expand_paths(list(spec.paths)):
+        files = expand_paths(list(spec.paths))
+        if spec.type == "code-tree":
+            from sources.code import split_ignored
+            files, _ = split_ignored(files, spec.options.get("exclude", ()))
+        for file in files:
             ctx = ReadContext(spec.name, spec.kind, file.path, file.relpath, spec.columns, spec.options)
             for record in file_records(spec.type, ctx):
                 if not isinstance(record, Document):

@@ -37,6 +37,7 @@ READERS: dict[str, tuple[str, str, frozenset[str]]] = {
     "parquet": ("sources.parquet", "read_parquet", frozenset()),
     "jsonl": ("sources.jsonl", "read_jsonl", frozenset()),
     "chat-jsonl": ("sources.jsonl", "read_chat", frozenset({"template"})),
+    "code-tree": ("sources.code", "read_code_tree", frozenset({"exclude", "max_bytes"})),
 }
 
 

@@ -70,10 +70,22 @@ class ReadSources(beam.PTransform):
         self.strict = strict
 
     def expand(self, pbegin):
-        files = [(s.name, f) for s in self.sources for f in expand_paths(list(s.paths))]
+        files, ignored = [], []
+        for spec in self.sources:
+            matched = expand_paths(list(spec.paths))
+            if spec.type == "code-tree":   # .gitignore and `exclude` apply to the whole tree
+                from sources.code import split_ignored
+                matched, dropped = split_ignored(matched, spec.options.get("exclude", ()))
+                ignored += [(spec.name, "read/gitignored")] * len(dropped)
+            files += [(spec.name, f) for f in matched]
         outs = (pbegin
                 | "ListFiles" >> beam.Create(files)
                 | "SpreadFiles" >> beam.Reshuffle()
                 | "ReadRecords" >> beam.ParDo(ReadFile({s.name: s for s in self.sources}, self.strict))
                 .with_outputs(DROPPED, DEAD, READ, main="documents"))
-        return ReadOutput(outs.documents, outs[DROPPED], outs[DEAD], outs[READ])
+        # Ignored files count as read and dropped, so the funnel covers every file matched.
+        ignored_drops = pbegin | "ListIgnored" >> beam.Create(ignored)
+        dropped = (outs[DROPPED], ignored_drops) | "MergeDrops" >> beam.Flatten()
+        reads = (outs[READ], ignored_drops | "CountIgnored" >> beam.Map(lambda e: (e[0], 1))) \
+            | "MergeReads" >> beam.Flatten()
+        return ReadOutput(outs.documents, dropped, outs[DEAD], reads)
