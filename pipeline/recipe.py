@@ -74,7 +74,7 @@ def _source(raw: Mapping[str, Any], i: int) -> SourceSpec:
     if not isinstance(raw, Mapping) or raw.get("type") not in SOURCE_TYPES:
         got = raw.get("type") if isinstance(raw, Mapping) else raw
         raise RecipeError(f"{where}.type: {got!r} is not one of {sorted(SOURCE_TYPES)}")
-    s = _take(raw, where, core | READERS[raw["type"]][2])
+    s = _take(raw, where, core | READERS[raw["type"]].options)
     for key in ("name", "type", "paths"):
         if key not in s:
             raise RecipeError(f"{where}: missing {key!r}")

@@ -1,9 +1,13 @@
-"""Parquet reader for RefinedWeb-style text and Stack-style code shards (pyarrow).
+"""Parquet reader for RefinedWeb/FineWeb-style text and Stack-style code (pyarrow).
 
-`ctx.columns` maps our fields to the file's columns: `text` (required: `content`
-for RefinedWeb and The Stack), `url` and `path`. Every other column is kept as
-metadata, converted to JSON-safe values. Row groups are streamed in batches, so a
-large shard is never held in memory whole.
+`ctx.columns` maps our fields to the file's columns: `text` (default: `content`
+as in RefinedWeb and The Stack, else `text` as in FineWeb), `url` and `path`.
+Every other column is kept as metadata, converted to JSON-safe values (FineWeb's
+`id`, `language`, `language_score`, `token_count` ...). Row groups are streamed in
+batches, so a large shard is never held in memory whole, and `parquet_splits`
+cuts a file into runs of row groups (about `split_bytes`, default 128 MB
+uncompressed) that different workers read; row numbers, and so document ids, are
+the same however a file is split.
 """
 from __future__ import annotations
 
@@ -17,6 +21,8 @@ from sources.document import DeadLetter, Document, Rejected, document_id
 from sources.readers import ReadContext
 
 BATCH_ROWS = 512
+SPLIT_BYTES = 128 << 20
+TEXT_COLUMNS = ("content", "text")
 
 
 def json_safe(value: Any) -> Any:
@@ -31,22 +37,40 @@ def json_safe(value: Any) -> Any:
     return value
 
 
+def parquet_splits(stream: BinaryIO, options) -> list[dict]:
+    """Runs of consecutive row groups of about `split_bytes` each, with their first row."""
+    meta = pq.ParquetFile(stream).metadata
+    target = int(options.get("split_bytes", SPLIT_BYTES))
+    splits, start, first_row, size, row = [], 0, 0, 0, 0
+    for i in range(meta.num_row_groups):
+        group = meta.row_group(i)
+        size += group.total_byte_size
+        row += group.num_rows
+        if size >= target or i == meta.num_row_groups - 1:
+            splits.append({"row_groups": [start, i + 1], "first_row": first_row})
+            start, first_row, size = i + 1, row, 0
+    return splits
+
+
 def read_parquet(stream: BinaryIO, ctx: ReadContext) -> Iterator[Document | Rejected | DeadLetter]:
-    text_col = ctx.columns.get("text", "content")
     url_col = ctx.columns.get("url") or ctx.columns.get("path") or "url"
+    split = ctx.split or {}
+    row = int(split.get("first_row", 0))
     try:
         parquet = pq.ParquetFile(stream)
     except (pa.ArrowException, OSError) as exc:
-        yield DeadLetter(ctx.source, f"{ctx.path}@0", "read/corrupt_parquet", repr(exc))
+        yield DeadLetter(ctx.source, f"{ctx.path}@{row}", "read/corrupt_parquet", repr(exc))
         return
-    if text_col not in parquet.schema_arrow.names:
+    names = parquet.schema_arrow.names
+    text_col = ctx.columns.get("text") or next((c for c in TEXT_COLUMNS if c in names), TEXT_COLUMNS[0])
+    if text_col not in names:
         yield DeadLetter(ctx.source, f"{ctx.path}@0", "read/missing_column",
                          f"column {text_col!r} not in {parquet.schema_arrow.names}")
         return
     renamed = {v: k for k, v in ctx.columns.items() if k not in ("text",)}
-    row = 0
+    groups = range(*split["row_groups"]) if "row_groups" in split else None
     try:
-        for batch in parquet.iter_batches(batch_size=BATCH_ROWS):
+        for batch in parquet.iter_batches(batch_size=BATCH_ROWS, row_groups=groups):
             for record in batch.to_pylist():
                 yield _row_document(record, row, ctx, text_col, url_col, renamed)
                 row += 1

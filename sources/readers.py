@@ -24,29 +24,58 @@ class ReadContext:
     relpath: str                  # path used in document ids
     columns: Mapping[str, str] = field(default_factory=dict)
     options: Mapping[str, Any] = field(default_factory=dict)   # per-type source options
+    split: Mapping[str, Any] | None = None                     # the part of the file to read
 
 
 Reader = Callable[[BinaryIO, ReadContext], Iterator[Document | Rejected | DeadLetter]]
 
 
-# type -> (module, reader function, source options it accepts). Modules are imported
-# on use, so a recipe with one format does not need another format's extras.
-READERS: dict[str, tuple[str, str, frozenset[str]]] = {
-    "warc": ("sources.warc", "read_warc", frozenset({"wat"})),
-    "wet": ("sources.warc", "read_wet", frozenset()),
-    "parquet": ("sources.parquet", "read_parquet", frozenset()),
-    "jsonl": ("sources.jsonl", "read_jsonl", frozenset()),
-    "chat-jsonl": ("sources.jsonl", "read_chat", frozenset({"template"})),
-    "code-tree": ("sources.code", "read_code_tree", frozenset({"exclude", "max_bytes"})),
+@dataclass(frozen=True)
+class ReaderSpec:
+    module: str
+    function: str                               # (stream, ReadContext) -> records
+    options: frozenset[str] = frozenset()       # source options the recipe may give
+    splitter: str | None = None                 # (stream, options) -> [split]: parts of one file
+
+
+# Modules are imported on use, so a recipe with one format needs no other format's extras.
+READERS: dict[str, ReaderSpec] = {
+    "warc": ReaderSpec("sources.warc", "read_warc", frozenset({"wat"})),
+    "wet": ReaderSpec("sources.warc", "read_wet"),
+    "parquet": ReaderSpec("sources.parquet", "read_parquet", frozenset({"split_bytes"}), "parquet_splits"),
+    "jsonl": ReaderSpec("sources.jsonl", "read_jsonl"),
+    "chat-jsonl": ReaderSpec("sources.jsonl", "read_chat", frozenset({"template"})),
+    "code-tree": ReaderSpec("sources.code", "read_code_tree", frozenset({"exclude", "max_bytes"})),
 }
 
 
-def get_reader(source_type: str) -> Reader:
+def _load(source_type: str, attribute: str):
     import importlib
     if source_type not in READERS:
         raise ValueError(f"unknown source type {source_type!r}; supported: {sorted(READERS)}")
-    module, function, _ = READERS[source_type]
-    return getattr(importlib.import_module(module), function)
+    spec = READERS[source_type]
+    name = getattr(spec, attribute)
+    return getattr(importlib.import_module(spec.module), name) if name else None
+
+
+def get_reader(source_type: str) -> Reader:
+    return _load(source_type, "function")
+
+
+def file_splits(source_type: str, path: str, options: Mapping[str, Any]) -> list[dict | None]:
+    """The parts one file can be read in, in parallel: [None] (whole file) unless the
+    format can split (parquet by row groups). An unreadable file is one whole part,
+    so its reader reports it."""
+    splitter = _load(source_type, "splitter")
+    if splitter is None:
+        return [None]
+    try:
+        with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as stream:
+            return splitter(stream, options) or [None]
+    except (OSError, ValueError) as exc:
+        import logging
+        logging.getLogger(__name__).warning("cannot split %s (%s): read whole", path, exc)
+        return [None]
 
 
 SOURCE_TYPES = frozenset(READERS)

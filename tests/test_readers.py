@@ -163,3 +163,26 @@ def test_unreadable_file_becomes_one_dead_letter(tmp_path):
     ctx = ReadContext(source="s", kind="text", path=str(tmp_path / "gone.warc.gz"), relpath="gone.warc.gz")
     (dead,) = list(file_records("warc", ctx))
     assert isinstance(dead, DeadLetter) and dead.reason == "read/io_error"
+
+
+def test_fineweb_schema_and_row_group_splits_read_the_same_rows(tmp_path):
+    from sources.parquet import parquet_splits
+    n = 1000
+    table = pa.table({"text": [f"fineweb document number {i} " * 20 for i in range(n)],
+                      "id": [f"<urn:uuid:{i:08d}>" for i in range(n)], "dump": ["CC-MAIN-2024-18"] * n,
+                      "url": [f"https://site/{i}" for i in range(n)], "date": ["2024-04-20T10:00:00Z"] * n,
+                      "language": ["en"] * n, "language_score": [0.93] * n, "token_count": [120] * n})
+    path = tmp_path / "fineweb.parquet"
+    pq.write_table(table, path, row_group_size=100)
+    with open(path, "rb") as f:
+        splits = parquet_splits(f, {"split_bytes": 50_000})
+    assert len(splits) > 2 and splits[0] == {"row_groups": [0, splits[0]["row_groups"][1]], "first_row": 0}
+    assert [s["row_groups"][0] for s in splits[1:]] == [s["row_groups"][1] for s in splits[:-1]]
+    whole = read_all(read_parquet, path)
+    parts = []
+    for split in splits:
+        with open(path, "rb") as f:
+            parts += list(read_parquet(f, ReadContext("s", "text", str(path), path.name, split=split)))
+    assert [(d.id, d.text) for d in parts] == [(d.id, d.text) for d in whole]
+    assert len(whole) == n and whole[5].id == "s/fineweb.parquet@5" and whole[5].url == "https://site/5"
+    assert whole[5].meta["id"] == "<urn:uuid:00000005>" and whole[5].meta["language_score"] == 0.93

@@ -1,8 +1,9 @@
 """ReadSources: recipe sources -> Documents, with every record read accounted for.
 
 Globs are expanded when the graph is built (a typo fails at once); the file list
-is spread over workers with a Reshuffle, and each file is read by its format's
-reader from sources/. Outputs: documents, drops (read/<reason>), dead letters, and
+is cut into parts where the format allows (parquet row groups), spread over
+workers with a Reshuffle, and each part is read by its format's reader from
+sources/, so one huge file does not pin one worker. Outputs: documents, drops (read/<reason>), dead letters, and
 per-file read counts for the funnel.
 """
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pipeline.recipe import SourceSpec
 from pipeline.transforms.common import DROPPED, Counters
 from sources.document import DeadLetter, Document, Rejected
 from sources.files import InputFile, expand_paths
-from sources.readers import ReadContext, file_records
+from sources.readers import ReadContext, file_records, file_splits
 
 DEAD = "dead_letters"
 READ = "read_counts"
@@ -33,6 +34,12 @@ class ReadOutput(NamedTuple):
     read_counts: beam.PCollection   # (source, records read from one file)
 
 
+def split_file(item: tuple[str, InputFile], sources: dict[str, SourceSpec]) -> list[tuple]:
+    name, file = item
+    spec = sources[name]
+    return [(name, file, split) for split in file_splits(spec.type, file.path, spec.options)]
+
+
 class ReadFile(beam.DoFn):
     def __init__(self, sources: dict[str, SourceSpec], strict: bool):
         self.sources = sources
@@ -41,11 +48,11 @@ class ReadFile(beam.DoFn):
     def setup(self):
         self.counters = Counters()
 
-    def process(self, item: tuple[str, InputFile]):
-        name, file = item
+    def process(self, item: tuple[str, InputFile, dict | None]):
+        name, file, split = item
         spec = self.sources[name]
         ctx = ReadContext(source=name, kind=spec.kind, path=file.path, relpath=file.relpath,
-                          columns=spec.columns, options=spec.options)
+                          columns=spec.columns, options=spec.options, split=split)
         n = 0
         for record in file_records(spec.type, ctx):
             n += 1
@@ -78,10 +85,12 @@ class ReadSources(beam.PTransform):
                 matched, dropped = split_ignored(matched, spec.options.get("exclude", ()))
                 ignored += [(spec.name, "read/gitignored")] * len(dropped)
             files += [(spec.name, f) for f in matched]
+        by_name = {s.name: s for s in self.sources}
         outs = (pbegin
                 | "ListFiles" >> beam.Create(files)
-                | "SpreadFiles" >> beam.Reshuffle()
-                | "ReadRecords" >> beam.ParDo(ReadFile({s.name: s for s in self.sources}, self.strict))
+                | "SplitFiles" >> beam.FlatMap(split_file, by_name)
+                | "SpreadSplits" >> beam.Reshuffle()
+                | "ReadRecords" >> beam.ParDo(ReadFile(by_name, self.strict))
                 .with_outputs(DROPPED, DEAD, READ, main="documents"))
         # Ignored files count as read and dropped, so the funnel covers every file matched.
         ignored_drops = pbegin | "ListIgnored" >> beam.Create(ignored)
