@@ -45,6 +45,7 @@ READERS: dict[str, ReaderSpec] = {
     "parquet": ReaderSpec("sources.parquet", "read_parquet", frozenset({"split_bytes"}), "parquet_splits"),
     "jsonl": ReaderSpec("sources.jsonl", "read_jsonl"),
     "chat-jsonl": ReaderSpec("sources.jsonl", "read_chat", frozenset({"template"})),
+    "hf": ReaderSpec("sources.hf", "read_hf"),
     "code-tree": ReaderSpec("sources.code", "read_code_tree", frozenset({"exclude", "max_bytes"})),
 }
 

@@ -1,0 +1,43 @@
+"""Hugging Face datasets saved on disk, read file by file through `datasets`."""
+import json
+
+import apache_beam as beam
+import datasets
+from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
+from apache_beam.testing.util import assert_that, equal_to
+
+from pipeline.recipe import SourceSpec
+from pipeline.transforms.read import ReadSources
+from sources.document import DeadLetter, Document
+from sources.hf import read_hf
+from sources.readers import ReadContext
+
+ROWS = {"text": [f"hugging face row {i} with some words" for i in range(40)],
+        "url": [f"https://hf/{i}" for i in range(40)], "score": [i / 10 for i in range(40)]}
+
+
+def test_saved_dataset_is_read_per_data_file(tmp_path):
+    datasets.Dataset.from_dict(ROWS).save_to_disk(str(tmp_path / "ds"), num_shards=3)
+    files = sorted((tmp_path / "ds").glob("data-*.arrow"))
+    assert len(files) == 3
+    spec = SourceSpec("hf", "hf", (f"{tmp_path}/ds/data-*.arrow",), "text", 2.0)
+    with BeamTestPipeline() as p:
+        out = p | ReadSources((spec,))
+        assert_that(out.documents | beam.Map(lambda d: d.text), equal_to(ROWS["text"]), label="Texts")
+        assert_that(out.read_counts | beam.Map(lambda kv: kv[1]), equal_to([14, 13, 13]), label="PerFile")
+    ctx = ReadContext("hf", "text", str(files[0]), files[0].name)
+    first = list(read_hf(open(files[0], "rb"), ctx))[0]
+    assert first.url == "https://hf/0" and first.meta["score"] == 0.0 and first.id == f"hf/{files[0].name}@0"
+
+
+def test_jsonl_data_file_and_bad_rows(tmp_path):
+    path = tmp_path / "train.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in [{"body": "one"}, {"body": None}, {"body": "two"}]) + "\n")
+    ctx = ReadContext("hf", "text", str(path), path.name, columns={"text": "body"})
+    records = list(read_hf(open(path, "rb"), ctx))
+    assert [type(r).__name__ for r in records] == ["Document", "DeadLetter", "Document"]
+    bad = tmp_path / "bad.parquet"
+    bad.write_bytes(b"not parquet")
+    (dead,) = list(read_hf(open(bad, "rb"), ReadContext("hf", "text", str(bad), bad.name)))
+    assert isinstance(dead, DeadLetter) and dead.reason == "read/corrupt_dataset"
+    assert not any(isinstance(r, Document) and r.text is None for r in records)
