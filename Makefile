@@ -24,6 +24,7 @@ verify: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m bench.encode
+	$(PY) -m bench.extract
 
 # Regenerates the bundled sample shards from installed material (needs
 # Debian's python3.11-doc for the HTML and reST; see sources/samples/make_samples.py).
