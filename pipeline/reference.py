@@ -14,8 +14,7 @@ from pipeline.rules.extract import Extractor
 from pipeline.rules.normalize import normalize_document
 from pipeline.rules.quality import build_rule, first_failure
 from sources.document import Document
-from sources.files import expand_paths
-from sources.readers import ReadContext, file_records
+from sources.readers import ReadContext, file_records, source_inputs
 
 
 def filtered_documents(recipe: Recipe) -> list[Document]:
@@ -31,10 +30,7 @@ def filtered_documents(recipe: Recipe) -> list[Document]:
 
 def _read_and_filter(recipe: Recipe, extract: Extractor, rules: dict, kept: list[Document]) -> None:
     for spec in recipe.sources:
-        files = expand_paths(list(spec.paths))
-        if spec.type == "code-tree":
-            from sources.code import split_ignored
-            files, _ = split_ignored(files, spec.options.get("exclude", ()))
+        files, _ = source_inputs(spec.type, list(spec.paths), spec.options)
         for file in files:
             ctx = ReadContext(spec.name, spec.kind, file.path, file.relpath, spec.columns, spec.options)
             for record in file_records(spec.type, ctx):

@@ -23,9 +23,14 @@ class GzipIntegrity:
         self._inflate = zlib.decompressobj(zlib.MAX_WBITS | 16)
         self._in_member = False
         self.corrupt = False
+        self.io_error: OSError | None = None   # a storage failure, told apart from bad data
 
     def read(self, size: int = -1) -> bytes:
-        data = self.raw.read(size)
+        try:
+            data = self.raw.read(size)
+        except OSError as exc:
+            self.io_error = exc
+            raise
         if self.is_gzip is None and data:
             self.is_gzip = data[:2] == GZIP_MAGIC
         if self.is_gzip and not self.corrupt:

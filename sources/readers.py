@@ -46,6 +46,8 @@ READERS: dict[str, ReaderSpec] = {
     "jsonl": ReaderSpec("sources.jsonl", "read_jsonl"),
     "chat-jsonl": ReaderSpec("sources.jsonl", "read_chat", frozenset({"template"})),
     "hf": ReaderSpec("sources.hf", "read_hf"),
+    "cc-listing": ReaderSpec("sources.listing", "read_listed",
+                             frozenset({"base_url", "limit", "wat", "retries", "backoff_s"})),
     "code-tree": ReaderSpec("sources.code", "read_code_tree", frozenset({"exclude", "max_bytes"})),
 }
 
@@ -63,6 +65,20 @@ def get_reader(source_type: str) -> Reader:
     return _load(source_type, "function")
 
 
+def source_inputs(source_type: str, paths: list[str], options: Mapping[str, Any]) -> tuple[list, list]:
+    """(inputs, ignored inputs) of one source: globs expanded, a listing's lines for
+    cc-listing, and a code tree's .gitignore'd files set apart (they count as dropped)."""
+    from sources.files import expand_paths
+    if source_type == "cc-listing":
+        from sources.listing import listing_inputs
+        return listing_inputs(paths, options), []
+    inputs = expand_paths(paths)
+    if source_type == "code-tree":
+        from sources.code import split_ignored
+        return split_ignored(inputs, options.get("exclude", ()))
+    return inputs, []
+
+
 def file_splits(source_type: str, path: str, options: Mapping[str, Any]) -> list[dict | None]:
     """The parts one file can be read in, in parallel: [None] (whole file) unless the
     format can split (parquet by row groups). An unreadable file is one whole part,
@@ -71,7 +87,7 @@ def file_splits(source_type: str, path: str, options: Mapping[str, Any]) -> list
     if splitter is None:
         return [None]
     try:
-        with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as stream:
+        with open_input(path, options) as stream:
             return splitter(stream, options) or [None]
     except (OSError, ValueError) as exc:
         import logging
@@ -82,13 +98,23 @@ def file_splits(source_type: str, path: str, options: Mapping[str, Any]) -> list
 SOURCE_TYPES = frozenset(READERS)
 
 
+def open_input(path: str, options: Mapping[str, Any] | None = None) -> BinaryIO:
+    """A binary stream over `path`: HTTP(S) with retries and range resumption, anything
+    else through Beam's FileSystems (local, gs://, s3://, hdfs://), bytes as stored."""
+    from sources.http import is_url, open_url
+    options = options or {}
+    if is_url(path):
+        return open_url(path, retries=int(options.get("retries", 5)), backoff_s=float(options.get("backoff_s", 0.5)))
+    return FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED)
+
+
 def file_records(source_type: str, ctx: ReadContext) -> Iterator[Document | Rejected | DeadLetter]:
     """The reader's records for one file. A file that cannot be opened, or stops being
     readable (I/O error), ends in one dead letter instead of failing the job."""
     reader = get_reader(source_type)
     position = 0
     try:
-        with FileSystems.open(ctx.path, compression_type=CompressionTypes.UNCOMPRESSED) as stream:
+        with open_input(ctx.path, ctx.options) as stream:
             for position, record in enumerate(reader(stream, ctx), 1):
                 yield record
     except OSError as exc:

@@ -78,6 +78,8 @@ def iter_records(stream: BinaryIO, ctx: ReadContext, record_types) -> Iterator[A
                                  "gzip stream ends inside a member: records after this offset are lost")
             return
         except (OSError, ValueError, RuntimeError) as exc:  # corrupt member or header
+            if checked.io_error is not None:   # the storage failed, not the data: file_records reports it
+                raise checked.io_error from exc
             yield DeadLetter(ctx.source, f"{ctx.path}@{last_pos}", "read/corrupt_warc", repr(exc))
             return
         last_pos = record.stream_pos

@@ -16,8 +16,8 @@ import apache_beam as beam
 from pipeline.recipe import SourceSpec
 from pipeline.transforms.common import DROPPED, Counters
 from sources.document import DeadLetter, Document, Rejected
-from sources.files import InputFile, expand_paths
-from sources.readers import ReadContext, file_records, file_splits
+from sources.files import InputFile
+from sources.readers import ReadContext, file_records, file_splits, source_inputs
 
 DEAD = "dead_letters"
 READ = "read_counts"
@@ -79,12 +79,9 @@ class ReadSources(beam.PTransform):
     def expand(self, pbegin):
         files, ignored = [], []
         for spec in self.sources:
-            matched = expand_paths(list(spec.paths))
-            if spec.type == "code-tree":   # .gitignore and `exclude` apply to the whole tree
-                from sources.code import split_ignored
-                matched, dropped = split_ignored(matched, spec.options.get("exclude", ()))
-                ignored += [(spec.name, "read/gitignored")] * len(dropped)
-            files += [(spec.name, f) for f in matched]
+            inputs, dropped = source_inputs(spec.type, list(spec.paths), spec.options)
+            files += [(spec.name, f) for f in inputs]
+            ignored += [(spec.name, "read/gitignored")] * len(dropped)
         by_name = {s.name: s for s in self.sources}
         outs = (pbegin
                 | "ListFiles" >> beam.Create(files)
