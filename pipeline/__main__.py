@@ -41,9 +41,18 @@ def build(argv: list[str]) -> str:
     config = BuildConfig.from_options(options)
     with beam.Pipeline(options=options) as p:
         build_graph(p, config, code_version())
-    if FileSystems.exists(config.work_dir):   # intermediate clean parts; the manifest is what counts
-        FileSystems.delete([config.work_dir])
+    remove_tree(config.work_dir)   # intermediate clean parts; the manifest is what counts
     return config.output
+
+
+def remove_tree(path: str) -> None:
+    """Deletes every file under `path`, on local disks and object stores alike (an
+    object store has no directories to delete, a local disk has them left over)."""
+    files = [m.path for m in FileSystems.match([f"{path}/**"])[0].metadata_list]
+    if files:
+        FileSystems.delete(files)
+    if FileSystems.exists(path):
+        FileSystems.delete([path])
 
 
 def main(argv: list[str] | None = None) -> int:

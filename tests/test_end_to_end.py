@@ -127,7 +127,7 @@ def test_cli_inspect_and_verify_catch_corruption(sample_corpus, tmp_path):
 
 def test_outputs_are_complete_and_temporaries_gone(sample_corpus, manifest):
     names = {p.name for p in sample_corpus.iterdir()}
-    expected = {"manifest.json", "tokenizer.json", "dead_letters.jsonl"} | \
+    expected = {"manifest.json", "tokenizer.json"} | \
         {s["path"] for s in manifest["shards"]} | {s["idx"]["path"] for s in manifest["shards"]}
-    assert names == expected
-    assert (sample_corpus / "dead_letters.jsonl").read_text() == ""
+    assert names == expected, "no dead_letters.jsonl when nothing was dead-lettered"
+    assert manifest["stats"]["dead_letters"] == 0

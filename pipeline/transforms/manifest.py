@@ -30,7 +30,8 @@ class CountFunnel(beam.PTransform):
 
 
 class WriteDeadLetters(beam.PTransform):
-    """One JSON line per unparseable record, sorted, so the file is deterministic."""
+    """One JSON line per unparseable record, sorted, so the file is deterministic.
+    No file when there are none: object stores (S3) refuse an empty multipart upload."""
 
     def __init__(self, output: str):
         super().__init__()
@@ -40,6 +41,8 @@ class WriteDeadLetters(beam.PTransform):
         path = self.path
 
         def write(records):
+            if not records:
+                return 0
             with FileSystems.create(path) as f:
                 for r in sorted(records, key=lambda r: (r["source"], r["location"])):
                     f.write((json.dumps(r, sort_keys=True) + "\n").encode("utf-8"))
