@@ -56,3 +56,52 @@ class GzipIntegrity:
 
     def __getattr__(self, name):          # tell(), seekable(), close() ... from the raw stream
         return getattr(self.raw, name)
+
+
+# ----------------------------------------------------------------------------- resync
+def member_end(stream: BinaryIO, start: int) -> int | None:
+    """Where the gzip member starting at `start` ends, if it inflates cleanly into
+    something that begins like a WARC record; else None."""
+    stream.seek(start)
+    inflate = zlib.decompressobj(zlib.MAX_WBITS | 16)
+    consumed, head = 0, b""
+    try:
+        while not inflate.eof:
+            data = stream.read(1 << 16)
+            if not data:
+                return None
+            out = inflate.decompress(data, _MAX_OUTPUT)
+            while inflate.unconsumed_tail and not inflate.eof:   # bounded steps, output discarded
+                out += inflate.decompress(inflate.unconsumed_tail, _MAX_OUTPUT)
+            if len(head) < 5:
+                head += out[:5]
+            consumed += len(data)
+    except zlib.error:
+        return None
+    if not head.startswith(b"WARC/"):
+        return None
+    return start + consumed - len(inflate.unused_data) - len(inflate.unconsumed_tail)
+
+
+def next_member(stream: BinaryIO, start: int) -> int | None:
+    """The first offset after `start` where a clean WARC gzip member begins."""
+    position = start + 1
+    while True:
+        stream.seek(position)
+        window = stream.read(1 << 20)
+        if not window:
+            return None
+        at = window.find(GZIP_MAGIC + b"\x08")
+        while at >= 0:
+            if member_end(stream, position + at) is not None:
+                return position + at
+            at = window.find(GZIP_MAGIC + b"\x08", at + 1)
+        position += max(len(window) - 2, 1)
+
+
+def first_bad_member(stream: BinaryIO, start: int) -> int:
+    """Walks members from `start` while they are clean; returns where the first bad one begins."""
+    position = start
+    while (end := member_end(stream, position)) is not None:
+        position = end
+    return position

@@ -25,7 +25,7 @@ from fastwarc.warc import ArchiveIterator, WarcRecordType
 from resiliparse.parse.encoding import bytes_to_str, detect_encoding
 
 from sources.document import DeadLetter, Document, Rejected, document_id
-from sources.integrity import GzipIntegrity
+from sources.integrity import GzipIntegrity, first_bad_member, member_end, next_member
 from sources.readers import ReadContext
 
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
@@ -64,30 +64,55 @@ def cld2_languages(block: bytes) -> list[dict] | None:
     return None
 
 
-def iter_records(stream: BinaryIO, ctx: ReadContext, record_types) -> Iterator[Any]:
-    """FastWARC records, then a DeadLetter if the stream broke off before its end."""
-    checked = GzipIntegrity(stream)
-    records = ArchiveIterator(checked, record_types=record_types, parse_http=True, auto_decode="all")
-    last_pos = 0
+def iter_records(stream: BinaryIO, ctx: ReadContext, record_types) -> Iterator[tuple[int, Any] | DeadLetter]:
+    """(file offset, FastWARC record) pairs. A corrupt gzip member becomes a DeadLetter
+    and, where the stream can seek, reading resumes at the next clean member, so
+    the records after the damage are read too. A stream cut short ends in a DeadLetter."""
+    segment = 0        # offset where the current ArchiveIterator started
     while True:
-        try:
-            record = next(records)
-        except StopIteration:
-            if not checked.ended_cleanly():
-                yield DeadLetter(ctx.source, f"{ctx.path}@{last_pos}", "read/truncated_warc",
-                                 "gzip stream ends inside a member: records after this offset are lost")
+        checked = GzipIntegrity(stream)
+        records = ArchiveIterator(checked, record_types=record_types, parse_http=True, auto_decode="all")
+        last = None    # offset of the last record read in this segment
+        while True:
+            try:
+                record = next(records)
+            except StopIteration:
+                if not checked.ended_cleanly():
+                    yield DeadLetter(ctx.source, f"{ctx.path}@{segment if last is None else last}",
+                                     "read/truncated_warc",
+                                     "gzip stream ends inside a member: records after this offset are lost")
+                return
+            except (OSError, ValueError, RuntimeError) as exc:  # corrupt member or header
+                if checked.io_error is not None:   # the storage failed, not the data: file_records reports it
+                    raise checked.io_error from exc
+                error = exc
+                break
+            last = record.stream_pos   # FastWARC counts from the stream's tell(): file offsets
+            yield last, record
+        resume = yield from _skip_damage(stream, ctx, segment, last, error, bool(checked.is_gzip))
+        if resume is None:
             return
-        except (OSError, ValueError, RuntimeError) as exc:  # corrupt member or header
-            if checked.io_error is not None:   # the storage failed, not the data: file_records reports it
-                raise checked.io_error from exc
-            yield DeadLetter(ctx.source, f"{ctx.path}@{last_pos}", "read/corrupt_warc", repr(exc))
-            return
-        last_pos = record.stream_pos
-        yield record
+        stream.seek(resume)
+        segment = resume
 
 
-def response_document(record, ctx: ReadContext) -> Record:
-    doc_id = document_id(ctx.source, ctx.relpath, record.stream_pos)
+def _skip_damage(stream: BinaryIO, ctx: ReadContext, segment: int, last: int | None, exc: Exception,
+                 is_gzip: bool):
+    """Dead-letters the damaged member; returns the offset to resume at, or None
+    (plain WARCs and streams that cannot seek, such as HTTP, stop at the damage)."""
+    if not (is_gzip and getattr(stream, "seekable", lambda: False)()):
+        yield DeadLetter(ctx.source, f"{ctx.path}@{segment if last is None else last}", "read/corrupt_warc", repr(exc))
+        return None
+    after_good = segment if last is None else (member_end(stream, last) or last)
+    bad = first_bad_member(stream, after_good)
+    resume = next_member(stream, bad)
+    end = "end of file" if resume is None else f"offset {resume}"
+    yield DeadLetter(ctx.source, f"{ctx.path}@{bad}", "read/corrupt_warc", f"{exc!r}; skipped to {end}")
+    return resume
+
+
+def response_document(record, pos: int, ctx: ReadContext) -> Record:
+    doc_id = document_id(ctx.source, ctx.relpath, pos)
     status = record.http_headers.status_code if record.is_http else None
     if status != 200:
         return Rejected(ctx.source, doc_id, "read/http_status")
@@ -97,7 +122,7 @@ def response_document(record, ctx: ReadContext) -> Record:
     try:
         payload = record.reader.read()
     except (OSError, ValueError) as exc:
-        return DeadLetter(ctx.source, f"{ctx.path}@{record.stream_pos}", "read/corrupt_record", repr(exc))
+        return DeadLetter(ctx.source, f"{ctx.path}@{pos}", "read/corrupt_record", repr(exc))
     if not payload.strip():
         return Rejected(ctx.source, doc_id, "read/empty")
     if looks_binary(payload):
@@ -120,11 +145,13 @@ def with_languages(doc: Record, languages: list[dict] | None) -> Record:
 def read_warc(stream: BinaryIO, ctx: ReadContext) -> Iterator[Record]:
     wat = load_companion_wat(ctx) if ctx.options.get("wat") else {}
     pending: Record | None = None     # a response waits for the metadata record after it
-    for record in iter_records(stream, ctx, WarcRecordType.response | WarcRecordType.metadata):
+    for item in iter_records(stream, ctx, WarcRecordType.response | WarcRecordType.metadata):
+        record = item if isinstance(item, DeadLetter) else item[1]
         if isinstance(record, DeadLetter) or record.record_type != WarcRecordType.metadata:
             if pending is not None:
                 yield pending
-            pending = record if isinstance(record, DeadLetter) else attach_wat(response_document(record, ctx), wat)
+            pending = record if isinstance(record, DeadLetter) else \
+                attach_wat(response_document(record, item[0], ctx), wat)
         elif isinstance(pending, Document) and \
                 record.headers.get("WARC-Concurrent-To") == pending.meta["warc_record_id"]:
             pending = with_languages(pending, cld2_languages(record.reader.read()))
@@ -133,16 +160,17 @@ def read_warc(stream: BinaryIO, ctx: ReadContext) -> Iterator[Record]:
 
 
 def read_wet(stream: BinaryIO, ctx: ReadContext) -> Iterator[Record]:
-    for record in iter_records(stream, ctx, WarcRecordType.conversion):
-        if isinstance(record, DeadLetter):
-            yield record
-            return
-        doc_id = document_id(ctx.source, ctx.relpath, record.stream_pos)
+    for item in iter_records(stream, ctx, WarcRecordType.conversion):
+        if isinstance(item, DeadLetter):
+            yield item
+            continue
+        pos, record = item
+        doc_id = document_id(ctx.source, ctx.relpath, pos)
         payload = record.reader.read()
         try:
             text = payload.decode("utf-8")
         except UnicodeDecodeError as exc:
-            yield DeadLetter(ctx.source, f"{ctx.path}@{record.stream_pos}", "read/invalid_utf8", str(exc))
+            yield DeadLetter(ctx.source, f"{ctx.path}@{pos}", "read/invalid_utf8", str(exc))
             continue
         if not text.strip():
             yield Rejected(ctx.source, doc_id, "read/empty")
@@ -184,9 +212,10 @@ def wat_summary(envelope: dict) -> dict:
 def read_wat_metadata(stream: BinaryIO, ctx: ReadContext) -> dict[str, dict]:
     """Target URI -> merged summary of every WAT entry about it."""
     by_uri: dict[str, dict] = {}
-    for record in iter_records(stream, ctx, WarcRecordType.metadata):
-        if isinstance(record, DeadLetter):
-            break
+    for item in iter_records(stream, ctx, WarcRecordType.metadata):
+        if isinstance(item, DeadLetter):
+            continue
+        record = item[1]
         try:
             envelope = json.loads(record.reader.read()).get("Envelope", {})
         except (json.JSONDecodeError, UnicodeDecodeError):

@@ -59,15 +59,20 @@ def test_bad_records_in_the_middle_do_not_stop_the_good_ones(tmp_path):
     assert repaired.meta["charset_repaired"] and "Café crème brûlée" in repaired.text
 
 
-def test_corrupt_record_in_the_middle_keeps_the_records_before_it(tmp_path):
+def test_corrupt_record_in_the_middle_keeps_the_records_before_and_after_it(tmp_path):
     good = crawl("https://a.example/1", PAGE)
-    broken = warc_record("response", "https://a.example/bad", http_response(PAGE, "text/html"))
-    broken = broken[:10] + bytes(b ^ 0x5A for b in broken[10:60]) + broken[60:]   # damage the deflate data
-    path = write_warc(tmp_path / "corrupt.warc.gz", good, broken, crawl("https://a.example/3", PAGE))
+    intact = warc_record("response", "https://a.example/bad", http_response(PAGE, "text/html"))
+    broken = intact[:10] + bytes(b ^ 0x5A for b in intact[10:60]) + intact[60:]   # damage the deflate data
+    rest = (crawl("https://a.example/3", PAGE), crawl("https://a.example/4", PAGE))
+    path = write_warc(tmp_path / "corrupt.warc.gz", good, broken, *rest)
     records = read(read_warc, path)
-    assert isinstance(records[0], Document) and records[0].url == "https://a.example/1"
-    assert isinstance(records[-1], DeadLetter)
-    assert records[-1].reason in ("read/corrupt_warc", "read/truncated_warc")
+    assert [type(r).__name__ for r in records] == ["Document", "DeadLetter", "Document", "Document"]
+    assert [r.url for r in records if isinstance(r, Document)] == [f"https://a.example/{i}" for i in (1, 3, 4)]
+    dead = records[1]
+    assert dead.reason == "read/corrupt_warc" and dead.location == f"{path}@{len(good)}"
+    # ids are file offsets: the same as in the undamaged file, resumption or not
+    clean = read(read_warc, write_warc(tmp_path / "corrupt.warc.gz", good, intact, *rest))
+    assert [r.id for r in records if isinstance(r, Document)] == [clean[i].id for i in (0, 2, 3)]
 
 
 def test_plain_uncompressed_warc_and_empty_file(tmp_path):
@@ -96,3 +101,11 @@ def test_wet_invalid_utf8_is_dead_lettered_and_the_next_record_read(tmp_path):
 def test_decode_html_charsets(declared, expected_repaired):
     text, charset, repaired = decode_html("naïve".encode("utf-8"), declared)
     assert text == "naïve" and repaired is expected_repaired and charset
+
+
+def test_junk_between_members_is_skipped_to_the_next_record(tmp_path):
+    first, second = crawl("https://a.example/1", PAGE), crawl("https://a.example/2", PAGE)
+    path = write_warc(tmp_path / "junk.warc.gz", first, b"\x1f\x8b\x08 not really gzip " * 50, second)
+    records = read(read_warc, path)
+    assert [type(r).__name__ for r in records] == ["Document", "DeadLetter", "Document"]
+    assert records[1].location == f"{path}@{len(first)}" and records[2].url == "https://a.example/2"
