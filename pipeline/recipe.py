@@ -75,6 +75,8 @@ def _source(raw: Mapping[str, Any], i: int) -> SourceSpec:
         got = raw.get("type") if isinstance(raw, Mapping) else raw
         raise RecipeError(f"{where}.type: {got!r} is not one of {sorted(SOURCE_TYPES)}")
     s = _take(raw, where, core | READERS[raw["type"]].options)
+    if s["type"] == "hf" and s.get("dataset"):
+        s.setdefault("paths", [])   # a named dataset needs no paths
     for key in ("name", "type", "paths"):
         if key not in s:
             raise RecipeError(f"{where}: missing {key!r}")

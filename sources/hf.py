@@ -1,12 +1,17 @@
-"""Hugging Face datasets on disk, read through the `datasets` library (`type: hf`).
+"""Hugging Face datasets through the `datasets` library (`type: hf`), streamed.
 
-`paths` globs the dataset's data files: the `data-*.arrow` files `save_to_disk`
-writes, or the parquet / JSON Lines files of a dataset directory. Each data file
-is one input, so Beam spreads a dataset over workers file by file, and each file
-is read with `datasets.load_dataset(<packaged builder>, data_files=..., streaming=True)`:
-streamed, never loaded whole. `columns: {text: ...}` names the text column
-(default `text`); the other columns become metadata. No hub access is needed or
-made: the packaged builders read local (or fsspec) files.
+Two ways to name one:
+- `paths` globs the dataset's data files: the `data-*.arrow` files `save_to_disk`
+  writes, or parquet / JSON Lines files. Each data file is one input, read with
+  `load_dataset(<packaged builder>, data_files=..., streaming=True)`; no hub access.
+- `dataset: <hub name or dataset directory>` (and `split`, default `train`) loads
+  it with `load_dataset(name, split=..., streaming=True)` when the graph is built,
+  and each of its `n_shards` shards (data files) is one input, read on a worker
+  with `.shard(n, i)`. A hub name needs the network, at build time and on workers.
+
+Either way a dataset is spread over workers file by file and never loaded whole.
+`columns: {text: ...}` names the text column (default `text`); the other columns
+become metadata.
 """
 from __future__ import annotations
 
@@ -17,24 +22,44 @@ from sources.parquet import json_safe
 from sources.readers import ReadContext
 
 BUILDERS = {".arrow": "arrow", ".parquet": "parquet", ".jsonl": "json", ".json": "json"}
+SCHEME = "hf-dataset:"
+
+
+def dataset_inputs(name: str, split: str = "train") -> list:
+    """One input per shard of a named dataset: a pseudo-path the reader understands."""
+    import datasets
+
+    from sources.files import InputFile
+    shards = datasets.load_dataset(name, split=split, streaming=True).n_shards
+    label = name.strip("/").replace("/", "--")
+    return [InputFile(path=f"{SCHEME}{i}/{shards}:{split}:{name}", relpath=f"{label}/{split}/shard-{i:05d}", size=0)
+            for i in range(shards)]
+
+
+def _rows(path: str):
+    import datasets
+    if path.startswith(SCHEME):
+        shard, split, name = path[len(SCHEME):].split(":", 2)
+        index, count = map(int, shard.split("/"))
+        return datasets.load_dataset(name, split=split, streaming=True).shard(num_shards=count, index=index)
+    return datasets.load_dataset(builder_for(path), data_files={"train": [path]}, split="train", streaming=True)
 
 
 def builder_for(path: str) -> str | None:
     return next((b for suffix, b in BUILDERS.items() if path.endswith(suffix)), None)
 
 
-def read_hf(stream: BinaryIO, ctx: ReadContext) -> Iterator[Document | Rejected | DeadLetter]:
+def read_hf(stream: BinaryIO | None, ctx: ReadContext) -> Iterator[Document | Rejected | DeadLetter]:
+    """`stream` is unused: `datasets` opens its files itself."""
     import datasets
-    builder = builder_for(ctx.path)
-    if builder is None:
+    if not ctx.path.startswith(SCHEME) and builder_for(ctx.path) is None:
         yield DeadLetter(ctx.source, f"{ctx.path}@0", "read/unknown_format", "not an arrow/parquet/json data file")
         return
     text_col = ctx.columns.get("text", "text")
     url_col = ctx.columns.get("url", "url")
     row = 0
     try:
-        rows = datasets.load_dataset(builder, data_files={"train": [ctx.path]}, split="train", streaming=True)
-        for row, record in enumerate(rows):
+        for row, record in enumerate(_rows(ctx.path)):
             text = record.pop(text_col, None)
             doc_id = document_id(ctx.source, ctx.relpath, row)
             if not isinstance(text, str):

@@ -36,6 +36,7 @@ class ReaderSpec:
     function: str                               # (stream, ReadContext) -> records
     options: frozenset[str] = frozenset()       # source options the recipe may give
     splitter: str | None = None                 # (stream, options) -> [split]: parts of one file
+    opens_itself: bool = False                  # the reader gets no stream (it opens ctx.path)
 
 
 # Modules are imported on use, so a recipe with one format needs no other format's extras.
@@ -45,7 +46,7 @@ READERS: dict[str, ReaderSpec] = {
     "parquet": ReaderSpec("sources.parquet", "read_parquet", frozenset({"split_bytes"}), "parquet_splits"),
     "jsonl": ReaderSpec("sources.jsonl", "read_jsonl"),
     "chat-jsonl": ReaderSpec("sources.jsonl", "read_chat", frozenset({"template"})),
-    "hf": ReaderSpec("sources.hf", "read_hf"),
+    "hf": ReaderSpec("sources.hf", "read_hf", frozenset({"dataset", "split"}), opens_itself=True),
     "cc-listing": ReaderSpec("sources.listing", "read_listed",
                              frozenset({"base_url", "limit", "wat", "retries", "backoff_s"})),
     "code-tree": ReaderSpec("sources.code", "read_code_tree", frozenset({"exclude", "max_bytes"})),
@@ -72,6 +73,9 @@ def source_inputs(source_type: str, paths: list[str], options: Mapping[str, Any]
     if source_type == "cc-listing":
         from sources.listing import listing_inputs
         return listing_inputs(paths, options), []
+    if source_type == "hf" and options.get("dataset"):
+        from sources.hf import dataset_inputs
+        return dataset_inputs(str(options["dataset"]), str(options.get("split", "train"))), []
     inputs = expand_paths(paths)
     if source_type == "code-tree":
         from sources.code import split_ignored
@@ -113,6 +117,9 @@ def file_records(source_type: str, ctx: ReadContext) -> Iterator[Document | Reje
     readable (I/O error), ends in one dead letter instead of failing the job."""
     reader = get_reader(source_type)
     position = 0
+    if READERS[source_type].opens_itself:
+        yield from reader(None, ctx)
+        return
     try:
         with open_input(ctx.path, ctx.options) as stream:
             for position, record in enumerate(reader(stream, ctx), 1):

@@ -41,3 +41,23 @@ def test_jsonl_data_file_and_bad_rows(tmp_path):
     (dead,) = list(read_hf(open(bad, "rb"), ReadContext("hf", "text", str(bad), bad.name)))
     assert isinstance(dead, DeadLetter) and dead.reason == "read/corrupt_dataset"
     assert not any(isinstance(r, Document) and r.text is None for r in records)
+
+
+def test_named_dataset_is_split_by_shard(tmp_path):
+    # A dataset directory is resolved exactly as a hub name is (data files found by
+    # load_dataset), without the network.
+    repo = tmp_path / "my-dataset"
+    (repo / "data").mkdir(parents=True)
+    datasets.Dataset.from_dict({"text": [f"a{i}" for i in range(30)]}).to_parquet(str(repo / "data" / "train-00000-of-00002.parquet"))
+    datasets.Dataset.from_dict({"text": [f"b{i}" for i in range(20)]}).to_parquet(str(repo / "data" / "train-00001-of-00002.parquet"))
+    from pipeline.recipe import parse_recipe
+    recipe = parse_recipe({"sources": [{"name": "named", "type": "hf", "dataset": str(repo)}]})
+    spec = recipe.sources[0]
+    assert spec.paths == () and spec.options == {"dataset": str(repo)}
+    with BeamTestPipeline() as p:
+        out = p | ReadSources((spec,))
+        assert_that(out.documents | beam.Map(lambda d: d.text),
+                    equal_to([f"a{i}" for i in range(30)] + [f"b{i}" for i in range(20)]), label="Texts")
+        assert_that(out.read_counts, equal_to([("named", 30), ("named", 20)]), label="PerShard")
+        assert_that(out.documents | beam.Filter(lambda d: d.text == "b3") | beam.Map(lambda d: d.id),
+                    equal_to([f"named/{str(repo).strip('/').replace('/', '--')}/train/shard-00001@3"]), label="Id")
