@@ -96,27 +96,43 @@ def json_lines(stream: BinaryIO, ctx: ReadContext) -> Iterator[tuple[int, Any] |
         yield DeadLetter(ctx.source, f"{ctx.path}@{line_no + 1}", "read/corrupt_compression", repr(exc))
 
 
-def read_jsonl(stream: BinaryIO, ctx: ReadContext) -> Iterator[Record]:
+def dolma_record(ctx: ReadContext, line_no: int, obj: Any) -> Record:
     text_key, id_key = ctx.columns.get("text", "text"), ctx.columns.get("id", "id")
     url_key = ctx.columns.get("url", "url")
+    text = obj.get(text_key) if isinstance(obj, dict) else None
+    if not isinstance(text, str):
+        return DeadLetter(ctx.source, f"{ctx.path}@{line_no}", "read/no_text", f"no string {text_key!r}")
+    doc_id = document_id(ctx.source, ctx.relpath, line_no)
+    if not text.strip():
+        return Rejected(ctx.source, doc_id, "read/empty")
+    metadata = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+    url = obj.get(url_key) or metadata.get("url") or ""
+    meta = {"format": "text", "source_id": str(obj.get(id_key, "")),
+            **{k: v for k, v in obj.items() if k not in (text_key, id_key, url_key)}}
+    return Document(id=doc_id, text=text, kind=ctx.kind, source=ctx.source, url=str(url), meta=meta)
+
+
+def chat_record(ctx: ReadContext, line_no: int, obj: Any) -> Record:
+    template = ctx.options.get("template", "plain")
+    try:
+        messages = chat_messages(obj if isinstance(obj, dict) else {})
+    except ValueError as exc:
+        return DeadLetter(ctx.source, f"{ctx.path}@{line_no}", "read/bad_chat", str(exc))
+    doc_id = document_id(ctx.source, ctx.relpath, line_no)
+    if not any(c.strip() for _, c in messages):
+        return Rejected(ctx.source, doc_id, "read/empty")
+    return Document(id=doc_id, text=render_chat(messages, template), kind=ctx.kind, source=ctx.source,
+                    meta={"format": "text", "template": template, "turns": len(messages)})
+
+
+def read_jsonl(stream: BinaryIO, ctx: ReadContext) -> Iterator[Record]:
     for item in json_lines(stream, ctx):
-        if isinstance(item, DeadLetter):
-            yield item
-            continue
-        line_no, obj = item
-        text = obj.get(text_key) if isinstance(obj, dict) else None
-        if not isinstance(text, str):
-            yield DeadLetter(ctx.source, f"{ctx.path}@{line_no}", "read/no_text", f"no string {text_key!r}")
-            continue
-        doc_id = document_id(ctx.source, ctx.relpath, line_no)
-        if not text.strip():
-            yield Rejected(ctx.source, doc_id, "read/empty")
-            continue
-        metadata = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
-        url = obj.get(url_key) or metadata.get("url") or ""
-        meta = {"format": "text", "source_id": str(obj.get(id_key, "")),
-                **{k: v for k, v in obj.items() if k not in (text_key, id_key, url_key)}}
-        yield Document(id=doc_id, text=text, kind=ctx.kind, source=ctx.source, url=str(url), meta=meta)
+        yield item if isinstance(item, DeadLetter) else dolma_record(ctx, *item)
+
+
+def read_chat(stream: BinaryIO, ctx: ReadContext) -> Iterator[Record]:
+    for item in json_lines(stream, ctx):
+        yield item if isinstance(item, DeadLetter) else chat_record(ctx, *item)
 
 
 def chat_messages(obj: dict) -> list[tuple[str, str]]:
@@ -139,24 +155,3 @@ def render_chat(messages: list[tuple[str, str]], template: str = "plain") -> str
     if template == "chatml":
         return "\n".join(f"<|im_start|>{role}\n{content.strip()}<|im_end|>" for role, content in messages)
     raise ValueError(f"unknown chat template {template!r}; choose one of {CHAT_TEMPLATES}")
-
-
-def read_chat(stream: BinaryIO, ctx: ReadContext) -> Iterator[Record]:
-    template = ctx.options.get("template", "plain")
-    for item in json_lines(stream, ctx):
-        if isinstance(item, DeadLetter):
-            yield item
-            continue
-        line_no, obj = item
-        try:
-            messages = chat_messages(obj if isinstance(obj, dict) else {})
-        except ValueError as exc:
-            yield DeadLetter(ctx.source, f"{ctx.path}@{line_no}", "read/bad_chat", str(exc))
-            continue
-        doc_id = document_id(ctx.source, ctx.relpath, line_no)
-        text = render_chat(messages, template)
-        if not any(c.strip() for _, c in messages):
-            yield Rejected(ctx.source, doc_id, "read/empty")
-            continue
-        yield Document(id=doc_id, text=text, kind=ctx.kind, source=ctx.source,
-                       meta={"format": "text", "template": template, "turns": len(messages)})
