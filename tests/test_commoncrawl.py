@@ -109,3 +109,20 @@ def test_junk_between_members_is_skipped_to_the_next_record(tmp_path):
     records = read(read_warc, path)
     assert [type(r).__name__ for r in records] == ["Document", "DeadLetter", "Document"]
     assert records[1].location == f"{path}@{len(first)}" and records[2].url == "https://a.example/2"
+
+
+def test_read_counters_name_stage_and_reason(tmp_path):
+    import apache_beam as beam
+    from apache_beam.metrics.metric import MetricsFilter
+
+    from pipeline.recipe import SourceSpec
+    from pipeline.transforms.read import ReadSources
+    latin = ("<html><body><p>" + "Crème brûlée à la façon de grand-mère. " * 20 + "</p></body></html>").encode("latin-1")
+    write_warc(tmp_path / "m.warc.gz", crawl("https://a/1", PAGE), crawl("https://a/2", b"\x00" * 100),
+               crawl("https://a/3", latin))
+    p = beam.Pipeline()
+    _ = p | ReadSources((SourceSpec("cc", "warc", (str(tmp_path / "m.warc.gz"),), "text", 2.0),))
+    result = p.run()
+    result.wait_until_finish()
+    counters = {c.key.metric.name: c.committed for c in result.metrics().query(MetricsFilter())["counters"]}
+    assert counters == {"read/cc": 3, "dropped/read/binary_body": 1, "read/charset_repaired": 1}

@@ -57,6 +57,8 @@ class ReadFile(beam.DoFn):
         for record in file_records(spec.type, ctx):
             n += 1
             if isinstance(record, Document):
+                if record.meta.get("charset_repaired"):   # kept, but worth seeing in the job's counters
+                    self.counters.inc("read/charset_repaired")
                 yield record
             elif isinstance(record, Rejected):
                 self.counters.inc(f"dropped/{record.reason}")
