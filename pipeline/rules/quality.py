@@ -5,6 +5,8 @@ A rule is a callable `Document -> reason | None`. Text rules wrap datatrove's fi
 plus a minimum length; code rules follow StarCoder/The Stack's data cleaning
 (maximum and mean line length, alphanumeric fraction). Thresholds come from the
 recipe; the reason names the rule so the funnel says exactly why a document went.
+`gopher_quality` and `gopher_repetition` run our shared-signal versions
+(pipeline/rules/gopher.py), measured against datatrove's in bench/filters.py.
 """
 from __future__ import annotations
 
@@ -14,10 +16,12 @@ from sources.document import Document
 
 Rule = Callable[[Document], "str | None"]
 
+# Our shared-signal versions of datatrove filters (pipeline/rules/gopher.py), same
+# parameters and reasons; datatrove's own stay available as {name: datatrove, class: ...}.
+FAST_RULES = {"gopher_quality": "GopherQuality", "gopher_repetition": "GopherRepetition"}
+
 # Recipe name -> datatrove filter class, for the filters a recipe may name directly.
 DATATROVE_FILTERS = {
-    "gopher_quality": "GopherQualityFilter",
-    "gopher_repetition": "GopherRepetitionFilter",
     "c4_quality": "C4QualityFilter",
     "fineweb_quality": "FineWebQualityFilter",
 }
@@ -81,11 +85,15 @@ def build_rule(spec: Mapping[str, Any]) -> Rule:
     name = spec["name"]
     if name in RULES:
         return RULES[name](**args)
+    if name in FAST_RULES:
+        from pipeline.rules import gopher
+        return getattr(gopher, FAST_RULES[name])(**args)
     if name in DATATROVE_FILTERS:
         return DatatroveRule(DATATROVE_FILTERS[name], **args)
     if name == "datatrove":
         return DatatroveRule(spec["class"], **args)
-    raise ValueError(f"unknown filter rule {name!r}; known: {sorted([*RULES, *DATATROVE_FILTERS, 'datatrove'])}")
+    raise ValueError(f"unknown filter rule {name!r}; known: "
+                     f"{sorted([*RULES, *FAST_RULES, *DATATROVE_FILTERS, 'datatrove'])}")
 
 
 def first_failure(doc: Document, rules: Sequence[Rule]) -> str | None:

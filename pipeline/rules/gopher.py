@@ -1,0 +1,289 @@
+"""Gopher quality and repetition rules on signals computed once per document.
+
+datatrove's GopherQualityFilter and GopherRepetitionFilter (the reference, kept
+in the tests) split words by running a spaCy English pipeline over the whole
+document, which is nearly all of their cost (about 25 docs/s per core on 10 kB
+pages here). spaCy's tokenizer splits on whitespace first, so nearly the same
+words come from tokenizing each *distinct* chunk once and remembering the
+result: across a corpus most chunks are words seen before, and a dictionary
+look-up replaces the tokenizer. ("Nearly": spaCy's special-case matcher can look
+across a space, so a chunk alone can split differently than in its sentence;
+tests/test_gopher.py bounds that and requires the decisions to equal datatrove's.)
+The word list is shared by both rules, which take datatrove's parameters and give
+its reasons in its order. bench/filters.py measures speed and agreement.
+"""
+from __future__ import annotations
+
+import bisect
+import re
+from collections import Counter
+from itertools import chain
+from typing import Sequence
+
+import numpy as np
+
+from sources.document import Document
+
+STOP_WORDS = ("the", "be", "to", "of", "and", "that", "have", "with")
+PARAGRAPHS = re.compile(r"\n{2,}")
+LINES = re.compile(r"\n+")
+
+
+def _punctuation() -> frozenset[str]:
+    from datatrove.utils.text import PUNCTUATION_SET   # the same symbol set as the reference
+    return frozenset(PUNCTUATION_SET)
+
+
+class SpacyWords:
+    """spaCy's English word split (as datatrove uses it), memoised per whitespace chunk."""
+
+    MAX_MEMO = 2_000_000   # chunks remembered; cleared when full, which only costs speed
+
+    def __init__(self, language: str = "en"):
+        import spacy
+        self.tokenizer = spacy.blank(language).tokenizer
+        self.memo: dict[str, tuple[str, ...]] = {}
+
+    def __call__(self, text: str) -> list[str]:
+        chunks = text.split()
+        memo = self.memo
+        missing = sorted(set(chunks).difference(memo))
+        if missing:
+            if len(memo) + len(missing) > self.MAX_MEMO:
+                memo.clear()
+            self._learn(missing)
+        return list(chain.from_iterable(map(memo.__getitem__, chunks)))
+
+    def _learn(self, chunks: list[str]) -> None:
+        """Tokenizes each new chunk on its own: spaCy's special-case matcher can look
+        across a space, so chunks joined into one text would meet false neighbours."""
+        for chunk, doc in zip(chunks, self.tokenizer.pipe(chunks, batch_size=1000)):
+            self.memo[chunk] = tuple(t for t in (token.text.strip() for token in doc) if t)
+
+
+class Signals:
+    """Per-document figures both rules read; computed on first use, once."""
+
+    _last: "Signals | None" = None
+    _words: SpacyWords | None = None
+
+    def __init__(self, text: str):
+        self.text = text
+        self._word_list: list[str] | None = None
+
+    @classmethod
+    def of(cls, text: str) -> "Signals":
+        if cls._last is None or cls._last.text is not text:   # the rules run back to back on one doc
+            cls._last = cls(text)
+        return cls._last
+
+    @property
+    def words(self) -> list[str]:
+        if self._word_list is None:
+            if Signals._words is None:
+                Signals._words = SpacyWords()
+            self._word_list = Signals._words(self.text)
+        return self._word_list
+
+    @property
+    def word_counts(self) -> Counter:
+        if not hasattr(self, "_counts"):
+            self._counts = Counter(self.words)
+        return self._counts
+
+
+def duplicates(items: Sequence) -> tuple[int, int]:
+    """(repeated elements, their characters), counting every repeat after the first."""
+    seen, count, chars = set(), 0, 0
+    for item in items:
+        if item in seen:
+            count += 1
+            chars += len(item)
+        else:
+            seen.add(item)
+    return count, chars
+
+
+_CHAR_BASE = np.uint64(1_000_003)
+_WORD_BASE = np.uint64(0x100000001B3)
+
+
+class NGrams:
+    """Hashes of every n-gram of a word list, for n = 1, 2, ... in turn, in NumPy.
+
+    Two hashes per n-gram, both polynomial and wrapping mod 2**64: `joined` hashes
+    the n-gram's space-less concatenation (datatrove compares duplicate n-grams so,
+    and ("ab", "c") equals ("a", "bc") there), `words` hashes the word sequence
+    (top n-grams are compared joined by spaces, which is the same as word by word).
+    """
+
+    _memo: tuple[dict[str, int], dict[str, int], dict[str, int]] = ({}, {}, {})   # per word: the 3 numbers
+
+    def __init__(self, words: list[str]):
+        memo = NGrams._memo
+        if len(memo[0]) > 2_000_000:
+            for m in memo:
+                m.clear()
+        for w in set(words).difference(memo[0]):
+            for m, value in zip(memo, self._word(w)):
+                m[w] = value
+        n = len(words)
+        self.char_hash, self.char_power, self.word_hash = (
+            np.fromiter(map(m.__getitem__, words), dtype=np.uint64, count=n) for m in memo)
+        self.word_len = np.fromiter(map(len, words), dtype=np.int64, count=n)
+        self._reset()
+
+    def _reset(self) -> None:
+        self.n = 1
+        self.joined, self.words, self.chars = self.char_hash.copy(), self.word_hash.copy(), self.word_len.copy()
+
+    @staticmethod
+    def _word(word: str) -> tuple[int, int, int]:
+        h, mask = 0, (1 << 64) - 1
+        for ch in word:
+            h = (h * 1_000_003 + ord(ch)) & mask
+        return h, pow(1_000_003, len(word), 1 << 64), hash(word) & mask
+
+    def grow(self, n: int) -> None:
+        """Moves the hashes to n-grams: forward cheaply, or back by starting over."""
+        if n < self.n:
+            self._reset()
+        while self.n < n:
+            k = self.n
+            self.joined = self.joined[:-1] * self.char_power[k:] + self.char_hash[k:]
+            self.words = self.words[:-1] * _WORD_BASE + self.word_hash[k:]
+            self.chars = self.chars[:-1] + self.word_len[k:]
+            self.n += 1
+
+
+def top_ngram_chars(grams: NGrams, n: int) -> int:
+    """Characters of the most frequent n-gram (joined with spaces) times its count; ties go
+    to the n-gram seen first, as with Counter.most_common."""
+    grams.grow(n)
+    _, first, counts = np.unique(grams.words, return_index=True, return_counts=True)
+    top = counts.max()
+    i = first[counts == top].min()
+    return int(grams.chars[i] + n - 1) * int(top)
+
+
+def duplicate_ngram_chars(grams: NGrams, n: int, limit: float | None = None) -> int:
+    """Characters in repeated n-grams, skipping past each repeat (the Gopher paper's rule;
+    n-grams compared as their space-less concatenation, exactly as datatrove does).
+    With `limit`, an upper bound at or under it is returned without the exact scan:
+    the caller only asks whether the count exceeds the limit.
+
+    The scan is sequential (a repeat skips the next n-1 positions, whose n-grams are
+    then never 'seen'), but only positions whose n-gram occurred earlier can be
+    repeats; NumPy finds them and the Python loop visits only those."""
+    grams.grow(n)
+    hashes, lengths = grams.joined, grams.chars
+    if len(hashes) < 2:
+        return 0
+    _, first, group = np.unique(hashes, return_index=True, return_inverse=True)
+    candidates = np.flatnonzero(first[group] < np.arange(len(hashes)))
+    if not len(candidates):
+        return 0
+    if limit is not None:
+        bound = int(lengths[candidates].sum())
+        if bound <= limit:
+            return bound
+    order = np.argsort(group, kind="stable")              # positions grouped by n-gram, ascending
+    bounds = np.concatenate([[0], np.cumsum(np.bincount(group))])
+    chars, resume, windows = 0, 0, []                       # windows: skipped [start, end) runs
+    for c in candidates.tolist():
+        if c < resume:                                      # inside a skipped run: never visited
+            continue
+        g = group[c]
+        for p in order[bounds[g]:bounds[g + 1]].tolist():
+            if p >= c:
+                break
+            w = bisect.bisect_right(windows, (p, float("inf"))) - 1
+            if w < 0 or not windows[w][0] <= p < windows[w][1]:   # an earlier visited occurrence
+                chars += int(lengths[c])
+                windows.append((c + 1, c + n))
+                resume = c + n
+                break
+    return chars
+
+
+class GopherRepetition:
+    def __init__(self, dup_line_frac=0.3, dup_para_frac=0.3, dup_line_char_frac=0.2, dup_para_char_frac=0.2,
+                 top_n_grams=((2, 0.2), (3, 0.18), (4, 0.16)),
+                 dup_n_grams=((5, 0.15), (6, 0.14), (7, 0.13), (8, 0.12), (9, 0.11), (10, 0.10)), language="eng"):
+        self.dup_line_frac, self.dup_para_frac = dup_line_frac, dup_para_frac
+        self.dup_line_char_frac, self.dup_para_char_frac = dup_line_char_frac, dup_para_char_frac
+        self.top_n_grams = [tuple(x) for x in top_n_grams]
+        self.dup_n_grams = [tuple(x) for x in dup_n_grams]
+
+    def __call__(self, doc: Document) -> str | None:
+        text = doc.text
+        if not text:
+            return "empty"
+        paragraphs = PARAGRAPHS.split(text.strip())
+        count, chars = duplicates(paragraphs)
+        if self.dup_para_frac and count / len(paragraphs) > self.dup_para_frac:
+            return "dup_para_frac"
+        if self.dup_para_char_frac and chars / len(text) > self.dup_para_char_frac:
+            return "dup_para_char_frac"
+        lines = LINES.split(text)
+        count, chars = duplicates(lines)
+        if self.dup_line_frac and count / len(lines) > self.dup_line_frac:
+            return "dup_line_frac"
+        if self.dup_line_char_frac and chars / len(text) > self.dup_line_char_frac:
+            return "dup_line_char_frac"
+        words = Signals.of(text).words
+        grams = NGrams(words)
+        for n, frac in sorted(self.top_n_grams):
+            if len(words) >= n and top_ngram_chars(grams, n) / len(text) > frac:
+                return f"top_{n}_gram"
+        for n, frac in sorted(self.dup_n_grams):
+            if duplicate_ngram_chars(grams, n, limit=frac * len(text)) / len(text) > frac:
+                return f"duplicated_{n}_n_grams"
+        return None
+
+
+class GopherQuality:
+    def __init__(self, min_doc_words=50, max_doc_words=100000, min_avg_word_length=3, max_avg_word_length=10,
+                 max_symbol_word_ratio=0.1, max_bullet_lines_ratio=0.9, max_ellipsis_lines_ratio=0.3,
+                 max_non_alpha_words_ratio=0.8, min_stop_words=2, stop_words=None, language="eng"):
+        self.min_doc_words, self.max_doc_words = min_doc_words, max_doc_words
+        self.min_avg_word_length, self.max_avg_word_length = min_avg_word_length, max_avg_word_length
+        self.max_symbol_word_ratio = max_symbol_word_ratio
+        self.max_bullet_lines_ratio, self.max_ellipsis_lines_ratio = max_bullet_lines_ratio, max_ellipsis_lines_ratio
+        self.max_non_alpha_words_ratio, self.min_stop_words = max_non_alpha_words_ratio, min_stop_words
+        self.stop_words = frozenset(STOP_WORDS if stop_words is None else stop_words)
+        self.punctuation = _punctuation()
+
+    def __call__(self, doc: Document) -> str | None:
+        text = doc.text
+        signals = Signals.of(text)
+        n_words = len(signals.words)
+        counts = signals.word_counts   # per distinct word: the checks below cost O(vocabulary)
+        wordy = [(w, c) for w, c in counts.items() if any(ch not in self.punctuation for ch in w)]
+        n_wordy = sum(c for _, c in wordy)
+        if self.min_doc_words and n_wordy < self.min_doc_words:
+            return "gopher_short_doc"
+        if self.max_doc_words and n_wordy > self.max_doc_words:
+            return "gopher_long_doc"
+        mean = sum(len(w) * c for w, c in wordy) / n_wordy if n_wordy else float("nan")
+        if self.min_avg_word_length and mean < self.min_avg_word_length:
+            return "gopher_below_avg_threshold"
+        if self.max_avg_word_length and mean > self.max_avg_word_length:
+            return "gopher_above_avg_threshold"
+        if self.max_symbol_word_ratio and text.count("#") / n_words > self.max_symbol_word_ratio:
+            return "gopher_too_many_hashes"
+        if self.max_symbol_word_ratio and (text.count("...") + text.count("…")) / n_words > self.max_symbol_word_ratio:
+            return "gopher_too_many_ellipsis"
+        lines = text.splitlines()
+        if self.max_bullet_lines_ratio and \
+                sum(s.lstrip().startswith(("•", "-")) for s in lines) / len(lines) > self.max_bullet_lines_ratio:
+            return "gopher_too_many_bullets"
+        if self.max_ellipsis_lines_ratio and \
+                sum(s.rstrip().endswith(("...", "…")) for s in lines) / len(lines) > self.max_ellipsis_lines_ratio:
+            return "gopher_too_many_end_ellipsis"
+        if self.max_non_alpha_words_ratio and sum(c for w, c in counts.items() if any(ch.isalpha() for ch in w)) \
+                / n_words < self.max_non_alpha_words_ratio:
+            return "gopher_below_alpha_threshold"
+        if self.min_stop_words and len(self.stop_words.intersection(counts)) < self.min_stop_words:
+            return "gopher_enough_stop_words"
+        return None
