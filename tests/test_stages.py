@@ -14,7 +14,7 @@ from pipeline.transforms.documents import ExtractText, FilterQuality, Normalize
 from pipeline.transforms.manifest import CountFunnel
 from pipeline.transforms.materialize import ReadCleanParts, WriteCleanParts
 from pipeline.transforms.read import ReadSources
-from pipeline.transforms.shards import ExpandEpochs, ShardEntry, WriteShards
+from pipeline.transforms.shards import ExpandEpochs, WriteShards
 from pipeline.transforms.tokenize import TokenizedDoc, Tokenize, TrainTokenizer
 from sources.document import Document
 from tests.conftest import SAMPLES

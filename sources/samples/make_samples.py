@@ -84,7 +84,7 @@ def http_response(body: bytes, mime: str, status: str = "200 OK") -> bytes:
 def crawl(uri: str, body: bytes, mime: str = "text/html; charset=utf-8", status: str = "200 OK") -> bytes:
     host = uri.split("/")[2]
     req = f"GET /{uri.split('/', 3)[3]} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: CCBot/2.0\r\n\r\n".encode()
-    meta = f"fetchTimeMs: 87\r\ncharset-detected: UTF-8\r\n".encode()
+    meta = "fetchTimeMs: 87\r\ncharset-detected: UTF-8\r\n".encode()
     return (warc_record("request", uri, req, content_type="application/http; msgtype=request")
             + warc_record("response", uri, http_response(body, mime, status))
             + warc_record("metadata", uri, meta, content_type="application/warc-fields"))
@@ -112,7 +112,7 @@ def make_warcs() -> None:
     half = len(entries) // 2
     for n, part in enumerate((entries[:half], entries[half:])):
         name = f"CC-SAMPLE-{n:05d}.warc.gz"
-        info = f"software: corpusmill make_samples\r\nformat: WARC File Format 1.0\r\nisPartOf: CC-SAMPLE\r\n"
+        info = "software: corpusmill make_samples\r\nformat: WARC File Format 1.0\r\nisPartOf: CC-SAMPLE\r\n"
         data = warc_record("warcinfo", None, info.encode(), {"WARC-Filename": name},
                            content_type="application/warc-fields") + b"".join(part)
         (out / name).write_bytes(data)
