@@ -4,24 +4,49 @@ FastWARC ends iteration quietly when a gzip member is cut off (a partial downloa
 a disk that filled up), so the records in the lost tail would vanish unaccounted.
 `GzipIntegrity` wraps the raw stream, decompresses what passes through it with
 zlib (discarding the output) and afterwards says whether the last member ended
-cleanly. Its cost is one extra inflate of the bytes read, small beside parsing
+cleanly. `FrameDecoder` is the member (or zstd frame) walker it shares with the
+JSON Lines reader. Its cost is one extra inflate of the bytes read, small beside parsing
 and extraction. Non-gzip streams pass through unchecked.
 """
 from __future__ import annotations
 
 import zlib
-from typing import BinaryIO
+from typing import Any, BinaryIO, Callable, Iterator
 
 GZIP_MAGIC = b"\x1f\x8b"
-_MAX_OUTPUT = 1 << 20   # inflate in bounded steps: a gzip bomb must not fill memory
+_MAX_OUTPUT = 1 << 20   # resync inflates in bounded steps: a huge member must not fill memory
+
+
+def new_gzip_decoder():
+    return zlib.decompressobj(zlib.MAX_WBITS | 16)
+
+
+class FrameDecoder:
+    """Decodes concatenated frames (zstd) or members (gzip) fed in pieces, and knows
+    whether the input so far stops inside one."""
+
+    def __init__(self, new_decoder: Callable[[], Any]):
+        self.new_decoder = new_decoder
+        self.decoder = new_decoder()
+        self.in_frame = False
+
+    def feed(self, data: bytes) -> Iterator[bytes]:
+        while data:
+            self.in_frame = True
+            out = self.decoder.decompress(data)
+            if out:
+                yield out
+            if self.decoder.eof:
+                data, self.decoder, self.in_frame = self.decoder.unused_data, self.new_decoder(), False
+            else:
+                data = b""
 
 
 class GzipIntegrity:
     def __init__(self, raw: BinaryIO):
         self.raw = raw
         self.is_gzip: bool | None = None     # decided on the first bytes
-        self._inflate = zlib.decompressobj(zlib.MAX_WBITS | 16)
-        self._in_member = False
+        self._members = FrameDecoder(new_gzip_decoder)
         self.corrupt = False
         self.io_error: OSError | None = None   # a storage failure, told apart from bad data
 
@@ -34,25 +59,16 @@ class GzipIntegrity:
         if self.is_gzip is None and data:
             self.is_gzip = data[:2] == GZIP_MAGIC
         if self.is_gzip and not self.corrupt:
-            self._feed(data)
+            try:
+                for _ in self._members.feed(data):   # inflate only to follow the members
+                    pass
+            except zlib.error:
+                self.corrupt = True
         return data
-
-    def _feed(self, data: bytes) -> None:
-        try:
-            while data:
-                self._in_member = True
-                self._inflate.decompress(data, _MAX_OUTPUT)
-                data = self._inflate.unconsumed_tail
-                if self._inflate.eof:
-                    data = self._inflate.unused_data + data
-                    self._inflate = zlib.decompressobj(zlib.MAX_WBITS | 16)
-                    self._in_member = False
-        except zlib.error:
-            self.corrupt = True
 
     def ended_cleanly(self) -> bool:
         """True unless the stream is gzip and stopped inside a member or was not valid."""
-        return not self.is_gzip or (not self.corrupt and not self._in_member)
+        return not self.is_gzip or (not self.corrupt and not self._members.in_frame)
 
     def __getattr__(self, name):          # tell(), seekable(), close() ... from the raw stream
         return getattr(self.raw, name)
@@ -71,10 +87,12 @@ def member_end(stream: BinaryIO, start: int) -> int | None:
             if not data:
                 return None
             out = inflate.decompress(data, _MAX_OUTPUT)
-            while inflate.unconsumed_tail and not inflate.eof:   # bounded steps, output discarded
-                out += inflate.decompress(inflate.unconsumed_tail, _MAX_OUTPUT)
-            if len(head) < 5:
-                head += out[:5]
+            while True:   # bounded steps; only the first bytes are kept
+                if len(head) < 5:
+                    head += out[:5 - len(head)]
+                if not inflate.unconsumed_tail or inflate.eof:
+                    break
+                out = inflate.decompress(inflate.unconsumed_tail, _MAX_OUTPUT)
             consumed += len(data)
     except zlib.error:
         return None

@@ -27,6 +27,7 @@ from typing import Any, BinaryIO, Iterator
 import zstandard
 
 from sources.document import DeadLetter, Document, Rejected, document_id
+from sources.integrity import FrameDecoder, new_gzip_decoder
 from sources.readers import ReadContext
 
 Record = Document | Rejected | DeadLetter
@@ -46,18 +47,10 @@ def _frames(stream: BinaryIO, new_decoder) -> Iterator[bytes]:
     Decoding chunk by chunk, rather than through a buffered reader, yields every
     frame before a corrupt one: a buffered reader reads ahead into the damage and
     fails before handing over the good lines."""
-    decoder, in_frame = new_decoder(), False
+    frames = FrameDecoder(new_decoder)
     while data := stream.read(CHUNK):
-        while data:
-            in_frame = True
-            out = decoder.decompress(data)
-            if out:
-                yield out
-            if decoder.eof:
-                data, decoder, in_frame = decoder.unused_data, new_decoder(), False
-            else:
-                data = b""
-    if in_frame:
+        yield from frames.feed(data)
+    if frames.in_frame:
         raise TruncatedStream("compressed stream ends inside a frame")
 
 
@@ -66,7 +59,7 @@ def decompressed_chunks(stream: BinaryIO, path: str) -> Iterator[bytes]:
         dctx = zstandard.ZstdDecompressor()
         return _frames(stream, dctx.decompressobj)
     if path.endswith(".gz"):
-        return _frames(stream, lambda: zlib.decompressobj(zlib.MAX_WBITS | 16))
+        return _frames(stream, new_gzip_decoder)
     return iter(lambda: stream.read(CHUNK), b"")
 
 
