@@ -12,13 +12,13 @@ from pipeline.recipe import Recipe
 from pipeline.rules.dedup import DedupCandidate, exact_key, split_duplicates
 from pipeline.rules.extract import Extractor
 from pipeline.rules.normalize import normalize_document
-from pipeline.rules.quality import build_rule, first_failure
+from pipeline.rules.quality import QualityRules
 from sources.document import Document
 from sources.readers import ReadContext, file_records, source_inputs
 
 
 def filtered_documents(recipe: Recipe) -> list[Document]:
-    rules = {kind: [build_rule(spec) for spec in specs] for kind, specs in recipe.filters.items()}
+    rules = QualityRules(recipe.filters)
     extract = Extractor(recipe.extract_html, recipe.extract_limits)
     kept = []
     try:
@@ -28,7 +28,7 @@ def filtered_documents(recipe: Recipe) -> list[Document]:
     return kept
 
 
-def _read_and_filter(recipe: Recipe, extract: Extractor, rules: dict, kept: list[Document]) -> None:
+def _read_and_filter(recipe: Recipe, extract: Extractor, rules: QualityRules, kept: list[Document]) -> None:
     for spec in recipe.sources:
         files, _ = source_inputs(spec.type, list(spec.paths), spec.options)
         for file in files:
@@ -36,9 +36,10 @@ def _read_and_filter(recipe: Recipe, extract: Extractor, rules: dict, kept: list
             for record in file_records(spec.type, ctx):
                 if not isinstance(record, Document):
                     continue
-                doc = extract(record)
-                doc = normalize_document(doc) if isinstance(doc, Document) else doc
-                if isinstance(doc, Document) and not first_failure(doc, rules.get(doc.kind, ())):
+                doc = record
+                for rule in (extract, normalize_document, rules):   # the graph's order
+                    doc = rule(doc) if isinstance(doc, Document) else doc
+                if isinstance(doc, Document):
                     kept.append(doc)
 
 

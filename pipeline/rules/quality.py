@@ -103,3 +103,15 @@ def first_failure(doc: Document, rules: Sequence[Rule]) -> str | None:
         if reason:
             return reason
     return None
+
+
+class QualityRules:
+    """The recipe's rules per kind as one document rule: the document, or the first reason.
+    Built where it runs (datatrove filters do not pickle well)."""
+
+    def __init__(self, filters: Mapping[str, Sequence[Mapping[str, Any]]]):
+        self.rules = {kind: [build_rule(spec) for spec in specs] for kind, specs in filters.items()}
+
+    def __call__(self, doc: Document) -> Document | str:
+        reason = first_failure(doc, self.rules.get(doc.kind, ()))
+        return reason if reason else doc

@@ -11,9 +11,8 @@ import apache_beam as beam
 
 from pipeline.rules.extract import ExtractLimits, Extractor
 from pipeline.rules.normalize import normalize_document
-from pipeline.rules.quality import build_rule, first_failure
+from pipeline.rules.quality import QualityRules
 from pipeline.transforms.common import StageOutput, apply_rule
-from sources.document import Document
 
 
 class ExtractText(beam.PTransform):
@@ -29,17 +28,6 @@ class ExtractText(beam.PTransform):
 class Normalize(beam.PTransform):
     def expand(self, docs):
         return apply_rule(docs, "NormalizeText", "normalize", lambda: normalize_document)
-
-
-class QualityRules:
-    """The recipe's rules per kind, built on the worker (datatrove filters do not pickle well)."""
-
-    def __init__(self, filters: Mapping[str, tuple[Mapping[str, Any], ...]]):
-        self.rules = {kind: [build_rule(spec) for spec in specs] for kind, specs in filters.items()}
-
-    def __call__(self, doc: Document) -> Document | str:
-        reason = first_failure(doc, self.rules.get(doc.kind, ()))
-        return reason if reason else doc
 
 
 class FilterQuality(beam.PTransform):
