@@ -29,6 +29,11 @@ class Counters:
             self._counters[name] = Metrics.counter(NAMESPACE, name)
         self._counters[name].inc(n)
 
+    def drop(self, source: str, reason: str) -> beam.pvalue.TaggedOutput:
+        """Counts `dropped/<reason>` and returns the funnel element for the drop."""
+        self.inc(f"dropped/{reason}")
+        return beam.pvalue.TaggedOutput(DROPPED, (source, reason))
+
 
 class StageOutput(NamedTuple):
     kept: beam.PCollection       # Documents
@@ -56,9 +61,7 @@ class ApplyRule(beam.DoFn):
         if isinstance(result, Document):
             yield result
             return
-        reason = f"{self.stage}/{result}"
-        self.counters.inc(f"dropped/{reason}")
-        yield beam.pvalue.TaggedOutput(DROPPED, (doc.source, reason))
+        yield self.counters.drop(doc.source, f"{self.stage}/{result}")
 
 
 def apply_rule(docs: beam.PCollection, label: str, stage: str, make_rule) -> StageOutput:

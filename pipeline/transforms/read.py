@@ -61,8 +61,7 @@ class ReadFile(beam.DoFn):
                     self.counters.inc("read/charset_repaired")
                 yield record
             elif isinstance(record, Rejected):
-                self.counters.inc(f"dropped/{record.reason}")
-                yield beam.pvalue.TaggedOutput(DROPPED, (record.source, record.reason))
+                yield self.counters.drop(record.source, record.reason)
             elif isinstance(record, DeadLetter):
                 if self.strict:
                     raise UnparseableRecord(f"{record.location}: {record.reason}: {record.error}")
