@@ -1,7 +1,7 @@
 """The recipe's document rules composed in plain Python, with no Beam.
 
 `clean_documents` returns what the pipeline keeps before tokenisation: read,
-extract, normalise, filter and exact dedup, in the same order and with the same
+extract, normalise, filter, decontaminate and exact dedup, in the same order and with the same
 pure rules as pipeline/graph.py. Tests hold the Beam graph to it, benchmarks use
 it for their inputs, and a user can try a recipe's rules on a few files in a REPL.
 It holds everything in memory: for small inputs only.
@@ -10,25 +10,30 @@ from __future__ import annotations
 
 from pipeline.recipe import Recipe
 from pipeline.rules.dedup import DedupCandidate, exact_key, split_duplicates
+from pipeline.rules.decontaminate import MatchEvalSets
 from pipeline.rules.extract import Extractor
-from pipeline.rules.normalize import normalize_document
+from pipeline.rules.normalize import Normalizer
 from pipeline.rules.quality import QualityRules
+from pipeline.rules.verdict import Edited, apply_rules
 from sources.document import Document
 from sources.readers import ReadContext, file_records, source_inputs
 
 
 def filtered_documents(recipe: Recipe) -> list[Document]:
-    rules = QualityRules(recipe.filters)
     extract = Extractor(recipe.extract_html, recipe.extract_limits)
+    chain = [extract, Normalizer(recipe.fix_mojibake), QualityRules(recipe.filters)]   # the graph's order
+    if recipe.decontaminate is not None:
+        spec = recipe.decontaminate
+        chain.append(MatchEvalSets(spec.sets, spec.ngram, spec.mode))
     kept = []
     try:
-        _read_and_filter(recipe, extract, rules, kept)
+        _read_and_filter(recipe, chain, kept)
     finally:
         extract.close()
     return kept
 
 
-def _read_and_filter(recipe: Recipe, extract: Extractor, rules: QualityRules, kept: list[Document]) -> None:
+def _read_and_filter(recipe: Recipe, chain: list, kept: list[Document]) -> None:
     for spec in recipe.sources:
         files, _ = source_inputs(spec.type, list(spec.paths), spec.options)
         for file in files:
@@ -36,11 +41,11 @@ def _read_and_filter(recipe: Recipe, extract: Extractor, rules: QualityRules, ke
             for record in file_records(spec.type, ctx):
                 if not isinstance(record, Document):
                     continue
-                doc = record
-                for rule in (extract, normalize_document, rules):   # the graph's order
-                    doc = rule(doc) if isinstance(doc, Document) else doc
-                if isinstance(doc, Document):
-                    kept.append(doc)
+                verdict = apply_rules(record, chain)
+                if isinstance(verdict, Edited):
+                    verdict = verdict.doc
+                if isinstance(verdict, Document):
+                    kept.append(verdict)
 
 
 def clean_documents(recipe: Recipe) -> list[Document]:

@@ -34,6 +34,10 @@ class Document:
         """A copy with new text (and extra metadata): stages never mutate."""
         return dataclasses.replace(self, text=text, meta={**self.meta, **meta})
 
+    def with_meta(self, **meta: Any) -> "Document":
+        """A copy with extra metadata (a language label, a contamination mark)."""
+        return dataclasses.replace(self, meta={**self.meta, **meta})
+
 
 @dataclass(frozen=True)
 class Rejected:

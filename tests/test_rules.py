@@ -6,7 +6,9 @@ import pytest
 from pipeline.rules.dedup import DedupCandidate, content_hash, exact_key, split_duplicates
 from pipeline.rules.extract import extract_document
 from pipeline.rules.normalize import normalize_document, normalize_text
-from pipeline.rules.quality import alnum_fraction, build_rule, first_failure
+from pipeline.rules.code import alnum_fraction
+from pipeline.rules.quality import build_rule
+from pipeline.rules.verdict import first_failure
 from sources.document import Document
 
 PROSE = ("The quick brown fox jumps over the lazy dog and then it runs to the river with the other "

@@ -3,12 +3,18 @@
 Text: NFC, control characters removed, CRLF/CR to LF, trailing spaces per line cut,
 runs of blank lines capped at one, ends stripped. Code keeps its layout (indentation
 and blank lines carry meaning): only NFC, line endings and control characters.
+
+Mojibake repair (UTF-8 read as Latin-1 or cp1252: "donâ€™t" for "don't") is an
+option (`normalize: {fix_mojibake: true}`), for text only, with ftfy limited to
+its encoding fixes: its quote uncurling, HTML unescaping and width folding would
+change correct text too. Each repaired document is counted (`mojibake_fixed`).
 """
 from __future__ import annotations
 
 import re
 import unicodedata
 
+from pipeline.rules.verdict import Edited
 from sources.document import Document
 
 # C0/C1 controls except tab, LF and form feed (form feed is legal in Python source).
@@ -26,8 +32,29 @@ def normalize_text(text: str, kind: str = "text") -> str:
     return _BLANK_RUNS.sub("\n\n", text).strip()
 
 
-def normalize_document(doc: Document) -> Document | str:
-    text = normalize_text(doc.text, doc.kind)
-    if not text:
-        return "empty"
-    return doc if text == doc.text else doc.with_text(text)
+def fix_mojibake(text: str) -> str:
+    import ftfy
+    config = ftfy.TextFixerConfig(unescape_html=False, uncurl_quotes=False, fix_latin_ligatures=False,
+                                  fix_character_width=False, fix_line_breaks=False, explain=False)
+    return ftfy.fix_text(text, config)
+
+
+class Normalizer:
+    def __init__(self, fix_mojibake: bool = False):
+        self.fix_mojibake = fix_mojibake
+
+    def __call__(self, doc: Document) -> Document | Edited | str:
+        text = doc.text
+        repaired = self.fix_mojibake and doc.kind == "text"
+        if repaired:
+            text = fix_mojibake(text)
+            repaired = text != doc.text
+        text = normalize_text(text, doc.kind)
+        if not text:
+            return "empty"
+        if repaired:
+            return Edited(doc.with_text(text), {"mojibake_fixed": 1})
+        return doc if text == doc.text else doc.with_text(text)
+
+
+normalize_document = Normalizer()

@@ -1,82 +1,73 @@
-"""Quality rules for text and code, built from the recipe's named rule specs.
+"""The filter registry: a recipe's `{name: rule, ...args}` specs turned into rules.
 
-A rule is a callable `Document -> reason | None`. Text rules wrap datatrove's filters
-(the field's reference implementation: Gopher quality and repetition, C4, FineWeb)
-plus a minimum length; code rules follow StarCoder/The Stack's data cleaning
-(maximum and mean line length, alphanumeric fraction). Thresholds come from the
-recipe; the reason names the rule so the funnel says exactly why a document went.
-`gopher_quality` and `gopher_repetition` run our shared-signal versions
-(pipeline/rules/gopher.py), measured against datatrove's in bench/filters.py.
+Text: minimum length, language ID (fastText lid.176), URL blocklist, Gopher
+quality and repetition, C4 and FineWeb quality, PII redaction. Code: StarCoder's
+cleaning rules (pipeline/rules/code.py). The Gopher, C4 and FineWeb names run our
+shared-signal versions (pipeline/rules/gopher.py, web.py), which take datatrove's
+parameters and give its reasons; datatrove's own filters stay the reference in
+the tests and in bench/filters.py, and any of them can still be named directly
+as `{name: datatrove, class: GopherQualityFilter, ...}`. See verdict.py for what
+a rule answers; the recipe's order is the order the rules run in.
 """
 from __future__ import annotations
 
 from typing import Any, Callable, Mapping, Sequence
 
+from pipeline.rules.code import CODE_RULES
+from pipeline.rules.verdict import Edited, Rule, apply_rules
 from sources.document import Document
-
-Rule = Callable[[Document], "str | None"]
-
-# Our shared-signal versions of datatrove filters (pipeline/rules/gopher.py), same
-# parameters and reasons; datatrove's own stay available as {name: datatrove, class: ...}.
-FAST_RULES = {"gopher_quality": "GopherQuality", "gopher_repetition": "GopherRepetition"}
-
-# Recipe name -> datatrove filter class, for the filters a recipe may name directly.
-DATATROVE_FILTERS = {
-    "c4_quality": "C4QualityFilter",
-    "fineweb_quality": "FineWebQualityFilter",
-}
 
 
 class DatatroveRule:
-    """Any datatrove filter as a rule: its own drop reason, else 'datatrove_<class>'."""
+    """Any datatrove filter as a rule: its own drop reason, else 'datatrove_<class>'.
+    Filters that rewrite the text (C4QualityFilter removes lines) keep the rewrite."""
 
     def __init__(self, class_name: str, **kwargs: Any):
         from datatrove.pipeline import filters
         self.name = class_name
         self.filter = getattr(filters, class_name)(**kwargs)
 
-    def __call__(self, doc: Document) -> str | None:
+    def __call__(self, doc: Document) -> Document | str | None:
         from datatrove.data import Document as DatatroveDocument
-        verdict = self.filter.filter(DatatroveDocument(text=doc.text, id=doc.id, metadata={}))
+        theirs = DatatroveDocument(text=doc.text, id=doc.id, metadata={"url": doc.url} if doc.url else {})
+        verdict = self.filter.filter(theirs)
         if isinstance(verdict, tuple):
             keep, reason = verdict
-            return None if keep else str(reason)
-        return None if verdict else f"datatrove_{self.name}"
+            if not keep:
+                return str(reason)
+        elif not verdict:
+            return f"datatrove_{self.name}"
+        return doc.with_text(theirs.text) if theirs.text != doc.text else None
 
 
 def min_chars(minimum: int = 200) -> Rule:
     return lambda doc: "too_short" if len(doc.text) < minimum else None
 
 
-def line_lengths(text: str) -> list[int]:
-    return [len(line) for line in text.split("\n")]
-
-
-def max_line_length(maximum: int = 1000) -> Rule:
-    return lambda doc: "max_line_length" if max(line_lengths(doc.text)) > maximum else None
-
-
-def mean_line_length(maximum: float = 100.0) -> Rule:
-    def rule(doc: Document) -> str | None:
-        lengths = line_lengths(doc.text)
-        return "mean_line_length" if sum(lengths) / len(lengths) > maximum else None
-    return rule
-
-
-def alnum_fraction(text: str) -> float:
-    return sum(c.isalnum() for c in text) / max(len(text), 1)
-
-
-def min_alnum_fraction(minimum: float = 0.25) -> Rule:
-    return lambda doc: "alnum_fraction" if alnum_fraction(doc.text) < minimum else None
+def _lazy(module: str, name: str) -> Callable[..., Rule]:
+    """A factory importing its module on first use (fastText, spaCy and the URL lists are heavy)."""
+    def make(**args: Any) -> Rule:
+        import importlib
+        return getattr(importlib.import_module(f"pipeline.rules.{module}"), name)(**args)
+    return make
 
 
 RULES: dict[str, Callable[..., Rule]] = {
     "min_chars": min_chars,
-    "max_line_length": max_line_length,
-    "mean_line_length": mean_line_length,
-    "min_alnum_fraction": min_alnum_fraction,
+    "language": _lazy("language", "LanguageId"),
+    "url_filter": _lazy("url", "UrlBlocklist"),
+    "gopher_quality": _lazy("gopher", "GopherQuality"),
+    "gopher_repetition": _lazy("gopher", "GopherRepetition"),
+    "c4_quality": _lazy("web", "C4Quality"),
+    "fineweb_quality": _lazy("web", "FineWebQuality"),
+    "pii": _lazy("pii", "Pii"),
+    **CODE_RULES,
 }
+
+# The datatrove class each shared-signal rule reproduces: the reference in tests and bench.
+DATATROVE_REFERENCE = {"gopher_quality": "GopherQualityFilter", "gopher_repetition": "GopherRepetitionFilter",
+                       "c4_quality": "C4QualityFilter", "fineweb_quality": "FineWebQualityFilter",
+                       "url_filter": "URLFilter"}
 
 
 def build_rule(spec: Mapping[str, Any]) -> Rule:
@@ -85,33 +76,23 @@ def build_rule(spec: Mapping[str, Any]) -> Rule:
     name = spec["name"]
     if name in RULES:
         return RULES[name](**args)
-    if name in FAST_RULES:
-        from pipeline.rules import gopher
-        return getattr(gopher, FAST_RULES[name])(**args)
-    if name in DATATROVE_FILTERS:
-        return DatatroveRule(DATATROVE_FILTERS[name], **args)
     if name == "datatrove":
         return DatatroveRule(spec["class"], **args)
-    raise ValueError(f"unknown filter rule {name!r}; known: "
-                     f"{sorted([*RULES, *FAST_RULES, *DATATROVE_FILTERS, 'datatrove'])}")
+    raise ValueError(f"unknown filter rule {name!r}; known: {sorted([*RULES, 'datatrove'])}")
 
 
-def first_failure(doc: Document, rules: Sequence[Rule]) -> str | None:
-    """The reason of the first rule that drops `doc`, in recipe order, or None."""
-    for rule in rules:
-        reason = rule(doc)
-        if reason:
-            return reason
-    return None
+def reference_rule(spec: Mapping[str, Any]) -> Rule:
+    """datatrove's own filter for a spec our rule reproduces (tests, bench)."""
+    args = {k: v for k, v in spec.items() if k != "name"}
+    return DatatroveRule(DATATROVE_REFERENCE[spec["name"]], **args)
 
 
 class QualityRules:
-    """The recipe's rules per kind as one document rule: the document, or the first reason.
-    Built where it runs (datatrove filters do not pickle well)."""
+    """The recipe's rules per kind as one document rule (see verdict.apply_rules).
+    Built where it runs (datatrove filters and fastText models do not pickle)."""
 
     def __init__(self, filters: Mapping[str, Sequence[Mapping[str, Any]]]):
         self.rules = {kind: [build_rule(spec) for spec in specs] for kind, specs in filters.items()}
 
-    def __call__(self, doc: Document) -> Document | str:
-        reason = first_failure(doc, self.rules.get(doc.kind, ()))
-        return reason if reason else doc
+    def __call__(self, doc: Document) -> Document | Edited | str:
+        return apply_rules(doc, self.rules.get(doc.kind, ()))

@@ -1,5 +1,10 @@
 """Shared wiring: drop counters and the DoFn that applies a document rule.
 
+A rule's verdict (pipeline/rules/verdict.py) becomes up to three outputs: the
+kept document, a (source, "<stage>/<reason>") drop, and the rule's tallies as
+(source, "<stage>/<what>", n): PII replaced, C4 lines removed, eval-set matches. With rejects on, each drop also
+emits its audit record (id, source, reason, the text's first 200 characters).
+
 Every drop is counted twice on purpose: a Beam counter `dropped/<stage>/<reason>`
 (live progress in the runner's UI) and a (source, reason) element that the
 manifest's funnel adds up, because counters are not exact on every runner
@@ -7,15 +12,23 @@ manifest's funnel adds up, because counters are not exact on every runner
 """
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from typing import Callable, NamedTuple, Optional
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
+from pipeline.rules.verdict import Dropped, Edited
 from sources.document import Document
 
 NAMESPACE = "corpusmill"
 DROPPED = "dropped"
+TALLIES = "tallies"
+REJECTS = "rejects"
+REJECT_CHARS = 200
+
+
+def reject_record(doc: Document, reason: str) -> dict:
+    return {"id": doc.id, "source": doc.source, "reason": reason, "text": doc.text[:REJECT_CHARS]}
 
 
 class Counters:
@@ -36,16 +49,19 @@ class Counters:
 
 
 class StageOutput(NamedTuple):
-    kept: beam.PCollection       # Documents
-    dropped: beam.PCollection    # (source, "stage/reason")
+    kept: beam.PCollection                          # Documents
+    dropped: beam.PCollection                       # (source, "stage/reason")
+    tallies: Optional[beam.PCollection] = None      # (source, "stage/what", n)
+    rejects: Optional[beam.PCollection] = None      # reject_record dicts, when asked for
 
 
 class ApplyRule(beam.DoFn):
-    """Calls `make_rule()`'s rule on each Document: a Document keeps it, a str drops it."""
+    """Calls `make_rule()`'s rule on each Document and routes its verdict."""
 
-    def __init__(self, stage: str, make_rule: Callable[[], Callable[[Document], "Document | str"]]):
+    def __init__(self, stage: str, make_rule: Callable[[], Callable[[Document], object]], rejects: bool = False):
         self.stage = stage
         self.make_rule = make_rule
+        self.rejects = rejects
 
     def setup(self):
         self.rule = self.make_rule()
@@ -58,12 +74,23 @@ class ApplyRule(beam.DoFn):
 
     def process(self, doc: Document):
         result = self.rule(doc)
-        if isinstance(result, Document):
+        for what, n in getattr(result, "counts", {}).items():
+            self.counters.inc(f"{self.stage}/{what}", n)
+            yield beam.pvalue.TaggedOutput(TALLIES, (doc.source, f"{self.stage}/{what}", n))
+        if result is None:
+            yield doc
+        elif isinstance(result, Document):
             yield result
-            return
-        yield self.counters.drop(doc.source, f"{self.stage}/{result}")
+        elif isinstance(result, Edited):
+            yield result.doc
+        else:
+            reason = f"{self.stage}/{result.reason if isinstance(result, Dropped) else result}"
+            yield self.counters.drop(doc.source, reason)
+            if self.rejects:
+                yield beam.pvalue.TaggedOutput(REJECTS, reject_record(doc, reason))
 
 
-def apply_rule(docs: beam.PCollection, label: str, stage: str, make_rule) -> StageOutput:
-    outs = docs | label >> beam.ParDo(ApplyRule(stage, make_rule)).with_outputs(DROPPED, main="kept")
-    return StageOutput(outs.kept, outs[DROPPED])
+def apply_rule(docs: beam.PCollection, label: str, stage: str, make_rule, rejects: bool = False) -> StageOutput:
+    outs = docs | label >> beam.ParDo(ApplyRule(stage, make_rule, rejects)).with_outputs(
+        DROPPED, TALLIES, REJECTS, main="kept")
+    return StageOutput(outs.kept, outs[DROPPED], outs[TALLIES], outs[REJECTS])
