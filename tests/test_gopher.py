@@ -7,8 +7,6 @@ from datatrove.pipeline.filters.gopher_repetition_filter import find_all_duplica
 from datatrove.utils.text import split_into_words
 
 from pipeline.rules.gopher import NGrams, SpacyWords, duplicate_ngram_chars, top_ngram_chars
-from pipeline.rules.quality import DatatroveRule, build_rule, first_failure
-from sources.document import Document
 
 
 def test_ngram_figures_equal_datatrove_on_random_word_lists():
@@ -30,14 +28,13 @@ def test_concatenation_collisions_count_as_datatrove_counts_them():
 
 
 @pytest.fixture(scope="module")
-def corpus(sample_documents):
-    """Real text: the sample's documents before filtering would be better, but the kept ones
-    plus their halves and the installed packages' READMEs give over 1,000 documents."""
-    from bench.filters import package_readmes
-    docs = [d for d in sample_documents if d.kind == "text"]
-    docs += [Document(id=f"readme/{i}", text=t, kind="text", source="readme") for i, t in enumerate(package_readmes())]
-    docs += [Document(id=d.id + "#half", text=d.text[len(d.text) // 2:], kind="text", source=d.source) for d in docs]
-    return docs
+def corpus():
+    """Over 1,000 real documents, unfiltered: the sample's text after extraction and
+    normalisation, and the READMEs of every installed package (bench/filters.py)."""
+    from bench.filters import corpus
+    from tests.conftest import in_repo
+    with in_repo():
+        return corpus(1000)
 
 
 def test_words_are_spacy_words(corpus):
@@ -49,21 +46,27 @@ def test_words_are_spacy_words(corpus):
     assert same / len(sample) >= 0.99
 
 
-@pytest.mark.parametrize("settings", [
-    {},                                                                     # Gopher paper defaults
-    {"gopher_repetition": {"dup_n_grams": [[5, 0.30], [6, 0.28], [7, 0.26], [8, 0.24], [9, 0.22], [10, 0.20]]},
-     "gopher_quality": {"max_non_alpha_words_ratio": 0.5}},                 # the sample recipe's
-])
-def test_decisions_and_reasons_equal_datatrove(corpus, settings):
+def test_chunk_shortcut_equals_spacy_on_every_chunk(corpus):
+    """The letters-and-punctuation shortcut in SpacyWords._learn against spaCy itself."""
+    import spacy
+    chunks = sorted({c for d in corpus for c in d.text.split()} |
+                    {"cannot", "Cannot,", "id,", "(e.", "etc.", "GiB.", "A.", "naïve,", "x²", "ﬁne."})
+    words = SpacyWords()
+    words._learn(chunks)
+    tokenizer = spacy.blank("en").tokenizer
+    wrong = [c for c in chunks if words.memo[c] != tuple(t.text for t in tokenizer(c))]
+    assert wrong == []
+
+
+@pytest.mark.parametrize("chain,step", [("fineweb", 1), ("sample", 4)])
+def test_fused_chain_decides_as_datatrove_chain(corpus, chain, step):
+    """FineWeb's filter chain (Gopher repetition, Gopher quality, C4, FineWeb) on every
+    document, and with the sample recipe's looser Gopher settings (more documents reach
+    C4 and FineWeb) on a quarter: keep/drop, reason and the C4-edited text."""
+    from bench.filters import CHAINS, compare
+    docs = corpus[::step]
     assert len(corpus) >= 1000
-    specs = [{"name": n, **settings.get(n, {})} for n in ("gopher_repetition", "gopher_quality")]
-    ours = [build_rule(s) for s in specs]
-    theirs = [DatatroveRule({"gopher_repetition": "GopherRepetitionFilter",
-                             "gopher_quality": "GopherQualityFilter"}[s["name"]],
-                            **{k: v for k, v in s.items() if k != "name"}) for s in specs]
-    if settings:   # the reference is slow: the defaults run on every document, the recipe's on a third
-        corpus = corpus[::3]
-    mine = [first_failure(d, ours) for d in corpus]
-    reference = [first_failure(d, theirs) for d in corpus]
-    assert mine == reference
-    assert 0 < sum(r is None for r in reference) < len(corpus), "the corpus has both kept and dropped documents"
+    r = compare(CHAINS[chain], docs)
+    assert r["same_decision"] >= 0.995 and r["same_reason"] >= 0.995 and r["same_outcome"] >= 0.995
+    kept = r["kept"][1]
+    assert 0 < kept < len(docs), "the corpus has both kept and dropped documents"
