@@ -79,6 +79,26 @@ def source_totals(sources: Mapping[str, Mapping[str, Any]], docs_tokens: Iterabl
             for name, spec in sorted(sources.items())}
 
 
+def tally_table(source_names: Iterable[str], tallies: Iterable[tuple[str, str, int]]) -> dict:
+    """(source, "stage/what", n) rows -> {source: {"stage/what": total}}, every source listed."""
+    table = {name: Counter() for name in sorted(source_names)}
+    for name, what, n in tallies:
+        table[name][what] += int(n)
+    return {name: dict(sorted(c.items())) for name, c in table.items()}
+
+
+def decontamination_report(spec, tallies: Mapping[str, Mapping[str, int]], index_report: Mapping[str, dict]) -> dict:
+    """Per evaluation set: its size, and the documents that matched it, per source."""
+    if spec is None:
+        return {"enabled": False}
+    sets = {}
+    for name, figures in sorted(index_report.items()):
+        by_source = {src: t[f"decontaminate/match/{name}"] for src, t in tallies.items()
+                     if t.get(f"decontaminate/match/{name}")}
+        sets[name] = {**figures, "documents_matched": sum(by_source.values()), "matched_by_source": by_source}
+    return {"enabled": True, "ngram": spec.ngram, "mode": spec.mode, "sets": sets}
+
+
 def dedup_figures(enabled: bool, drops: Iterable[tuple[str, str, int]], cluster_sizes: Iterable[int]) -> dict:
     removed = defaultdict(int)
     for name, reason, n in drops:

@@ -24,12 +24,41 @@ def summary(manifest: dict, where: str = "") -> str:
               f"shards: {stats['shards']}  tokens per shard min {_n(st['min'])} mean {st['mean']:,.0f} "
               f"max {_n(st['max'])}",
               "",
-              f"{'funnel':<{w}}{'read':>8}{'kept':>8}  dropped / errors by reason"]
-    for name, f in manifest["funnel"].items():
-        reasons = {**f["dropped"], **{f"error:{k}": v for k, v in f["errors"].items()}}
-        detail = ", ".join(f"{k} {v}" for k, v in reasons.items()) or "-"
-        lines.append(f"{name:<{w}}{_n(f['read']):>8}{_n(f['kept']):>8}  {detail}")
+              *funnel_table(manifest["funnel"]),
+              *tally_lines(manifest.get("tallies", {}), manifest.get("decontamination", {"enabled": False}))]
     exact = manifest["dedup"]["exact"]
     lines.append(f"\ndedup (exact): {exact['removed']} removed in {exact['clusters']} clusters; "
                  f"dead letters: {stats['dead_letters']}")
+    if "rejects" in manifest:
+        lines.append(f"rejects: {_n(manifest['rejects']['records'])} records under {manifest['rejects']['path']}")
     return "\n".join(lines)
+
+
+def funnel_table(funnel: dict) -> list[str]:
+    """Per source: read and kept, then one row per drop or error reason with its share of reads."""
+    reasons = [r for f in funnel.values() for r in [*f["dropped"], *f["errors"]]]
+    w = max([len(name) for name in funnel] + [len(r) + 2 for r in reasons] + [10]) + 2
+    lines = [f"{'funnel':<{w}}{'documents':>11}{'of read':>9}"]
+    for name, f in funnel.items():
+        read = f["read"] or 1
+        lines += [f"{name:<{w}}{_n(f['read']):>11}{'read':>9}",
+                  f"{'  kept':<{w}}{_n(f['kept']):>11}{f['kept'] / read:>9.1%}"]
+        rows = [*f["dropped"].items(), *((f"error:{k}", v) for k, v in f["errors"].items())]
+        for reason, n in sorted(rows, key=lambda kv: (-kv[1], kv[0])):
+            lines.append(f"{'  ' + reason:<{w}}{_n(n):>11}{n / read:>9.1%}")
+    return lines
+
+
+def tally_lines(tallies: dict, decontamination: dict) -> list[str]:
+    lines = []
+    rows = [(name, what, n) for name, t in tallies.items() for what, n in t.items()]
+    if rows:
+        lines += ["", "tallies (counted, not dropped):"]
+        lines += [f"  {name}: {what} {_n(n)}" for name, what, n in rows]
+    if decontamination.get("enabled"):
+        lines += ["", f"decontamination ({decontamination['ngram']}-grams, {decontamination['mode']}):"]
+        for name, s in decontamination["sets"].items():
+            by = ", ".join(f"{k} {v}" for k, v in s["matched_by_source"].items()) or "-"
+            lines.append(f"  {name}: {s['texts']} texts ({s['short_texts']} under {decontamination['ngram']} words), "
+                         f"{_n(s['ngrams'])} n-grams; {s['documents_matched']} documents matched ({by})")
+    return lines

@@ -1,7 +1,7 @@
 """The corpus graph, top to bottom as in DESIGN.md. Nothing else knows the stage order.
 
-    ReadSources -> ExtractText -> Normalize -> FilterQuality -> WriteCleanParts
-                                                   \\-> Deduplicate (small keys) -> drop list
+    ReadSources -> ExtractText -> Normalize -> FilterQuality -> [Decontaminate] -> WriteCleanParts
+                                                                   \\-> Deduplicate (small keys) -> drop list
     ReadCleanParts (minus drop list) -> TrainTokenizer (side input) -> Tokenize
     -> ExpandEpochs -> WriteShards -> WriteManifest
 """
@@ -11,8 +11,8 @@ import apache_beam as beam
 
 from pipeline.options import BuildConfig
 from pipeline.transforms.dedup import Deduplicate
-from pipeline.transforms.documents import ExtractText, FilterQuality, Normalize
-from pipeline.transforms.manifest import CountFunnel, WriteDeadLetters, WriteManifest
+from pipeline.transforms.documents import Decontaminate, ExtractText, FilterQuality, Normalize
+from pipeline.transforms.manifest import CountFunnel, WriteDeadLetters, WriteManifest, WriteRejects
 from pipeline.transforms.materialize import ReadCleanParts, WriteCleanParts
 from pipeline.transforms.read import ReadSources
 from pipeline.transforms.shards import ExpandEpochs, WriteShards
@@ -23,11 +23,17 @@ def build_graph(p: beam.Pipeline, config: BuildConfig, code: dict) -> beam.PColl
     """Adds the whole corpus build to `p`; returns the PCollection of the manifest's path."""
     recipe = config.recipe
     read = p | "ReadSources" >> ReadSources(recipe.sources, config.strict)
-    extracted = read.documents | "ExtractText" >> ExtractText(recipe.extract_html, recipe.extract_limits)
-    normalized = extracted.kept | "Normalize" >> Normalize()
-    filtered = normalized.kept | "FilterQuality" >> FilterQuality(recipe.filters)
-    parts = filtered.kept | "WriteCleanParts" >> WriteCleanParts(config.work_dir)
-    dedup = filtered.kept | "Deduplicate" >> Deduplicate(recipe.dedup_exact)
+    rejects = recipe.rejects
+    extracted = read.documents | "ExtractText" >> ExtractText(recipe.extract_html, recipe.extract_limits, rejects)
+    normalized = extracted.kept | "Normalize" >> Normalize(recipe.fix_mojibake, rejects)
+    filtered = normalized.kept | "FilterQuality" >> FilterQuality(recipe.filters, rejects)
+    stages = [extracted, normalized, filtered]
+    if recipe.decontaminate is not None:
+        spec = recipe.decontaminate
+        stages.append(filtered.kept | "Decontaminate" >> Decontaminate(spec.sets, spec.ngram, spec.mode, rejects))
+    clean = stages[-1].kept
+    parts = clean | "WriteCleanParts" >> WriteCleanParts(config.work_dir)
+    dedup = clean | "Deduplicate" >> Deduplicate(recipe.dedup_exact)
     docs = parts | "ReadCleanParts" >> ReadCleanParts(dedup.drop_list)
     tokenizer = docs | "TrainTokenizer" >> TrainTokenizer(recipe.tokenizer, recipe.seed, config.output)
     tokens = docs | "Tokenize" >> Tokenize(tokenizer)
@@ -38,8 +44,18 @@ def build_graph(p: beam.Pipeline, config: BuildConfig, code: dict) -> beam.PColl
     # Accounting: every record read is kept, dropped with a reason, or dead-lettered.
     read.dead_letters | "WriteDeadLetters" >> WriteDeadLetters(config.output)
     dedup_drops = dedup.drop_list | "ExtractDedupReasons" >> beam.Values()
-    drops = ((read.dropped, extracted.dropped, normalized.dropped, filtered.dropped, dedup_drops)
+    drops = ((read.dropped, *(stage.dropped for stage in stages), dedup_drops)
              | "CountDrops" >> CountFunnel())
+    tallies = (tuple(stage.tallies for stage in stages)
+               | "FlattenTallies" >> beam.Flatten()
+               | "KeyTallies" >> beam.MapTuple(lambda source, what, n: ((source, what), n))
+               | "SumTallies" >> beam.CombinePerKey(sum)
+               | "FormatTallies" >> beam.MapTuple(lambda key, n: (*key, n)))
+    written_rejects = []
+    if rejects:
+        written_rejects = [tuple(stage.rejects for stage in stages)
+                           | "FlattenRejects" >> beam.Flatten()
+                           | "WriteRejects" >> WriteRejects(config.output)]
     errors = ((read.dead_letters | "ExtractErrorReasons" >> beam.Map(lambda r: (r["source"], r["reason"])),)
               | "CountErrors" >> CountFunnel())
     reads = read.read_counts | "SumReads" >> beam.CombinePerKey(sum)
@@ -49,4 +65,5 @@ def build_graph(p: beam.Pipeline, config: BuildConfig, code: dict) -> beam.PColl
                    | "FlattenTotals" >> beam.MapTuple(lambda source, dt: (source, *dt)))
     return shards | "WriteManifest" >> WriteManifest(
         config, code, tokenizer=tokenizer, reads=reads, drops=drops, errors=errors,
-        docs_tokens=docs_tokens, clusters=dedup.clusters)
+        docs_tokens=docs_tokens, clusters=dedup.clusters, tallies=tallies,
+        rejects=written_rejects[0] if written_rejects else p | "NoRejects" >> beam.Create([]))

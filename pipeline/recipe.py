@@ -12,6 +12,7 @@ from typing import Any, Mapping
 
 import yaml
 
+from pipeline.rules.decontaminate import EvalSetSpec
 from pipeline.rules.extract import EXTRACTORS, ExtractLimits
 from sources.document import KINDS
 from sources.readers import READERS, SOURCE_TYPES
@@ -43,16 +44,26 @@ class TokenizerSpec:
 
 
 @dataclass(frozen=True)
+class DecontaminateSpec:
+    sets: tuple[EvalSetSpec, ...]
+    ngram: int = 13
+    mode: str = "remove"             # "remove" drops matching documents; "mark" labels them
+
+
+@dataclass(frozen=True)
 class Recipe:
     name: str
     seed: int
     sources: tuple[SourceSpec, ...]
     extract_html: str = "resiliparse"
     extract_limits: ExtractLimits = ExtractLimits()
+    fix_mojibake: bool = False
     filters: Mapping[str, tuple[Mapping[str, Any], ...]] = field(default_factory=dict)
+    decontaminate: DecontaminateSpec | None = None
     dedup_exact: bool = True
     tokenizer: TokenizerSpec = TokenizerSpec()
     shard_tokens: int = 4_000_000
+    rejects: bool = False            # write dropped documents' first characters to rejects/
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
     def source(self, name: str) -> SourceSpec:
@@ -104,8 +115,30 @@ def _filters(raw: Mapping[str, Any]) -> dict[str, tuple[dict, ...]]:
     return out
 
 
+def _decontaminate(raw: Mapping[str, Any] | None) -> DecontaminateSpec | None:
+    if not raw:
+        return None
+    d = _take(raw, "decontaminate", {"sets", "ngram", "mode"})
+    if d.get("mode", "remove") not in ("remove", "mark"):
+        raise RecipeError(f"decontaminate.mode: {d['mode']!r} is not one of ('remove', 'mark')")
+    if int(d.get("ngram", 13)) < 1:
+        raise RecipeError("decontaminate.ngram: must be at least 1")
+    sets = []
+    for i, raw_set in enumerate(d.get("sets") or []):
+        e = _take(raw_set, f"decontaminate.sets[{i}]", {"name", "paths", "fields"})
+        if "name" not in e or "paths" not in e:
+            raise RecipeError(f"decontaminate.sets[{i}]: needs 'name' and 'paths'")
+        paths, fields = e["paths"], e.get("fields", ["text"])
+        sets.append(EvalSetSpec(str(e["name"]), tuple(map(str, paths if isinstance(paths, list) else [paths])),
+                                tuple(map(str, fields if isinstance(fields, list) else [fields]))))
+    if not sets or len({s.name for s in sets}) != len(sets):
+        raise RecipeError("decontaminate.sets: list at least one set, with unique names")
+    return DecontaminateSpec(tuple(sets), int(d.get("ngram", 13)), d.get("mode", "remove"))
+
+
 def parse_recipe(raw: Mapping[str, Any]) -> Recipe:
-    r = _take(raw, "recipe", {"name", "seed", "sources", "extract", "filters", "dedup", "tokenizer", "output"})
+    r = _take(raw, "recipe", {"name", "seed", "sources", "extract", "normalize", "filters", "decontaminate",
+                              "dedup", "tokenizer", "output"})
     if not r.get("sources"):
         raise RecipeError("recipe: 'sources' must list at least one source")
     sources = tuple(_source(s, i) for i, s in enumerate(r["sources"]))
@@ -123,10 +156,13 @@ def parse_recipe(raw: Mapping[str, Any]) -> Recipe:
     dedup = _take(r.get("dedup") or {}, "dedup", {"exact"})
     tok = _take(r.get("tokenizer") or {}, "tokenizer", {"train", "path"})
     train = _take(tok.get("train") or {}, "tokenizer.train", {"vocab_size", "sample_docs", "min_frequency"})
-    output = _take(r.get("output") or {}, "output", {"shard_tokens"})
+    output = _take(r.get("output") or {}, "output", {"shard_tokens", "rejects"})
+    normalize = _take(r.get("normalize") or {}, "normalize", {"fix_mojibake"})
     recipe = Recipe(
         name=str(r.get("name", "corpus")), seed=int(r.get("seed", 0)), sources=sources,
-        extract_html=html, extract_limits=limits, filters=_filters(r.get("filters")), dedup_exact=bool(dedup.get("exact", True)),
+        extract_html=html, extract_limits=limits, fix_mojibake=bool(normalize.get("fix_mojibake", False)),
+        filters=_filters(r.get("filters")), decontaminate=_decontaminate(r.get("decontaminate")),
+        dedup_exact=bool(dedup.get("exact", True)), rejects=bool(output.get("rejects", False)),
         tokenizer=TokenizerSpec(path=tok.get("path"), **{k: int(v) for k, v in train.items()}),
         shard_tokens=int(output.get("shard_tokens", 4_000_000)), raw=dict(raw))
     if recipe.shard_tokens <= 0:

@@ -9,7 +9,7 @@ import shutil
 import struct
 import subprocess
 import sys
-from collections import defaultdict
+from collections import Counter, defaultdict
 
 import numpy as np
 import pytest
@@ -100,8 +100,9 @@ def test_shards_hold_each_clean_document_epochs_times_in_epoch_order(sample_corp
 
 def test_second_run_with_two_workers_is_byte_identical(sample_corpus, tmp_path):
     again = build_sample(tmp_path / "again", "--direct_running_mode=multi_processing", "--direct_num_workers=2")
-    first = sorted(p.name for p in sample_corpus.iterdir())
-    assert first == sorted(p.name for p in again.iterdir())
+    files = lambda root: sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+    first = files(sample_corpus)
+    assert first == files(again) and any(name.startswith("rejects/") for name in first)
     for name in first:
         assert (sample_corpus / name).read_bytes() == (again / name).read_bytes(), name
 
@@ -127,7 +128,27 @@ def test_cli_inspect_and_verify_catch_corruption(sample_corpus, tmp_path):
 
 def test_outputs_are_complete_and_temporaries_gone(sample_corpus, manifest):
     names = {p.name for p in sample_corpus.iterdir()}
-    expected = {"manifest.json", "tokenizer.json"} | \
+    expected = {"manifest.json", "tokenizer.json", "rejects"} | \
         {s["path"] for s in manifest["shards"]} | {s["idx"]["path"] for s in manifest["shards"]}
     assert names == expected, "no dead_letters.jsonl when nothing was dead-lettered"
     assert manifest["stats"]["dead_letters"] == 0
+
+
+def test_rejects_tallies_and_decontamination_are_reported(sample_corpus, manifest):
+    """Every document-stage drop has its audit record; PII and eval-set matches are counted."""
+    records = [json.loads(line) for path in sorted((sample_corpus / "rejects").glob("*.jsonl"))
+               for line in path.read_text().splitlines()]
+    assert len(records) == manifest["rejects"]["records"] > 0
+    assert all(set(r) == {"id", "source", "reason", "text"} and len(r["text"]) <= 200 for r in records)
+    stages = ("extract", "normalize", "filter", "decontaminate")
+    funnel = manifest["funnel"]
+    assert Counter((r["source"], r["reason"]) for r in records) == Counter(
+        {(name, reason): n for name, f in funnel.items() for reason, n in f["dropped"].items()
+         if reason.split("/")[0] in stages})
+    report = manifest["decontamination"]
+    contaminated = sum(f["dropped"].get("decontaminate/contaminated", 0) for f in funnel.values())
+    assert report["enabled"] and report["ngram"] == 13
+    assert report["sets"]["python-reading"]["documents_matched"] == contaminated > 0
+    assert report["sets"]["python-reading"]["short_texts"] == 1
+    assert manifest["tallies"]["refinedweb-sample"]["filter/pii_email"] > 0
+    assert any(r.startswith("filter/language") for f in funnel.values() for r in f["dropped"])

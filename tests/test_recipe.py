@@ -3,7 +3,7 @@ import pytest
 
 from pipeline.options import BuildConfig, CorpusOptions, MissingOption
 from pipeline.recipe import RecipeError, load_recipe, parse_recipe
-from tests.conftest import REPO, SAMPLE_RECIPE
+from tests.conftest import REPO, SAMPLE_RECIPE, in_repo
 
 BASE = {"name": "r", "sources": [{"name": "a", "type": "parquet", "paths": ["x/*.parquet"]}]}
 
@@ -14,6 +14,14 @@ def test_sample_recipe_loads_with_its_epochs():
         ("cc-sample", "text", 2.0), ("refinedweb-sample", "text", 2.0), ("stack-sample", "code", 4.0)]
     assert recipe.tokenizer.vocab_size == 32768 and recipe.shard_tokens == 2_000_000
     assert recipe.raw["name"] == "sample"
+
+
+def test_every_shipped_recipe_loads():
+    recipes = sorted((REPO / "recipes").glob("*.yaml"))
+    assert len(recipes) >= 2
+    with in_repo():
+        for path in recipes:
+            assert load_recipe(str(path)).sources, path
 
 
 def test_defaults_follow_the_kind():
@@ -37,6 +45,12 @@ def test_defaults_follow_the_kind():
     ({"extract": {"html": "lynx"}}, "extract.html"),
     ({"filters": {"text": [{"name": "gopher_quality", "min_doc_wordz": 3}]}}, "gopher_quality"),
     ({"filters": {"text": [{"name": "nonsense"}]}}, "unknown filter rule"),
+    ({"filters": {"text": [{"name": "c4_quality", "split_paragraph": False}]}}, "c4_quality"),
+    ({"decontaminate": {"sets": [{"name": "e", "paths": ["x"]}], "mode": "delete"}}, "decontaminate.mode"),
+    ({"decontaminate": {"sets": [{"name": "e"}]}}, "needs 'name' and 'paths'"),
+    ({"decontaminate": {"sets": [{"name": "e", "paths": ["x"]}] * 2}}, "unique names"),
+    ({"normalize": {"ftfy": True}}, "normalize"),
+    ({"output": {"reject": True}}, "output"),
     ({"tokenizer": {"train": {"vocab": 5}}}, "tokenizer.train"),
     ({"output": {"shard_tokens": 0}}, "shard_tokens"),
 ])

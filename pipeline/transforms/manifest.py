@@ -12,11 +12,14 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
 from manifests.build import (SCHEMA_VERSION, UnbalancedFunnel, build_funnel, corpus_stats,
-                             dedup_figures, funnel_problems, source_totals)
+                             decontamination_report, dedup_figures, funnel_problems, source_totals,
+                             tally_table)
 from manifests.io import write_manifest
 from tokenizer.bpe import SPECIAL_TOKENS
 
 DEAD_LETTER_FILE = "dead_letters.jsonl"
+REJECTS_DIR = "rejects"
+REJECT_BUCKETS = 16
 
 
 class CountFunnel(beam.PTransform):
@@ -51,7 +54,37 @@ class WriteDeadLetters(beam.PTransform):
         return dead | "CollectDeadLetters" >> beam.combiners.ToList() | "WriteJsonl" >> beam.Map(write)
 
 
-def assemble_manifest(config, shards, tokenizer, reads, drops, errors, docs_tokens, clusters, code) -> dict:
+class WriteRejects(beam.PTransform):
+    """Audit records of dropped documents -> rejects/<source>-<bucket>.jsonl, sorted by id.
+    Records are spread over a fixed number of buckets per source by a hash of the id,
+    so no one worker holds a whole source's rejects and the files are the same on
+    every runner. Returns the number of records written."""
+
+    def __init__(self, output: str):
+        super().__init__()
+        self.output = output
+
+    def expand(self, records):
+        import zlib
+        output = self.output
+
+        def write(key, rows):
+            source, bucket = key
+            rows = sorted(rows, key=lambda r: (r["id"], r["reason"]))
+            with FileSystems.create(f"{output}/{REJECTS_DIR}/{source}-{bucket:02d}.jsonl") as f:
+                for r in rows:
+                    f.write((json.dumps(r, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8"))
+            return len(rows)
+
+        return (records
+                | "KeyByBucket" >> beam.Map(lambda r: ((r["source"], zlib.crc32(r["id"].encode()) % REJECT_BUCKETS), r))
+                | "GroupByBucket" >> beam.GroupByKey()
+                | "WriteJsonl" >> beam.MapTuple(write)
+                | "CountRecords" >> beam.CombineGlobally(sum))
+
+
+def assemble_manifest(config, shards, tokenizer, reads, drops, errors, docs_tokens, clusters, code,
+                      tallies=(), rejects=()) -> dict:
     recipe = config.recipe
     shards = sorted(shards, key=lambda s: s["index"])
     specs = {s.name: {"kind": s.kind, "epochs": s.epochs} for s in recipe.sources}
@@ -61,7 +94,12 @@ def assemble_manifest(config, shards, tokenizer, reads, drops, errors, docs_toke
     if problems:
         raise UnbalancedFunnel("; ".join(problems))
     token_ids = {t["content"]: t["id"] for t in json.loads(tokenizer["json"])["added_tokens"]}
-    return {
+    tally = tally_table(specs, tallies)
+    eval_sets = {}
+    if recipe.decontaminate is not None:
+        from pipeline.rules.decontaminate import Contamination
+        eval_sets = Contamination(recipe.decontaminate.sets, recipe.decontaminate.ngram).report()
+    manifest = {
         "schema_version": SCHEMA_VERSION,
         "name": recipe.name,
         "recipe": recipe.raw,
@@ -72,18 +110,23 @@ def assemble_manifest(config, shards, tokenizer, reads, drops, errors, docs_toke
         "sources": sources,
         "shards": shards,
         "funnel": funnel,
+        "tallies": tally,
+        "decontamination": decontamination_report(recipe.decontaminate, tally, eval_sets),
         "dedup": dedup_figures(recipe.dedup_exact, drops, clusters),
         "stats": corpus_stats(shards, sources, sum(n for _, _, n in errors)),
     }
+    if recipe.rejects:
+        manifest["rejects"] = {"path": f"{REJECTS_DIR}/", "records": sum(rejects)}
+    return manifest
 
 
 class WriteManifest(beam.PTransform):
-    def __init__(self, config, code: dict, *, tokenizer, reads, drops, errors, docs_tokens, clusters):
+    def __init__(self, config, code: dict, *, tokenizer, **lists):
+        """`lists`: reads, drops, errors, docs_tokens, clusters, tallies, rejects PCollections."""
         super().__init__()
         self.config, self.code = config, code
-        self.sides = dict(tokenizer=beam.pvalue.AsSingleton(tokenizer), reads=beam.pvalue.AsList(reads),
-                          drops=beam.pvalue.AsList(drops), errors=beam.pvalue.AsList(errors),
-                          docs_tokens=beam.pvalue.AsList(docs_tokens), clusters=beam.pvalue.AsList(clusters))
+        self.sides = dict(tokenizer=beam.pvalue.AsSingleton(tokenizer),
+                          **{name: beam.pvalue.AsList(pcoll) for name, pcoll in lists.items()})
 
     def expand(self, shards):
         config, code = self.config, self.code
