@@ -134,6 +134,47 @@ _CHAR_BASE = np.uint64(1_000_003)
 _WORD_BASE = np.uint64(0x100000001B3)
 
 
+class Vocabulary:
+    """Every word met so far, numbered, with its per-word figures in NumPy arrays, so
+    a document's figures are one dictionary pass and four array look-ups."""
+
+    MAX_WORDS = 2_000_000   # forgotten when full, which only costs speed
+
+    def __init__(self):
+        self.index: dict[str, int] = {}
+        self.char_hash = np.empty(0, np.uint64)    # polynomial hash of the characters
+        self.char_power = np.empty(0, np.uint64)   # 1_000_003 ** len, to append a word to a hash
+        self.word_hash = np.empty(0, np.uint64)    # the word as one symbol
+        self.word_len = np.empty(0, np.int64)
+
+    def ids(self, words: list[str]) -> np.ndarray:
+        new = set(words).difference(self.index)
+        if new:
+            if len(self.index) + len(new) > self.MAX_WORDS:
+                self.__init__()
+                new = set(words)
+            self._add(sorted(new))
+        return np.fromiter(map(self.index.__getitem__, words), dtype=np.int64, count=len(words))
+
+    def _add(self, words: list[str]) -> None:
+        mask, figures = (1 << 64) - 1, []
+        for word in words:
+            h = 0
+            for ch in word:
+                h = (h * 1_000_003 + ord(ch)) & mask
+            figures.append((h, pow(1_000_003, len(word), 1 << 64), hash(word) & mask, len(word)))
+        start = len(self.index)
+        self.index.update((w, start + i) for i, w in enumerate(words))
+        columns = list(zip(*figures))
+        self.char_hash, self.char_power, self.word_hash = (
+            np.concatenate([old, np.array(col, dtype=np.uint64)])
+            for old, col in zip((self.char_hash, self.char_power, self.word_hash), columns))
+        self.word_len = np.concatenate([self.word_len, np.array(columns[3], dtype=np.int64)])
+
+
+VOCABULARY = Vocabulary()
+
+
 class NGrams:
     """Hashes of every n-gram of a word list, for n = 1, 2, ... in turn, in NumPy.
 
@@ -143,32 +184,16 @@ class NGrams:
     (top n-grams are compared joined by spaces, which is the same as word by word).
     """
 
-    _memo: tuple[dict[str, int], dict[str, int], dict[str, int]] = ({}, {}, {})   # per word: the 3 numbers
-
     def __init__(self, words: list[str]):
-        memo = NGrams._memo
-        if len(memo[0]) > 2_000_000:
-            for m in memo:
-                m.clear()
-        for w in set(words).difference(memo[0]):
-            for m, value in zip(memo, self._word(w)):
-                m[w] = value
-        n = len(words)
-        self.char_hash, self.char_power, self.word_hash = (
-            np.fromiter(map(m.__getitem__, words), dtype=np.uint64, count=n) for m in memo)
-        self.word_len = np.fromiter(map(len, words), dtype=np.int64, count=n)
+        ids = VOCABULARY.ids(words)
+        v = VOCABULARY
+        self.char_hash, self.char_power = v.char_hash[ids], v.char_power[ids]
+        self.word_hash, self.word_len = v.word_hash[ids], v.word_len[ids]
         self._reset()
 
     def _reset(self) -> None:
         self.n = 1
         self.joined, self.words, self.chars = self.char_hash.copy(), self.word_hash.copy(), self.word_len.copy()
-
-    @staticmethod
-    def _word(word: str) -> tuple[int, int, int]:
-        h, mask = 0, (1 << 64) - 1
-        for ch in word:
-            h = (h * 1_000_003 + ord(ch)) & mask
-        return h, pow(1_000_003, len(word), 1 << 64), hash(word) & mask
 
     def grow(self, n: int) -> None:
         """Moves the hashes to n-grams: forward cheaply, or back by starting over."""
@@ -303,13 +328,27 @@ class GopherQuality:
         self.max_non_alpha_words_ratio, self.min_stop_words = max_non_alpha_words_ratio, min_stop_words
         self.stop_words = frozenset(STOP_WORDS if stop_words is None else stop_words)
         self.punctuation = _punctuation()
+        self._flags: dict[str, tuple[bool, bool]] = {}   # per word: (not all punctuation, has a letter)
+
+    def _word_flags(self, counts: Counter) -> list[tuple[str, int, bool, bool]]:
+        flags = self._flags
+        if len(flags) > 2_000_000:
+            flags.clear()
+        out = []
+        for w, c in counts.items():
+            f = flags.get(w)
+            if f is None:
+                f = flags[w] = (any(ch not in self.punctuation for ch in w), any(ch.isalpha() for ch in w))
+            out.append((w, c, *f))
+        return out
 
     def __call__(self, doc: Document) -> str | None:
         text = doc.text
         signals = Signals.of(text)
         n_words = len(signals.words)
         counts = signals.word_counts   # per distinct word: the checks below cost O(vocabulary)
-        wordy = [(w, c) for w, c in counts.items() if any(ch not in self.punctuation for ch in w)]
+        flagged = self._word_flags(counts)
+        wordy = [(w, c) for w, c, is_wordy, _ in flagged if is_wordy]
         n_wordy = sum(c for _, c in wordy)
         if self.min_doc_words and n_wordy < self.min_doc_words:
             return "gopher_short_doc"
@@ -331,7 +370,7 @@ class GopherQuality:
         if self.max_ellipsis_lines_ratio and \
                 sum(s.rstrip().endswith(("...", "…")) for s in lines) / len(lines) > self.max_ellipsis_lines_ratio:
             return "gopher_too_many_end_ellipsis"
-        if self.max_non_alpha_words_ratio and sum(c for w, c in counts.items() if any(ch.isalpha() for ch in w)) \
+        if self.max_non_alpha_words_ratio and sum(c for _, c, _, alpha in flagged if alpha) \
                 / n_words < self.max_non_alpha_words_ratio:
             return "gopher_below_alpha_threshold"
         if self.min_stop_words and len(self.stop_words.intersection(counts)) < self.min_stop_words:
