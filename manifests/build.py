@@ -99,17 +99,41 @@ def decontamination_report(spec, tallies: Mapping[str, Mapping[str, int]], index
     return {"enabled": True, "ngram": spec.ngram, "mode": spec.mode, "sets": sets}
 
 
-def dedup_figures(enabled: bool, drops: Iterable[tuple[str, str, int]], cluster_sizes: Iterable[int]) -> dict:
-    removed = defaultdict(int)
+DEDUP_METHODS = {
+    "exact": {"key": "blake2b-128 of the normalised text", "survivor": "longest text, then smallest id"},
+    "url": {"key": "normalised URL (host lower-cased, www., default port, fragment and tracking parameters "
+                   "dropped, query sorted)", "survivor": "newest capture, then longest text, then smallest id"},
+    "near": {"key": "MinHash LSH band digests of word n-gram shingles (datatrove's simplify_text)",
+             "survivor": "longest text, then smallest id",
+             "semantics": "keep if best in every bucket: a document is removed when a better-ranked document "
+                          "shares any of its buckets; no iteration, no machine holds all pairs, and it removes "
+                          "a subset of what connected components would",
+             "groups": "each removed document counted with the best document that beat it"},
+}
+
+
+def dedup_figures(spec, drops: Iterable[tuple[str, str, int]], groups: Iterable[tuple[str, int]]) -> dict:
+    """Per method: whether it ran, its parameters, documents removed per source, group sizes."""
+    removed = defaultdict(lambda: defaultdict(int))
     for name, reason, n in drops:
         if reason.startswith("dedup/"):
-            removed[name] += n
-    sizes = Counter(cluster_sizes)
-    return {"exact": {"enabled": enabled, "key": "blake2b-128 of normalised text, per kind",
-                      "survivor": "longest text, then smallest id",
-                      "removed": sum(removed.values()), "removed_by_source": dict(sorted(removed.items())),
-                      "clusters": sum(sizes.values()),
-                      "cluster_sizes": {str(k): v for k, v in sorted(sizes.items())}}}
+            removed[reason.split("/", 1)[1]][name] += n
+    sizes = defaultdict(Counter)
+    for method, size in groups:
+        sizes[method][size] += 1
+    enabled = {"exact": spec.exact, "url": spec.url, "near": spec.near is not None}
+    out = {"scope": spec.scope}
+    for method, about in DEDUP_METHODS.items():
+        by_source = dict(sorted(removed[method].items()))
+        out[method] = {"enabled": enabled[method], **about, "removed": sum(by_source.values()),
+                       "removed_by_source": by_source, "groups": sum(sizes[method].values()),
+                       "group_sizes": {str(k): v for k, v in sorted(sizes[method].items())}}
+    if spec.near is not None:
+        p = spec.near
+        out["near"]["params"] = {"ngram": p.ngram, "bands": p.bands, "rows": p.rows, "seed": p.seed,
+                                 "threshold_50pct": round(p.threshold(), 4),
+                                 "hash": "64-bit; h -> a*h + b mod 2**64, a odd"}
+    return out
 
 
 def corpus_stats(shards: list[Mapping[str, Any]], sources: Mapping[str, Any], dead_letters: int) -> dict:

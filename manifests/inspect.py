@@ -26,8 +26,10 @@ def summary(manifest: dict, where: str = "") -> str:
               "",
               *funnel_table(manifest["funnel"]),
               *tally_lines(manifest.get("tallies", {}), manifest.get("decontamination", {"enabled": False}))]
-    exact = manifest["dedup"]["exact"]
-    lines.append(f"\ndedup (exact): {exact['removed']} removed in {exact['clusters']} clusters; "
+    dedup = manifest["dedup"]
+    methods = [f"{m} {dedup[m]['removed']} removed in {dedup[m]['groups']} groups"
+               for m in ("exact", "url", "near") if dedup[m]["enabled"]]
+    lines.append(f"\ndedup ({dedup['scope']} sources): {'; '.join(methods) or 'off'}; "
                  f"dead letters: {stats['dead_letters']}")
     if "rejects" in manifest:
         lines.append(f"rejects: {_n(manifest['rejects']['records'])} records under {manifest['rejects']['path']}")

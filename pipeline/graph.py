@@ -29,11 +29,12 @@ def build_graph(p: beam.Pipeline, config: BuildConfig, code: dict) -> beam.PColl
     filtered = normalized.kept | "FilterQuality" >> FilterQuality(recipe.filters, rejects)
     stages = [extracted, normalized, filtered]
     if recipe.decontaminate is not None:
-        spec = recipe.decontaminate
-        stages.append(filtered.kept | "Decontaminate" >> Decontaminate(spec.sets, spec.ngram, spec.mode, rejects))
+        decon = recipe.decontaminate
+        stages.append(filtered.kept | "Decontaminate" >> Decontaminate(decon.sets, decon.ngram, decon.mode, rejects))
     clean = stages[-1].kept
     parts = clean | "WriteCleanParts" >> WriteCleanParts(config.work_dir)
-    dedup = clean | "Deduplicate" >> Deduplicate(recipe.dedup_exact)
+    spec = recipe.dedup
+    dedup = clean | "Deduplicate" >> Deduplicate(spec.exact, spec.url, spec.near, spec.scope)
     docs = parts | "ReadCleanParts" >> ReadCleanParts(dedup.drop_list)
     tokenizer = docs | "TrainTokenizer" >> TrainTokenizer(recipe.tokenizer, recipe.seed, config.output)
     tokens = docs | "Tokenize" >> Tokenize(tokenizer)

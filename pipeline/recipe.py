@@ -14,6 +14,7 @@ import yaml
 
 from pipeline.rules.decontaminate import EvalSetSpec
 from pipeline.rules.extract import EXTRACTORS, ExtractLimits
+from pipeline.rules.minhash import MinHashParams
 from sources.document import KINDS
 from sources.readers import READERS, SOURCE_TYPES
 
@@ -51,6 +52,14 @@ class DecontaminateSpec:
 
 
 @dataclass(frozen=True)
+class DedupSpec:
+    exact: bool = True
+    url: bool = False                    # normalised URL; the newest capture survives
+    near: MinHashParams | None = None    # MinHash LSH; None = off
+    scope: str = "all"                   # "all": across sources; "source": within each source
+
+
+@dataclass(frozen=True)
 class Recipe:
     name: str
     seed: int
@@ -60,7 +69,7 @@ class Recipe:
     fix_mojibake: bool = False
     filters: Mapping[str, tuple[Mapping[str, Any], ...]] = field(default_factory=dict)
     decontaminate: DecontaminateSpec | None = None
-    dedup_exact: bool = True
+    dedup: DedupSpec = DedupSpec()
     tokenizer: TokenizerSpec = TokenizerSpec()
     shard_tokens: int = 4_000_000
     rejects: bool = False            # write dropped documents' first characters to rejects/
@@ -136,6 +145,22 @@ def _decontaminate(raw: Mapping[str, Any] | None) -> DecontaminateSpec | None:
     return DecontaminateSpec(tuple(sets), int(d.get("ngram", 13)), d.get("mode", "remove"))
 
 
+def _dedup(raw: Mapping[str, Any] | None) -> DedupSpec:
+    d = _take(raw or {}, "dedup", {"exact", "url", "near", "scope"})
+    if d.get("scope", "all") not in ("all", "source"):
+        raise RecipeError(f"dedup.scope: {d['scope']!r} is not one of ('all', 'source')")
+    near = d.get("near")
+    if near is True:
+        near = {}
+    if near not in (None, False):
+        n = _take(near, "dedup.near", {"ngram", "bands", "rows", "seed"})
+        near = MinHashParams(**{k: int(v) for k, v in n.items()})
+        if min(near.ngram, near.bands, near.rows) < 1:
+            raise RecipeError("dedup.near: ngram, bands and rows must be at least 1")
+    return DedupSpec(exact=bool(d.get("exact", True)), url=bool(d.get("url", False)),
+                     near=near or None, scope=d.get("scope", "all"))
+
+
 def parse_recipe(raw: Mapping[str, Any]) -> Recipe:
     r = _take(raw, "recipe", {"name", "seed", "sources", "extract", "normalize", "filters", "decontaminate",
                               "dedup", "tokenizer", "output"})
@@ -153,7 +178,7 @@ def parse_recipe(raw: Mapping[str, Any]) -> Recipe:
     timeout = extract.get("timeout_s", 30.0 if html == "trafilatura" else None)
     limits = ExtractLimits(max_bytes=int(extract.get("max_bytes", ExtractLimits.max_bytes)),
                            timeout_s=None if timeout is None else float(timeout))
-    dedup = _take(r.get("dedup") or {}, "dedup", {"exact"})
+    dedup = _dedup(r.get("dedup"))
     tok = _take(r.get("tokenizer") or {}, "tokenizer", {"train", "path"})
     train = _take(tok.get("train") or {}, "tokenizer.train", {"vocab_size", "sample_docs", "min_frequency"})
     output = _take(r.get("output") or {}, "output", {"shard_tokens", "rejects"})
@@ -162,7 +187,7 @@ def parse_recipe(raw: Mapping[str, Any]) -> Recipe:
         name=str(r.get("name", "corpus")), seed=int(r.get("seed", 0)), sources=sources,
         extract_html=html, extract_limits=limits, fix_mojibake=bool(normalize.get("fix_mojibake", False)),
         filters=_filters(r.get("filters")), decontaminate=_decontaminate(r.get("decontaminate")),
-        dedup_exact=bool(dedup.get("exact", True)), rejects=bool(output.get("rejects", False)),
+        dedup=dedup, rejects=bool(output.get("rejects", False)),
         tokenizer=TokenizerSpec(path=tok.get("path"), **{k: int(v) for k, v in train.items()}),
         shard_tokens=int(output.get("shard_tokens", 4_000_000)), raw=dict(raw))
     if recipe.shard_tokens <= 0:

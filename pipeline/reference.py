@@ -1,7 +1,7 @@
 """The recipe's document rules composed in plain Python, with no Beam.
 
 `clean_documents` returns what the pipeline keeps before tokenisation: read,
-extract, normalise, filter, decontaminate and exact dedup, in the same order and with the same
+extract, normalise, filter, decontaminate and dedup (exact, URL, near), in the same order and with the same
 pure rules as pipeline/graph.py. Tests hold the Beam graph to it, benchmarks use
 it for their inputs, and a user can try a recipe's rules on a few files in a REPL.
 It holds everything in memory: for small inputs only.
@@ -9,7 +9,9 @@ It holds everything in memory: for small inputs only.
 from __future__ import annotations
 
 from pipeline.recipe import Recipe
-from pipeline.rules.dedup import DedupCandidate, exact_key, split_duplicates
+from pipeline.rules.dedup import (DedupCandidate, UrlCandidate, content_hash, crawl_time, normalize_url,
+                                  split_duplicates, survivor_order, url_survivor_order)
+from pipeline.rules.minhash import Signer
 from pipeline.rules.decontaminate import MatchEvalSets
 from pipeline.rules.extract import Extractor
 from pipeline.rules.normalize import Normalizer
@@ -48,13 +50,36 @@ def _read_and_filter(recipe: Recipe, chain: list, kept: list[Document]) -> None:
                     kept.append(verdict)
 
 
+def duplicate_ids(recipe: Recipe, docs: list[Document]) -> set[str]:
+    """Ids the recipe's dedup removes, by the same keys and survivor rules as the Beam graph."""
+    spec = recipe.dedup
+    scope = (lambda d: (d.kind, d.source)) if spec.scope == "source" else (lambda d: (d.kind,))
+    groups: dict = {}
+    if spec.exact:
+        for d in docs:
+            groups.setdefault(("exact", *scope(d), content_hash(d.text)), []).append(
+                DedupCandidate(len(d.text), d.id, d.source))
+    if spec.url:
+        for d in docs:
+            if d.url:
+                groups.setdefault(("url", *scope(d), normalize_url(d.url)), []).append(
+                    UrlCandidate(crawl_time(d.meta), len(d.text), d.id, d.source))
+    dropped = set()
+    for key, group in groups.items():
+        ranked = sorted(group, key=url_survivor_order if key[0] == "url" else survivor_order)
+        dropped.update(c.id for c in ranked[1:])
+    if spec.near is not None:
+        signer, buckets = Signer(spec.near), {}
+        for d in docs:
+            for band, digest in signer.keys(d.text):
+                buckets.setdefault((*scope(d), band, digest), []).append(DedupCandidate(len(d.text), d.id, d.source))
+        for bucket in buckets.values():
+            dropped.update(c.id for c in split_duplicates(bucket)[1])
+    return dropped
+
+
 def clean_documents(recipe: Recipe) -> list[Document]:
     """The documents the pipeline tokenizes, sorted by id."""
     docs = filtered_documents(recipe)
-    if recipe.dedup_exact:
-        groups: dict = {}
-        for doc in docs:
-            groups.setdefault(exact_key(doc), []).append(DedupCandidate(len(doc.text), doc.id, doc.source))
-        survivors = {split_duplicates(g)[0].id for g in groups.values()}
-        docs = [d for d in docs if d.id in survivors]
-    return sorted(docs, key=lambda d: d.id)
+    dropped = duplicate_ids(recipe, docs)
+    return sorted((d for d in docs if d.id not in dropped), key=lambda d: d.id)

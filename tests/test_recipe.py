@@ -28,7 +28,7 @@ def test_defaults_follow_the_kind():
     recipe = parse_recipe({**BASE, "sources": [{"name": "c", "type": "parquet", "paths": "p", "kind": "code"},
                                                {"name": "t", "type": "warc", "paths": ["q"]}]})
     assert [(s.kind, s.epochs, s.paths) for s in recipe.sources] == [("code", 4.0, ("p",)), ("text", 2.0, ("q",))]
-    assert recipe.dedup_exact and recipe.extract_html == "resiliparse"
+    assert recipe.dedup.exact and recipe.dedup.near is None and recipe.extract_html == "resiliparse"
     assert recipe.extract_limits.timeout_s is None and recipe.extract_limits.max_bytes == 10_000_000
     traf = parse_recipe({**BASE, "extract": {"html": "trafilatura", "max_bytes": 5000}})
     assert traf.extract_limits.timeout_s == 30.0 and traf.extract_limits.max_bytes == 5000

@@ -3,7 +3,7 @@ import itertools
 
 import pytest
 
-from pipeline.rules.dedup import DedupCandidate, content_hash, exact_key, split_duplicates
+from pipeline.rules.dedup import DedupCandidate, content_hash, split_duplicates
 from pipeline.rules.extract import extract_document
 from pipeline.rules.normalize import normalize_document, normalize_text
 from pipeline.rules.code import alnum_fraction
@@ -85,9 +85,9 @@ def test_datatrove_filters_are_wrapped_with_their_own_reasons():
         build_rule({"name": "no_such_rule"})
 
 
-def test_exact_key_separates_kinds_and_text():
-    assert exact_key(doc("a")) != exact_key(doc("a", kind="code"))
-    assert exact_key(doc("a")) == ("text", content_hash("a")) != exact_key(doc("b"))
+def test_content_hash_separates_texts():
+    assert content_hash("a") == content_hash("a") != content_hash("b")
+    assert len(content_hash("a")) == 32
 
 
 def test_survivor_is_longest_then_smallest_id_whatever_the_order():

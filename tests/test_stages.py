@@ -65,7 +65,7 @@ def test_deduplicate_keeps_one_per_group_by_kind():
         out = p | beam.Create(docs) | Deduplicate(exact=True)
         assert_that(out.drop_list, equal_to([("t/f@2", ("t", "dedup/exact")), ("s/f@6", ("s", "dedup/exact"))]),
                     label="Drops")
-        assert_that(out.clusters, equal_to([2, 2]), label="Clusters")
+        assert_that(out.clusters, equal_to([("exact", 2), ("exact", 2)]), label="Clusters")
 
 
 def test_clean_parts_round_trip_minus_drop_list(tmp_path):

@@ -22,3 +22,32 @@ def contains(sorted_values: np.ndarray, items: np.ndarray) -> np.ndarray:
         return np.zeros(len(items), dtype=bool)
     i = np.searchsorted(sorted_values, items).clip(max=len(sorted_values) - 1)
     return sorted_values[i] == items
+
+
+_WORD_BASE = np.uint64(0x100000001B3)
+_word_hashes: dict[str, int] = {}
+
+
+def word_hash(word: str) -> int:
+    """A word's 64-bit BLAKE2b hash: the same in every process (Python's hash() is salted)."""
+    h = _word_hashes.get(word)
+    if h is None:
+        import hashlib
+        if len(_word_hashes) > 2_000_000:
+            _word_hashes.clear()
+        h = _word_hashes[word] = int.from_bytes(hashlib.blake2b(word.encode("utf-8"), digest_size=8).digest(),
+                                                "little")
+    return h
+
+
+def word_ngram_hashes(words: list[str], n: int) -> np.ndarray:
+    """The 64-bit hash of every run of n consecutive words (empty under n words):
+    a polynomial over the words' hashes, wrapping mod 2**64."""
+    if len(words) < n:
+        return np.empty(0, dtype=np.uint64)
+    word = np.fromiter(map(word_hash, words), dtype=np.uint64, count=len(words))
+    m = len(words) - n + 1
+    h = np.zeros(m, dtype=np.uint64)
+    for k in range(n):
+        h = h * _WORD_BASE + word[k:k + m]
+    return h

@@ -6,24 +6,20 @@ is contaminated by an evaluation set when they share any 13-gram (`ngram` in the
 recipe). Evaluation texts shorter than n words cannot be matched this way; they
 are counted in the report as `short_texts` rather than silently ignored.
 
-N-grams are 64-bit polynomial hashes over per-word BLAKE2b hashes, so the index
-is the same in every process; each set is a sorted NumPy array (8 bytes per
+N-grams are 64-bit polynomial hashes over per-word BLAKE2b hashes
+(pipeline/rules/arrays.py, shared with MinHash), so the index is the same in every process; each set is a sorted NumPy array (8 bytes per
 distinct n-gram) searched with `searchsorted`.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from typing import Iterator, Mapping, Sequence
 
 import numpy as np
 
-from pipeline.rules.arrays import contains, sorted_unique
+from pipeline.rules.arrays import contains, sorted_unique, word_ngram_hashes
 from pipeline.rules.verdict import Dropped, Edited
-
-WORD_BASE = np.uint64(0x100000001B3)
-_word_memo: dict[str, int] = {}
 
 
 def words(text: str) -> list[str]:
@@ -31,26 +27,9 @@ def words(text: str) -> list[str]:
     return regex.findall(r"\w+", text.lower())
 
 
-def _word_hash(word: str) -> int:
-    h = _word_memo.get(word)
-    if h is None:
-        if len(_word_memo) > 1_000_000:
-            _word_memo.clear()
-        h = _word_memo[word] = int.from_bytes(hashlib.blake2b(word.encode("utf-8"), digest_size=8).digest(), "little")
-    return h
-
-
 def ngram_hashes(text: str, n: int) -> np.ndarray:
     """The hash of every run of n consecutive words (empty under n words)."""
-    w = words(text)
-    if len(w) < n:
-        return np.empty(0, dtype=np.uint64)
-    word = np.fromiter(map(_word_hash, w), dtype=np.uint64, count=len(w))
-    m = len(w) - n + 1
-    h = np.zeros(m, dtype=np.uint64)
-    for k in range(n):
-        h = h * WORD_BASE + word[k:k + m]
-    return h
+    return word_ngram_hashes(words(text), n)
 
 
 @dataclass(frozen=True)

@@ -1,16 +1,15 @@
-"""Exact deduplication keys and the survivor rule.
+"""Dedup keys and survivor rules for exact and URL dedup (MinHash: minhash.py).
 
-Only the small key crosses the shuffle: (kind, content hash) -> (length, id, source).
-Text and code are deduplicated separately. In a group of identical documents the
-survivor is the longest, then the smallest id: a pure function of the group, so
-any runner and any bundle order choose the same document.
+Only small keys cross the shuffle: (kind, content hash or normalised URL) ->
+(length, id, source). Text and code are deduplicated separately. In a group of
+identical documents the survivor is the longest, then the smallest id; among
+captures of one URL the newest, then the longest, then the smallest id: pure
+functions of the group, so any runner and any bundle order choose the same one.
 """
 from __future__ import annotations
 
 import hashlib
 from typing import Iterable, NamedTuple
-
-from sources.document import Document
 
 
 class DedupCandidate(NamedTuple):
@@ -23,15 +22,55 @@ def content_hash(text: str) -> str:
     return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
 
 
-def exact_key(doc: Document) -> tuple[str, str]:
-    return doc.kind, content_hash(doc.text)
-
-
 def survivor_order(c: DedupCandidate) -> tuple[int, str]:
     return -c.length, c.id
 
 
 def split_duplicates(group: Iterable[DedupCandidate]) -> tuple[DedupCandidate, list[DedupCandidate]]:
-    """(survivor, the rest): the rest are dropped as duplicates of the survivor."""
-    ranked = sorted(group, key=survivor_order)
+    """(survivor, the rest): the rest are dropped as duplicates of the survivor (an exact
+    group), or rank below a document they may be near-identical to (a MinHash bucket)."""
+    ranked = sorted(set(group), key=survivor_order)
     return ranked[0], ranked[1:]
+
+
+def normalize_url(url: str) -> str:
+    """The URL a crawl would fetch again as the same page: scheme and host lower-cased,
+    `www.` and default ports dropped, fragment and tracking parameters (utm_*, fbclid,
+    gclid) removed, the remaining query parameters sorted, a trailing slash cut."""
+    from urllib.parse import parse_qsl, urlencode, urlsplit
+    parts = urlsplit(url.strip())
+    host = (parts.hostname or "").lower().removeprefix("www.")
+    port = parts.port if parts.port not in (None, 80, 443) else None
+    query = sorted((k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
+                   if not k.lower().startswith("utm_") and k.lower() not in ("fbclid", "gclid"))
+    path = parts.path.rstrip("/") or "/"
+    return f"{host}{f':{port}' if port else ''}{path}" + (f"?{urlencode(query)}" if query else "")
+
+
+def crawl_time(meta: dict) -> int:
+    """The capture time in UTC seconds (0 when unknown): WARC-Date, or a
+    RefinedWeb/FineWeb `timestamp` / `date` column."""
+    from datetime import datetime, timezone
+    for key in ("warc_date", "timestamp", "date"):
+        value = meta.get(key)
+        if value:
+            try:
+                when = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+            except ValueError:
+                continue
+            if when.tzinfo is None:
+                when = when.replace(tzinfo=timezone.utc)
+            return int(when.timestamp())
+    return 0
+
+
+class UrlCandidate(NamedTuple):
+    crawled: int
+    length: int
+    id: str
+    source: str
+
+
+def url_survivor_order(c: UrlCandidate) -> tuple:
+    """Newest capture first (unknown times last), then the longest text, then the smallest id."""
+    return -c.crawled, -c.length, c.id

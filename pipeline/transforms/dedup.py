@@ -1,52 +1,142 @@
-"""Deduplicate: exact content-hash dedup as a shuffle of small keys.
+"""Deduplicate: exact, URL and MinHash near-duplicates, as shuffles of small keys.
 
-Only (kind, hash) -> (length, id, source) crosses the GroupByKey; documents stay in
-the clean parts on disk. The output is a drop list the tokenize stage subtracts.
+Documents stay in the clean parts on disk; only keys and (length, id, source)
+candidates cross a GroupByKey. Each method yields (doc id, (source, reason))
+drops; a document dropped by several keeps one reason (exact, then url, then
+near), so the funnel counts it once. Keys start with the document's kind (text
+and code never meet) and, with `scope: source`, its source.
+The output is a drop list the tokenize stage subtracts, plus (method, group
+size) figures for the manifest.
 """
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import NamedTuple, Tuple
 
 import apache_beam as beam
 
-from pipeline.rules.dedup import DedupCandidate, exact_key, split_duplicates
+from pipeline.rules.dedup import (DedupCandidate, UrlCandidate, content_hash, crawl_time, normalize_url,
+                                  split_duplicates, survivor_order, url_survivor_order)
+from pipeline.rules.minhash import MinHashParams, Signer
 from pipeline.transforms.common import Counters
 
 CLUSTERS = "clusters"
+PRIORITY = {"dedup/exact": 0, "dedup/url": 1, "dedup/near": 2}
 
 
 class DedupOutput(NamedTuple):
-    drop_list: beam.PCollection   # (doc id, (source, "dedup/exact"))
-    clusters: beam.PCollection    # size of each group that had duplicates
+    drop_list: beam.PCollection   # (doc id, (source, "dedup/<method>"))
+    clusters: beam.PCollection    # (method, size of each group that had duplicates)
 
 
-class ResolveDuplicates(beam.DoFn):
+def scope_of(doc, scope: str) -> tuple:
+    return (doc.kind, doc.source) if scope == "source" else (doc.kind,)
+
+
+class ResolveGroup(beam.DoFn):
+    """One exact or URL group -> drops for all but its survivor."""
+
+    def __init__(self, method: str, order):
+        super().__init__()
+        self.method, self.order = method, order
+
     def setup(self):
         self.counters = Counters()
 
     def process(self, group):
         _, candidates = group
-        _, losers = split_duplicates(candidates)
-        if not losers:
+        ranked = sorted(candidates, key=self.order)
+        if len(ranked) < 2:
             return
-        yield beam.pvalue.TaggedOutput(CLUSTERS, len(losers) + 1)
-        for loser in losers:
-            self.counters.inc("dropped/dedup/exact")
-            yield loser.id, (loser.source, "dedup/exact")
+        yield beam.pvalue.TaggedOutput(CLUSTERS, (self.method, len(ranked)))
+        for loser in ranked[1:]:
+            self.counters.inc(f"dropped/dedup/{self.method}")
+            yield loser.id, (loser.source, f"dedup/{self.method}")
+
+
+class SignDocuments(beam.DoFn):
+    """Document -> ((scope, band, digest), candidate) for each LSH band."""
+
+    def __init__(self, params: MinHashParams, scope: str):
+        super().__init__()
+        self.params, self.scope = params, scope
+
+    def setup(self):
+        self.signer = Signer(self.params)
+
+    def process(self, doc):
+        candidate = DedupCandidate(len(doc.text), doc.id, doc.source)
+        for band, digest in self.signer.keys(doc.text):
+            yield (*scope_of(doc, self.scope), band, digest), candidate
+
+
+def near_losers(bucket):
+    """A bucket -> (loser id, (loser source, the bucket's best)) for every document but the best."""
+    _, candidates = bucket
+    best, losers = split_duplicates(candidates)
+    for loser in losers:
+        yield loser.id, (loser.source, tuple(best))
+
+
+def best_beater(beaten):
+    """Of everything that beat a document in some bucket, the best (the group it is counted in)."""
+    return min(beaten, key=lambda v: survivor_order(DedupCandidate(*v[1])))
+
+
+class NearDuplicates(beam.PTransform):
+    def __init__(self, params: MinHashParams, scope: str):
+        super().__init__()
+        self.params, self.scope = params, scope
+
+    def expand(self, docs):
+        losers = (docs
+                  | "SignDocuments" >> beam.ParDo(SignDocuments(self.params, self.scope))
+                  | "GroupByBand" >> beam.GroupByKey()
+                  | "FindLosers" >> beam.FlatMap(near_losers)
+                  | "BestBeater" >> beam.CombinePerKey(best_beater))
+        drops = losers | "FormatNearDrops" >> beam.MapTuple(lambda loser, v: (loser, (v[0], "dedup/near")))
+        sizes = (losers
+                 | "KeyByWinner" >> beam.MapTuple(lambda _, v: (v[1][1], 1))
+                 | "CountLosers" >> beam.CombinePerKey(sum)
+                 | "GroupSize" >> beam.MapTuple(lambda _, n: ("near", n + 1)))
+        return drops, sizes
 
 
 class Deduplicate(beam.PTransform):
-    def __init__(self, exact: bool = True):
+    def __init__(self, exact: bool = True, url: bool = False, near: MinHashParams | None = None,
+                 scope: str = "all"):
         super().__init__()
-        self.exact = exact
+        self.exact, self.url, self.near, self.scope = exact, url, near, scope
 
     def expand(self, docs):
-        if not self.exact:
+        scope, drops, clusters = self.scope, [], []
+        if self.exact:
+            outs = (docs
+                    | "KeyByContent" >> beam.Map(
+                        lambda d: ((*scope_of(d, scope), content_hash(d.text)),
+                                   DedupCandidate(len(d.text), d.id, d.source)))
+                    | "GroupByContent" >> beam.GroupByKey()
+                    | "PickSurvivors" >> beam.ParDo(ResolveGroup("exact", survivor_order)).with_outputs(
+                        CLUSTERS, main="drops"))
+            drops.append(outs.drops)
+            clusters.append(outs[CLUSTERS])
+        if self.url:
+            outs = (docs
+                    | "KeepWithUrl" >> beam.Filter(lambda d: bool(d.url))
+                    | "KeyByUrl" >> beam.Map(lambda d: ((*scope_of(d, scope), normalize_url(d.url)), UrlCandidate(
+                        crawl_time(d.meta), len(d.text), d.id, d.source)))
+                    | "GroupByUrl" >> beam.GroupByKey()
+                    | "PickNewest" >> beam.ParDo(ResolveGroup("url", url_survivor_order)).with_outputs(
+                        CLUSTERS, main="drops"))
+            drops.append(outs.drops)
+            clusters.append(outs[CLUSTERS])
+        if self.near is not None:
+            near_drops, sizes = docs | "NearDuplicates" >> NearDuplicates(self.near, scope)
+            drops.append(near_drops)
+            clusters.append(sizes)
+        if not drops:
             empty = docs | "SkipDedup" >> beam.FlatMap(lambda _: ())
             return DedupOutput(empty, empty)
-        outs = (docs
-                | "KeyByContent" >> beam.Map(
-                    lambda d: (exact_key(d), DedupCandidate(len(d.text), d.id, d.source)))
-                | "GroupByContent" >> beam.GroupByKey()
-                | "PickSurvivors" >> beam.ParDo(ResolveDuplicates()).with_outputs(CLUSTERS, main="drops"))
-        return DedupOutput(outs.drops, outs[CLUSTERS])
+        drop_list = (drops
+                     | "FlattenDrops" >> beam.Flatten().with_output_types(Tuple[str, Tuple[str, str]])
+                     | "OneReasonPerDoc" >> beam.CombinePerKey(lambda rs: min(rs, key=lambda r: PRIORITY[r[1]])))
+        return DedupOutput(drop_list, clusters | "FlattenClusters" >> beam.Flatten())

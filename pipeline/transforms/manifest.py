@@ -112,7 +112,7 @@ def assemble_manifest(config, shards, tokenizer, reads, drops, errors, docs_toke
         "funnel": funnel,
         "tallies": tally,
         "decontamination": decontamination_report(recipe.decontaminate, tally, eval_sets),
-        "dedup": dedup_figures(recipe.dedup_exact, drops, clusters),
+        "dedup": dedup_figures(recipe.dedup, drops, clusters),
         "stats": corpus_stats(shards, sources, sum(n for _, _, n in errors)),
     }
     if recipe.rejects:

@@ -1,0 +1,97 @@
+"""MinHash LSH near-duplicate keys, and the survivor rule for a bucket (pure).
+
+Shingles are word 5-grams of the text as datatrove's `simplify_text` leaves it
+(lowercase, punctuation to spaces, digits folded to 0, diacritics removed,
+whitespace collapsed: FineWeb's settings), each a 64-bit hash
+(arrays.word_ngram_hashes). A signature is the minimum of `bands * rows`
+hash functions h -> a*h + b mod 2**64 (a odd, so each is a permutation of the
+64-bit values; a and b from the recipe's seed), computed in NumPy a block of
+shingles at a time. With 14 bands of 8 rows (datatrove's defaults) two
+documents share a bucket with probability 1 - (1 - s**8)**14 at Jaccard
+similarity s: the usual threshold estimate (1/14)**(1/8) is 0.72, and the
+S-curve passes 50% at s = 0.685 (`MinHashParams.threshold`).
+
+Semantics, and why: a document is removed when, in any bucket it falls in, a
+document ranks above it (longer text, then smaller id). This is "keep if best
+in every bucket": one shuffle of band keys and one of losers, no iteration and
+no machine holding all pairs, and it removes a subset of what connected
+components would (a chain A~B~C where A and C are not similar keeps A and C if B
+ranks below both, where components keep one of the three).
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from pipeline.rules.arrays import word_ngram_hashes
+
+BLOCK = 2048   # shingles per NumPy block: bounds memory at rows*bands*BLOCK*8 bytes
+
+
+@dataclass(frozen=True)
+class MinHashParams:
+    ngram: int = 5
+    bands: int = 14
+    rows: int = 8
+    seed: int = 1
+
+    def coefficients(self) -> tuple[np.ndarray, np.ndarray]:
+        rng = np.random.default_rng(self.seed)
+        n = self.bands * self.rows
+        a = rng.integers(0, 2 ** 63, n, dtype=np.uint64) * np.uint64(2) + np.uint64(1)   # odd
+        b = rng.integers(0, 2 ** 63, n, dtype=np.uint64) * np.uint64(2) + rng.integers(0, 2, n, dtype=np.uint64)
+        return a, b
+
+    def threshold(self) -> float:
+        """The similarity at which two documents share a bucket half of the time."""
+        return float((1 - 0.5 ** (1 / self.bands)) ** (1 / self.rows))
+
+
+def shingle_words(text: str) -> list[str]:
+    from datatrove.utils.text import simplify_text
+    return simplify_text(text).split()
+
+
+def shingles(text: str, n: int = 5) -> np.ndarray:
+    """Distinct shingle hashes; a text under n words is one shingle of all its words."""
+    words = shingle_words(text)
+    if not words:
+        return np.empty(0, dtype=np.uint64)
+    h = word_ngram_hashes(words, min(n, len(words)))
+    return np.unique(np.sort(h))
+
+
+class Signer:
+    def __init__(self, params: MinHashParams = MinHashParams()):
+        self.params = params
+        self.a, self.b = params.coefficients()
+
+    def signature(self, hashes: np.ndarray) -> np.ndarray | None:
+        if not len(hashes):
+            return None
+        sig = np.full(len(self.a), np.iinfo(np.uint64).max, dtype=np.uint64)
+        a, b = self.a[:, None], self.b[:, None]
+        for start in range(0, len(hashes), BLOCK):
+            block = hashes[start:start + BLOCK]
+            np.minimum(sig, (a * block[None, :] + b).min(axis=1), out=sig)
+        return sig
+
+    def band_keys(self, sig: np.ndarray) -> list[tuple[int, bytes]]:
+        """(band, 16-byte digest of its rows) for each band."""
+        rows = self.params.rows
+        return [(i, hashlib.blake2b(sig[i * rows:(i + 1) * rows].tobytes(), digest_size=16).digest())
+                for i in range(self.params.bands)]
+
+    def keys(self, text: str) -> list[tuple[int, bytes]]:
+        sig = self.signature(shingles(text, self.params.ngram))
+        return [] if sig is None else self.band_keys(sig)
+
+
+def jaccard(a: np.ndarray, b: np.ndarray) -> float:
+    """True Jaccard similarity of two distinct-shingle arrays (for measuring, not for deciding)."""
+    if not len(a) and not len(b):
+        return 1.0
+    inter = len(np.intersect1d(a, b, assume_unique=True))
+    return inter / (len(a) + len(b) - inter)
