@@ -106,8 +106,9 @@ DEDUP_METHODS = {
     "near": {"key": "MinHash LSH band digests of word n-gram shingles (datatrove's simplify_text)",
              "survivor": "longest text, then smallest id",
              "semantics": "keep if best in every bucket: a document is removed when a better-ranked document "
-                          "shares any of its buckets; no iteration, no machine holds all pairs, and it removes "
-                          "a subset of what connected components would",
+                          "sharing one of its buckets is verified similar (b-bit sketches, min_similarity); no "
+                          "iteration, no machine holds all pairs, and it removes a subset of what connected "
+                          "components would",
              "groups": "each removed document counted with the best document that beat it"},
 }
 
@@ -131,6 +132,7 @@ def dedup_figures(spec, drops: Iterable[tuple[str, str, int]], groups: Iterable[
     if spec.near is not None:
         p = spec.near
         out["near"]["params"] = {"ngram": p.ngram, "bands": p.bands, "rows": p.rows, "seed": p.seed,
+                                 "min_similarity": p.min_similarity,
                                  "threshold_50pct": round(p.threshold(), 4),
                                  "hash": "64-bit; h -> a*h + b mod 2**64, a odd"}
     return out

@@ -153,8 +153,12 @@ def _dedup(raw: Mapping[str, Any] | None) -> DedupSpec:
     if near is True:
         near = {}
     if near not in (None, False):
-        n = _take(near, "dedup.near", {"ngram", "bands", "rows", "seed"})
-        near = MinHashParams(**{k: int(v) for k, v in n.items()})
+        n = _take(near, "dedup.near", {"ngram", "bands", "rows", "seed", "min_similarity"})
+        similarity = n.pop("min_similarity", 0.7)
+        if similarity is not None and not 0 <= float(similarity) <= 1:
+            raise RecipeError("dedup.near.min_similarity: a similarity between 0 and 1, or null")
+        near = MinHashParams(**{k: int(v) for k, v in n.items()},
+                             min_similarity=None if similarity is None else float(similarity))
         if min(near.ngram, near.bands, near.rows) < 1:
             raise RecipeError("dedup.near: ngram, bands and rows must be at least 1")
     return DedupSpec(exact=bool(d.get("exact", True)), url=bool(d.get("url", False)),

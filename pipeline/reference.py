@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from pipeline.recipe import Recipe
 from pipeline.rules.dedup import (DedupCandidate, UrlCandidate, content_hash, crawl_time, normalize_url,
-                                  split_duplicates, survivor_order, url_survivor_order)
-from pipeline.rules.minhash import Signer
+                                  survivor_order, url_survivor_order)
+from pipeline.rules.minhash import NearCandidate, Signer, bucket_losers
 from pipeline.rules.decontaminate import MatchEvalSets
 from pipeline.rules.extract import Extractor
 from pipeline.rules.normalize import Normalizer
@@ -71,10 +71,12 @@ def duplicate_ids(recipe: Recipe, docs: list[Document]) -> set[str]:
     if spec.near is not None:
         signer, buckets = Signer(spec.near), {}
         for d in docs:
-            for band, digest in signer.keys(d.text):
-                buckets.setdefault((*scope(d), band, digest), []).append(DedupCandidate(len(d.text), d.id, d.source))
+            keys, sketch = signer.keys_and_sketch(d.text)
+            for band, digest in keys:
+                buckets.setdefault((*scope(d), band, digest), []).append(
+                    NearCandidate(len(d.text), d.id, d.source, sketch))
         for bucket in buckets.values():
-            dropped.update(c.id for c in split_duplicates(bucket)[1])
+            dropped.update(loser.id for loser, _ in bucket_losers(bucket, spec.near.min_similarity))
     return dropped
 
 

@@ -52,6 +52,16 @@ def stdlib_texts():
     return texts
 
 
+def test_shingle_words_equal_datatrove_simplify_text(stdlib_texts):
+    from datatrove.utils.text import simplify_text
+
+    from pipeline.rules.minhash import shingle_words
+    from tests.test_filters import REAL_SENTENCES
+    texts = [*stdlib_texts, *REAL_SENTENCES.values(), "Crème brûlée, naïve café: 3,14 € — ǅemal Ñandú ﬁ 1.5e3"]
+    for text in texts:
+        assert shingle_words(text) == simplify_text(text).split()
+
+
 def edit(text, fraction, rng):
     """Replaces `fraction` of the words with fresh ones: roughly controls the Jaccard similarity."""
     words = text.split()

@@ -15,8 +15,8 @@ from typing import NamedTuple, Tuple
 import apache_beam as beam
 
 from pipeline.rules.dedup import (DedupCandidate, UrlCandidate, content_hash, crawl_time, normalize_url,
-                                  split_duplicates, survivor_order, url_survivor_order)
-from pipeline.rules.minhash import MinHashParams, Signer
+                                  survivor_order, url_survivor_order)
+from pipeline.rules.minhash import MinHashParams, NearCandidate, Signer, bucket_losers
 from pipeline.transforms.common import Counters
 
 CLUSTERS = "clusters"
@@ -64,22 +64,22 @@ class SignDocuments(beam.DoFn):
         self.signer = Signer(self.params)
 
     def process(self, doc):
-        candidate = DedupCandidate(len(doc.text), doc.id, doc.source)
-        for band, digest in self.signer.keys(doc.text):
+        keys, sketch = self.signer.keys_and_sketch(doc.text)
+        candidate = NearCandidate(len(doc.text), doc.id, doc.source, sketch)
+        for band, digest in keys:
             yield (*scope_of(doc, self.scope), band, digest), candidate
 
 
-def near_losers(bucket):
-    """A bucket -> (loser id, (loser source, the bucket's best)) for every document but the best."""
+def near_losers(bucket, min_similarity):
+    """A bucket -> (loser id, (loser source, (length, id) of its verified better)) per loser."""
     _, candidates = bucket
-    best, losers = split_duplicates(candidates)
-    for loser in losers:
-        yield loser.id, (loser.source, tuple(best))
+    for loser, better in bucket_losers(candidates, min_similarity):
+        yield loser.id, (loser.source, (better.length, better.id))
 
 
 def best_beater(beaten):
     """Of everything that beat a document in some bucket, the best (the group it is counted in)."""
-    return min(beaten, key=lambda v: survivor_order(DedupCandidate(*v[1])))
+    return min(beaten, key=lambda v: (-v[1][0], v[1][1]))
 
 
 class NearDuplicates(beam.PTransform):
@@ -91,7 +91,7 @@ class NearDuplicates(beam.PTransform):
         losers = (docs
                   | "SignDocuments" >> beam.ParDo(SignDocuments(self.params, self.scope))
                   | "GroupByBand" >> beam.GroupByKey()
-                  | "FindLosers" >> beam.FlatMap(near_losers)
+                  | "FindLosers" >> beam.FlatMap(near_losers, self.params.min_similarity)
                   | "BestBeater" >> beam.CombinePerKey(best_beater))
         drops = losers | "FormatNearDrops" >> beam.MapTuple(lambda loser, v: (loser, (v[0], "dedup/near")))
         sizes = (losers
