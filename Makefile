@@ -25,6 +25,9 @@ verify: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m bench.encode
 	$(PY) -m bench.extract
+	$(PY) -m bench.filters
+	$(PY) -m bench.dedup quality
+	$(PY) -m bench.dedup speed
 
 # Regenerates the bundled sample shards from installed material (needs
 # Debian's python3.11-doc for the HTML and reST; see sources/samples/make_samples.py).
