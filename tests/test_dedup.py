@@ -127,3 +127,4 @@ def test_drop_reasons_follow_priority():
     with BeamTestPipeline() as p:
         out = p | beam.Create(docs) | Deduplicate(exact=True, url=True, near=MinHashParams())
         assert_that(out.drop_list, equal_to([("s/f@002", ("s", "dedup/exact"))]), label="OneReason")
+        assert_that(out.clusters, equal_to([("exact", 2)]), label="GroupedOnce")

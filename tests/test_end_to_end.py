@@ -67,6 +67,15 @@ def test_manifest_is_valid_and_funnel_adds_up(manifest):
     assert manifest["tokenizer"]["vocab_size"] == 32768 and manifest["tokenizer"]["dtype"] == "uint16"
 
 
+def test_dedup_groups_account_for_every_removal(manifest):
+    dedup = manifest["dedup"]
+    assert dedup["near"]["enabled"] and dedup["near"]["removed"] > 0
+    for method in ("exact", "url", "near"):
+        figures = dedup[method]
+        assert sum((int(size) - 1) * n for size, n in figures["group_sizes"].items()) == figures["removed"]
+        assert figures["removed"] == sum(f["dropped"].get(f"dedup/{method}", 0) for f in manifest["funnel"].values())
+
+
 def test_every_shard_agrees_with_its_index_and_checksums(sample_corpus):
     assert verify(str(sample_corpus)) == []
 

@@ -19,7 +19,7 @@ from pipeline.rules.dedup import (DedupCandidate, UrlCandidate, content_hash, cr
 from pipeline.rules.minhash import MinHashParams, NearCandidate, Signer, bucket_losers
 from pipeline.transforms.common import Counters
 
-CLUSTERS = "clusters"
+WINNERS = "winners"
 PRIORITY = {"dedup/exact": 0, "dedup/url": 1, "dedup/near": 2}
 
 
@@ -39,18 +39,25 @@ class ResolveGroup(beam.DoFn):
         super().__init__()
         self.method, self.order = method, order
 
-    def setup(self):
-        self.counters = Counters()
-
     def process(self, group):
         _, candidates = group
         ranked = sorted(candidates, key=self.order)
         if len(ranked) < 2:
             return
-        yield beam.pvalue.TaggedOutput(CLUSTERS, (self.method, len(ranked)))
         for loser in ranked[1:]:
-            self.counters.inc(f"dropped/dedup/{self.method}")
             yield loser.id, (loser.source, f"dedup/{self.method}")
+            yield beam.pvalue.TaggedOutput(WINNERS, (loser.id, (f"dedup/{self.method}", ranked[0].id)))
+
+
+class CountDrops(beam.DoFn):
+    """`dropped/dedup/<method>` counters, once per document, after the reasons are merged."""
+
+    def setup(self):
+        self.counters = Counters()
+
+    def process(self, drop):
+        self.counters.inc(f"dropped/{drop[1][1]}")
+        yield drop
 
 
 class SignDocuments(beam.DoFn):
@@ -94,11 +101,27 @@ class NearDuplicates(beam.PTransform):
                   | "FindLosers" >> beam.FlatMap(near_losers, self.params.min_similarity)
                   | "BestBeater" >> beam.CombinePerKey(best_beater))
         drops = losers | "FormatNearDrops" >> beam.MapTuple(lambda loser, v: (loser, (v[0], "dedup/near")))
-        sizes = (losers
-                 | "KeyByWinner" >> beam.MapTuple(lambda _, v: (v[1][1], 1))
-                 | "CountLosers" >> beam.CombinePerKey(sum)
-                 | "GroupSize" >> beam.MapTuple(lambda _, n: ("near", n + 1)))
-        return drops, sizes
+        winners = losers | "WinnerOfLoser" >> beam.MapTuple(lambda loser, v: (loser, ("dedup/near", v[1][1])))
+        return drops, winners
+
+
+def group_sizes(drop_list, winners):
+    """(method, 1 + losers) per winning document, counting each removed document once, under
+    its final reason (a near-duplicate that is also an exact copy counts under exact)."""
+    def final_winner(item):
+        _, grouped = item
+        if grouped["drop"]:
+            reason = grouped["drop"][0][1]
+            for method, winner in grouped["winner"]:
+                if method == reason:
+                    yield (reason.split("/", 1)[1], winner), 1
+                    return
+
+    return ({"drop": drop_list, "winner": winners}
+            | "JoinWinners" >> beam.CoGroupByKey()
+            | "FinalWinner" >> beam.FlatMap(final_winner)
+            | "CountLosers" >> beam.CombinePerKey(sum)
+            | "GroupSize" >> beam.MapTuple(lambda key, n: (key[0], n + 1)))
 
 
 class Deduplicate(beam.PTransform):
@@ -108,7 +131,7 @@ class Deduplicate(beam.PTransform):
         self.exact, self.url, self.near, self.scope = exact, url, near, scope
 
     def expand(self, docs):
-        scope, drops, clusters = self.scope, [], []
+        scope, drops, winners = self.scope, [], []
         if self.exact:
             outs = (docs
                     | "KeyByContent" >> beam.Map(
@@ -116,9 +139,9 @@ class Deduplicate(beam.PTransform):
                                    DedupCandidate(len(d.text), d.id, d.source)))
                     | "GroupByContent" >> beam.GroupByKey()
                     | "PickSurvivors" >> beam.ParDo(ResolveGroup("exact", survivor_order)).with_outputs(
-                        CLUSTERS, main="drops"))
+                        WINNERS, main="drops"))
             drops.append(outs.drops)
-            clusters.append(outs[CLUSTERS])
+            winners.append(outs[WINNERS])
         if self.url:
             outs = (docs
                     | "KeepWithUrl" >> beam.Filter(lambda d: bool(d.url))
@@ -126,17 +149,19 @@ class Deduplicate(beam.PTransform):
                         crawl_time(d.meta), len(d.text), d.id, d.source)))
                     | "GroupByUrl" >> beam.GroupByKey()
                     | "PickNewest" >> beam.ParDo(ResolveGroup("url", url_survivor_order)).with_outputs(
-                        CLUSTERS, main="drops"))
+                        WINNERS, main="drops"))
             drops.append(outs.drops)
-            clusters.append(outs[CLUSTERS])
+            winners.append(outs[WINNERS])
         if self.near is not None:
-            near_drops, sizes = docs | "NearDuplicates" >> NearDuplicates(self.near, scope)
+            near_drops, near_winners = docs | "NearDuplicates" >> NearDuplicates(self.near, scope)
             drops.append(near_drops)
-            clusters.append(sizes)
+            winners.append(near_winners)
         if not drops:
             empty = docs | "SkipDedup" >> beam.FlatMap(lambda _: ())
             return DedupOutput(empty, empty)
         drop_list = (drops
                      | "FlattenDrops" >> beam.Flatten().with_output_types(Tuple[str, Tuple[str, str]])
-                     | "OneReasonPerDoc" >> beam.CombinePerKey(lambda rs: min(rs, key=lambda r: PRIORITY[r[1]])))
-        return DedupOutput(drop_list, clusters | "FlattenClusters" >> beam.Flatten())
+                     | "OneReasonPerDoc" >> beam.CombinePerKey(lambda rs: min(rs, key=lambda r: PRIORITY[r[1]]))
+                     | "CountDrops" >> beam.ParDo(CountDrops()))
+        winner_of = winners | "FlattenWinners" >> beam.Flatten().with_output_types(Tuple[str, Tuple[str, str]])
+        return DedupOutput(drop_list, group_sizes(drop_list, winner_of))
