@@ -1,7 +1,15 @@
 """Near-dedup quality (precision/recall against true Jaccard) and signature speed.
 
-    python -m bench.dedup quality [--docs 1500]
-    python -m bench.dedup speed [--docs 20000]
+    python -m bench.dedup quality [--docs 1000]
+    python -m bench.dedup speed [--docs 5000]
+    python -m bench.dedup memory --docs N
+
+memory: the whole Deduplicate stage (exact + near) on the DirectRunner over N
+synthetic-but-realistic documents (real text, 300 words, every word sequence
+perturbed per document, one in ten a planted near-copy of the one before),
+generated inside the pipeline so no Create holds them; prints the process's
+peak RSS. Run it at two sizes: the difference over the added documents is the
+per-document memory of the dedup shuffle.
 
 quality: base documents are real text from this machine (the standard library's
 modules and the installed packages' READMEs, cut to 300 to 1,200 words). For
@@ -178,15 +186,56 @@ def speed(n_docs: int) -> None:
           f"{mb / ours:6.2f} MB/s   speed-up {theirs / ours:.1f}x")
 
 
+def synthetic(seed: int, pool: list[str], per_seed: int):
+    """`per_seed` documents from one seed: real words, perturbed so no two are alike."""
+    from sources.document import Document
+    rng = random.Random(seed)
+    previous = None
+    for k in range(per_seed):
+        i = seed * per_seed + k
+        if previous is not None and k % 10 == 9:
+            words = previous.split()
+            words[rng.randrange(len(words))] = f"w{rng.randrange(10 ** 9)}"
+        else:
+            words = pool[i % len(pool)].split()[:300]
+            for j in rng.sample(range(len(words)), len(words) // 5):
+                words[j] = f"w{rng.randrange(10 ** 9)}"
+        previous = " ".join(words)
+        yield Document(id=f"synthetic/{i:09d}@0", text=previous, kind="text", source="synthetic")
+
+
+def memory(n_docs: int) -> None:
+    import resource
+
+    import apache_beam as beam
+
+    from pipeline.rules.minhash import MinHashParams
+    from pipeline.transforms.dedup import Deduplicate
+    pool = base_texts(500)
+    per_seed = 1000
+    start = time.perf_counter()
+    with beam.Pipeline() as p:
+        out = (p
+               | beam.Create(range(n_docs // per_seed))
+               | beam.FlatMap(synthetic, pool, per_seed)
+               | Deduplicate(exact=True, near=MinHashParams()))
+        (out.drop_list | beam.combiners.Count.Globally()
+         | beam.Map(lambda n: print(f"{n} documents removed")))
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"{n_docs} documents: {time.perf_counter() - start:.1f} s, peak RSS {peak:,.0f} MB")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=["quality", "speed"])
+    parser.add_argument("what", choices=["quality", "speed", "memory"])
     parser.add_argument("--docs", type=int)
     args = parser.parse_args()
     if args.what == "quality":
-        quality(args.docs or 1500)
+        quality(args.docs or 1000)
+    elif args.what == "speed":
+        speed(args.docs or 5000)
     else:
-        speed(args.docs or 20000)
+        memory(args.docs or 20000)
 
 
 if __name__ == "__main__":
