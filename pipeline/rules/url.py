@@ -25,6 +25,7 @@ from sources.document import Document
 
 _NON_ALNUM = re.compile(r"[^a-zA-Z0-9]+")
 _lists: dict | None = None
+_extract = None      # the process's TLDExtract, built on first use
 
 
 def _normalize(text: str) -> str:
@@ -63,9 +64,6 @@ def domain_parts(url: str) -> tuple[str, str]:
         _extract = TLDExtract(suffix_list_urls=(), cache_dir=None)
     parts = _extract(url)
     return parts.top_domain_under_public_suffix, parts.fqdn
-
-
-_extract = None
 
 
 class UrlBlocklist:
