@@ -2,8 +2,9 @@
 
 A rule's verdict (pipeline/rules/verdict.py) becomes up to three outputs: the
 kept document, a (source, "<stage>/<reason>") drop, and the rule's tallies as
-(source, "<stage>/<what>", n): PII replaced, C4 lines removed, eval-set matches. With rejects on, each drop also
-emits its audit record (id, source, reason, the text's first 200 characters).
+(source, "<stage>/<what>", n): PII replaced, C4 lines removed, eval-set matches.
+With rejects on, each drop also emits its audit record (id, source, reason, the
+text's first 200 characters).
 
 Every drop is counted twice on purpose: a Beam counter `dropped/<stage>/<reason>`
 (live progress in the runner's UI) and a (source, reason) element that the
