@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pipeline.recipe import Recipe
 from pipeline.rules.dedup import (DedupCandidate, UrlCandidate, content_hash, crawl_time, normalize_url,
-                                  survivor_order, url_survivor_order)
+                                  split_duplicates, survivor_order, url_survivor_order)
 from pipeline.rules.minhash import NearCandidate, Signer, bucket_losers
 from pipeline.rules.decontaminate import MatchEvalSets
 from pipeline.rules.extract import Extractor
@@ -66,8 +66,8 @@ def duplicate_ids(recipe: Recipe, docs: list[Document]) -> set[str]:
                     UrlCandidate(crawl_time(d.meta), len(d.text), d.id, d.source))
     dropped = set()
     for key, group in groups.items():
-        ranked = sorted(group, key=url_survivor_order if key[0] == "url" else survivor_order)
-        dropped.update(c.id for c in ranked[1:])
+        _, losers = split_duplicates(group, url_survivor_order if key[0] == "url" else survivor_order)
+        dropped.update(c.id for c in losers)
     if spec.near is not None:
         signer, buckets = Signer(spec.near), {}
         for d in docs:

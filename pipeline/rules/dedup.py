@@ -26,10 +26,11 @@ def survivor_order(c: DedupCandidate) -> tuple[int, str]:
     return -c.length, c.id
 
 
-def split_duplicates(group: Iterable[DedupCandidate]) -> tuple[DedupCandidate, list[DedupCandidate]]:
-    """(survivor, the rest): the rest are dropped as duplicates of the survivor (an exact
-    group), or rank below a document they may be near-identical to (a MinHash bucket)."""
-    ranked = sorted(set(group), key=survivor_order)
+def split_duplicates(group: Iterable, order=None) -> tuple:
+    """(survivor, the rest) of a group ranked by `order` (survivor_order by default;
+    url_survivor_order for captures of one URL): the rest are dropped as duplicates of
+    the survivor, or, in a MinHash bucket, rank below documents they may be near-identical to."""
+    ranked = sorted(set(group), key=order or survivor_order)
     return ranked[0], ranked[1:]
 
 

@@ -33,7 +33,7 @@ from typing import NamedTuple
 import numpy as np
 
 from pipeline.rules.arrays import word_ngram_hashes
-from pipeline.rules.dedup import survivor_order
+from pipeline.rules.dedup import split_duplicates
 
 BLOCK = 2048   # shingles per NumPy block: bounds memory at rows*bands*BLOCK*8 bytes
 
@@ -141,7 +141,8 @@ class NearCandidate(NamedTuple):
 def bucket_losers(members, min_similarity: float | None) -> list[tuple[NearCandidate, NearCandidate]]:
     """(loser, the best-ranked document verified similar to it) for each member of a bucket
     that ranks below one it is verified similar to."""
-    ranked = sorted(set(members), key=survivor_order)
+    best, rest = split_duplicates(members)
+    ranked = [best, *rest]
     out = []
     for i, member in enumerate(ranked[1:], 1):
         for better in ranked[:i]:

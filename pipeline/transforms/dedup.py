@@ -15,7 +15,7 @@ from typing import NamedTuple, Tuple
 import apache_beam as beam
 
 from pipeline.rules.dedup import (DedupCandidate, UrlCandidate, content_hash, crawl_time, normalize_url,
-                                  survivor_order, url_survivor_order)
+                                  split_duplicates, survivor_order, url_survivor_order)
 from pipeline.rules.minhash import MinHashParams, NearCandidate, Signer, bucket_losers
 from pipeline.transforms.common import Counters
 
@@ -41,12 +41,10 @@ class ResolveGroup(beam.DoFn):
 
     def process(self, group):
         _, candidates = group
-        ranked = sorted(candidates, key=self.order)
-        if len(ranked) < 2:
-            return
-        for loser in ranked[1:]:
+        survivor, losers = split_duplicates(candidates, self.order)
+        for loser in losers:
             yield loser.id, (loser.source, f"dedup/{self.method}")
-            yield beam.pvalue.TaggedOutput(WINNERS, (loser.id, (f"dedup/{self.method}", ranked[0].id)))
+            yield beam.pvalue.TaggedOutput(WINNERS, (loser.id, (f"dedup/{self.method}", survivor.id)))
 
 
 class CountDrops(beam.DoFn):
