@@ -32,7 +32,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from pipeline.rules.arrays import word_ngram_hashes
+from pipeline.rules.arrays import sorted_unique, word_ngram_hashes
 from pipeline.rules.dedup import split_duplicates
 
 BLOCK = 2048   # shingles per NumPy block: bounds memory at rows*bands*BLOCK*8 bytes
@@ -85,7 +85,7 @@ def shingles(text: str, n: int = 5) -> np.ndarray:
     if not words:
         return np.empty(0, dtype=np.uint64)
     h = word_ngram_hashes(words, min(n, len(words)))
-    return np.unique(np.sort(h))
+    return sorted_unique(h)
 
 
 class Signer:
@@ -108,10 +108,6 @@ class Signer:
         rows = self.params.rows
         return [(i, hashlib.blake2b(sig[i * rows:(i + 1) * rows].tobytes(), digest_size=16).digest())
                 for i in range(self.params.bands)]
-
-    def keys(self, text: str) -> list[tuple[int, bytes]]:
-        sig = self.signature(shingles(text, self.params.ngram))
-        return [] if sig is None else self.band_keys(sig)
 
     def keys_and_sketch(self, text: str) -> tuple[list[tuple[int, bytes]], bytes]:
         sig = self.signature(shingles(text, self.params.ngram))
