@@ -307,6 +307,18 @@ def test_remove_and_mark_modes_count_a_match_per_set(eval_sets):
     assert MatchEvalSets(eval_sets, 13, "mark")(doc("clean text")) is None
 
 
+def test_parquet_list_columns_are_text_like_jsonl_lists(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    choices = PASSAGE.split(". ")
+    pq.write_table(pa.table({"choices": [choices]}), tmp_path / "choices.parquet")
+    (tmp_path / "choices.jsonl").write_text(json.dumps({"choices": choices}) + "\n")
+    sets = [EvalSetSpec(name, (str(tmp_path / f"choices.{name}"),), ("choices",)) for name in ("parquet", "jsonl")]
+    contamination = Contamination(sets, ngram=13)
+    assert contamination.report()["parquet"] == contamination.report()["jsonl"]
+    assert contamination("Intro. " + PASSAGE) == ("jsonl", "parquet")
+
+
 def test_ngram_hashes_are_stable_across_processes():
     import subprocess
     import sys

@@ -63,14 +63,16 @@ def eval_texts(spec: EvalSetSpec) -> Iterator[str]:
             import pyarrow.parquet as pq
             with FileSystems.open(path) as f:
                 table = pq.read_table(f, columns=list(spec.fields))
-            for row in table.to_pylist():
-                yield "\n".join(str(row[k]) for k in spec.fields if row.get(k) is not None)
+            yield from (_joined(row, spec.fields) for row in table.to_pylist())
             continue
         with FileSystems.open(path) as f:
             for line in f.read().decode("utf-8").splitlines():
                 if line.strip():
-                    row = json.loads(line)
-                    yield "\n".join(_flatten(row.get(k)) for k in spec.fields if row.get(k) is not None)
+                    yield _joined(json.loads(line), spec.fields)
+
+
+def _joined(row: dict, fields: Sequence[str]) -> str:
+    return "\n".join(_flatten(row[k]) for k in fields if row.get(k) is not None)
 
 
 def _flatten(value) -> str:
