@@ -1,7 +1,7 @@
 """Near-dedup quality (precision/recall against true Jaccard) and signature speed.
 
     python -m bench.dedup quality [--docs 1000]
-    python -m bench.dedup speed [--docs 5000]
+    python -m bench.dedup speed [--docs 5000] [--peer-every 1]
     python -m bench.dedup memory --docs N
 
 memory: the whole Deduplicate stage (exact + near) on the DirectRunner over N
@@ -28,7 +28,9 @@ pairs at or above 0.7 (pair precision).
 speed: shingling plus signatures per second, single-threaded, ours
 (pipeline/rules/minhash.py) against datatrove's MinhashDedupSignature
 (`get_shingles` + `get_signature`, the work its signature stage does per
-document) on the same documents, in the same run.
+document) on the same documents, in the same run. Past 5,000 documents the
+documents are `memory`'s synthetic stream, and `--peer-every 50` gives datatrove
+every 50th of them (1 million through datatrove would take hours).
 """
 from __future__ import annotations
 
@@ -159,31 +161,59 @@ def report(label, candidates, sets, planted, jaccard) -> None:
           f"under 0.5: {all_low} ({all_low / max(len(sims), 1):.2%})")
 
 
-def speed(n_docs: int) -> None:
+def datatrove_signer(tmp: str):
+    """datatrove's MinhashDedupSignature per-document work: shingles, then the signature."""
     from datatrove.pipeline.dedup.minhash import MinhashConfig, MinhashDedupSignature
+    step = MinhashDedupSignature(output_folder=tmp, config=MinhashConfig())
+    # datatrove 0.10.1 hands xxhash a str, which xxhash 3.x refuses; hash the UTF-8 bytes,
+    # as it intends (xxh64, its default 64-bit configuration)
+    import xxhash
+    step._hash_func = lambda text: xxhash.xxh64_intdigest(text.encode("utf-8"))
+    return lambda text: step.get_signature(step.get_shingles(text))
 
+
+def speed(n_docs: int, peer_every: int) -> None:
+    """Ours on every document, datatrove on every `peer_every`-th (all of them by default;
+    at 1 million documents datatrove alone would take hours), in one run. Up to 5,000
+    documents are real text (base_texts); beyond, the synthetic stream of `memory`,
+    generated in chunks outside the timed sections."""
     from pipeline.rules.minhash import MinHashParams, Signer
-    texts = base_texts(n_docs)
-    mb = sum(len(t.encode()) for t in texts) / 1e6
     signer = Signer(MinHashParams())
-    start = time.perf_counter()
-    for t in texts:
-        signer.keys_and_sketch(t)
-    ours = time.perf_counter() - start
+    chunks = [base_texts(n_docs)] if n_docs <= 5000 else synthetic_chunks(n_docs)
+    ours = theirs = mb = peer_mb = ours_on_peer = 0.0
+    docs = peer_docs = 0
     with tempfile.TemporaryDirectory() as tmp:
-        theirs_step = MinhashDedupSignature(output_folder=tmp, config=MinhashConfig())
-        # datatrove 0.10.1 hands xxhash a str, which xxhash 3.x refuses; hash the UTF-8 bytes,
-        # as it intends (xxh64, its default 64-bit configuration)
-        import xxhash
-        theirs_step._hash_func = lambda text: xxhash.xxh64_intdigest(text.encode("utf-8"))
-        start = time.perf_counter()
-        for t in texts:
-            theirs_step.get_signature(theirs_step.get_shingles(t))
-        theirs = time.perf_counter() - start
-    print(f"{len(texts)} documents, {mb:.1f} MB, mean {mb * 1e6 / len(texts):,.0f} bytes")
-    print(f"datatrove MinhashDedupSignature: {theirs:7.2f} s  {len(texts) / theirs:8.0f} docs/s  {mb / theirs:6.2f} MB/s")
-    print(f"ours (shingles, signature, band keys): {ours:7.2f} s  {len(texts) / ours:8.0f} docs/s  "
-          f"{mb / ours:6.2f} MB/s   speed-up {theirs / ours:.1f}x")
+        theirs_sign = datatrove_signer(tmp)
+        for texts in chunks:
+            start = time.perf_counter()
+            for t in texts:
+                signer.keys_and_sketch(t)
+            ours += time.perf_counter() - start
+            peer = texts[::peer_every]
+            start = time.perf_counter()
+            for t in peer:
+                signer.keys_and_sketch(t)
+            ours_on_peer += time.perf_counter() - start
+            start = time.perf_counter()
+            for t in peer:
+                theirs_sign(t)
+            theirs += time.perf_counter() - start
+            docs, peer_docs = docs + len(texts), peer_docs + len(peer)
+            mb += sum(len(t.encode()) for t in texts) / 1e6
+            peer_mb += sum(len(t.encode()) for t in peer) / 1e6
+    print(f"{docs:,} documents, {mb:,.1f} MB, mean {mb * 1e6 / docs:,.0f} bytes; "
+          f"datatrove on {peer_docs:,} of them (every {peer_every})")
+    print(f"ours, all documents (shingles, signature, band keys, sketch): {ours:8.1f} s  "
+          f"{docs / ours:8.0f} docs/s  {mb / ours:6.2f} MB/s")
+    print(f"ours, datatrove's documents: {ours_on_peer:8.1f} s  {peer_docs / ours_on_peer:8.0f} docs/s")
+    print(f"datatrove MinhashDedupSignature: {theirs:8.1f} s  {peer_docs / theirs:8.0f} docs/s  "
+          f"{peer_mb / theirs:6.2f} MB/s   speed-up {theirs / ours_on_peer:.1f}x")
+
+
+def synthetic_chunks(n_docs: int, chunk: int = 10_000):
+    pool = base_texts(500)
+    for first in range(0, n_docs, chunk):
+        yield [d.text for seed in range(first // 1000, (first + chunk) // 1000) for d in synthetic(seed, pool, 1000)]
 
 
 def synthetic(seed: int, pool: list[str], per_seed: int):
@@ -214,26 +244,33 @@ def memory(n_docs: int) -> None:
     pool = base_texts(500)
     per_seed = 1000
     start = time.perf_counter()
-    with beam.Pipeline() as p:
-        out = (p
-               | beam.Create(range(n_docs // per_seed))
-               | beam.FlatMap(synthetic, pool, per_seed)
-               | Deduplicate(exact=True, near=MinHashParams()))
-        (out.drop_list | beam.combiners.Count.Globally()
-         | beam.Map(lambda n: print(f"{n} documents removed")))
+    p = beam.Pipeline()
+    out = (p
+           | beam.Create(range(n_docs // per_seed))
+           | beam.FlatMap(synthetic, pool, per_seed)
+           | Deduplicate(exact=True, near=MinHashParams()))
+    (out.drop_list | beam.combiners.Count.Globally()
+     | beam.Map(lambda n: print(f"{n} documents removed")))
+    result = p.run()
+    result.wait_until_finish()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"{n_docs} documents: {time.perf_counter() - start:.1f} s, peak RSS {peak:,.0f} MB")
+    from apache_beam.metrics.metric import MetricsFilter
+    for counter in result.metrics().query(MetricsFilter())["counters"]:
+        if counter.key.metric.name.endswith("_bytes"):
+            print(f"  {counter.key.metric.name}: {counter.committed / n_docs:,.0f} bytes/document")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("what", choices=["quality", "speed", "memory"])
     parser.add_argument("--docs", type=int)
+    parser.add_argument("--peer-every", type=int, default=1, help="speed: datatrove on every k-th document")
     args = parser.parse_args()
     if args.what == "quality":
         quality(args.docs or 1000)
     elif args.what == "speed":
-        speed(args.docs or 5000)
+        speed(args.docs or 5000, args.peer_every)
     else:
         memory(args.docs or 20000)
 

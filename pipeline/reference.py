@@ -72,8 +72,8 @@ def duplicate_ids(recipe: Recipe, docs: list[Document]) -> set[str]:
         signer, buckets = Signer(spec.near), {}
         for d in docs:
             keys, sketch = signer.keys_and_sketch(d.text)
-            for band, digest in keys:
-                buckets.setdefault((*scope(d), band, digest), []).append(
+            for digest in keys:
+                buckets.setdefault((*scope(d), digest), []).append(
                     NearCandidate(len(d.text), d.id, d.source, sketch))
         for bucket in buckets.values():
             dropped.update(loser.id for loser, _ in bucket_losers(bucket, spec.near.min_similarity))

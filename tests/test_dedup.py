@@ -13,7 +13,7 @@ from apache_beam.testing.util import assert_that, equal_to
 from pipeline.recipe import DedupSpec, Recipe
 from pipeline.reference import duplicate_ids
 from pipeline.rules.dedup import crawl_time, normalize_url
-from pipeline.rules.minhash import MinHashParams, Signer, jaccard, shingles
+from pipeline.rules.minhash import MinHashParams, Signer, estimated_similarity, jaccard, shingles, sketch
 from pipeline.transforms.dedup import Deduplicate
 from sources.document import Document
 
@@ -128,3 +128,35 @@ def test_drop_reasons_follow_priority():
         out = p | beam.Create(docs) | Deduplicate(exact=True, url=True, near=MinHashParams())
         assert_that(out.drop_list, equal_to([("s/f@002", ("s", "dedup/exact"))]), label="OneReason")
         assert_that(out.clusters, equal_to([("exact", 2)]), label="GroupedOnce")
+
+
+def test_known_clusters_chain_pairs_copies_and_one_giant(stdlib_texts):
+    """Keep-if-best-in-every-bucket on clusters whose answer is known: a chain A~B~C where A
+    and C are not similar keeps A and C (B ranks last); each disjoint pair keeps one;
+    exact copies keep one; 40 mutual near-copies keep exactly one. LSH at 20x4 bands and
+    verification at 0.5, so a chain with dissimilar ends fits in 600 words."""
+    params = MinHashParams(bands=20, rows=4, min_similarity=0.5)
+    rng = random.Random(3)
+    words = stdlib_texts[0].split()
+    chain = [doc(1, " ".join(words[0:400])), doc(2, " ".join(words[100:490])), doc(3, " ".join(words[200:600]))]
+    pair_bases = stdlib_texts[1:5]
+    pairs = [(doc(10 + i, t), doc(20 + i, edit(t, 0.01, rng)[:-3])) for i, t in enumerate(pair_bases)]
+    copies = [doc(30 + i, stdlib_texts[5]) for i in range(6)]
+    giant = [doc(100 + i, edit(stdlib_texts[6], 0.005, rng) + " x" * i) for i in range(40)]
+    a, b, c = (shingles(d.text) for d in chain)
+    signer = Signer(params)
+    assert jaccard(a, b) > 0.54 and jaccard(b, c) > 0.54 and jaccard(a, c) < 0.35
+    assert estimated_similarity(sketch(signer.signature(a)), sketch(signer.signature(c))) < 0.5
+    docs = chain + [d for pair in pairs for d in pair] + copies + giant
+    spec = DedupSpec(exact=True, near=params)
+    expected = duplicate_ids(Recipe(name="t", seed=0, sources=(), dedup=spec), docs)
+    assert {d.id for d in chain} & expected == {chain[1].id}
+    assert all(len({d.id for d in pair} - expected) == 1 for pair in pairs)
+    assert [d.id for d in copies if d.id not in expected] == [copies[0].id]
+    longest = min(giant, key=lambda d: (-len(d.text), d.id))
+    assert [d.id for d in giant if d.id not in expected] == [longest.id], "the longest of the giant survives"
+    with BeamTestPipeline() as p:
+        out = p | beam.Create(docs) | Deduplicate(spec.exact, spec.url, spec.near, spec.scope)
+        assert_that(out.drop_list | beam.Keys(), equal_to(sorted(expected)), label="SameAsReference")
+        assert_that(out.clusters, equal_to([("exact", 6), ("near", 2), ("near", 2), ("near", 2), ("near", 2),
+                                            ("near", 40), ("near", 2)]), label="ClusterSizes")

@@ -1,7 +1,7 @@
 """Dedup keys and survivor rules for exact and URL dedup (MinHash: minhash.py).
 
-Only small keys cross the shuffle: (kind, content hash or normalised URL) ->
-(length, id, source). Text and code are deduplicated separately. In a group of
+Only small keys cross the shuffle: (kind, 16-byte digest of the content or of
+the normalised URL) -> (length, id, source). Text and code are deduplicated separately. In a group of
 identical documents the survivor is the longest, then the smallest id; among
 captures of one URL the newest, then the longest, then the smallest id: pure
 functions of the group, so any runner and any bundle order choose the same one.
@@ -18,8 +18,13 @@ class DedupCandidate(NamedTuple):
     source: str
 
 
-def content_hash(text: str) -> str:
-    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
+def content_hash(text: str) -> bytes:
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).digest()
+
+
+def url_key(url: str) -> bytes:
+    """16-byte digest of the normalised URL (the URL dedup key)."""
+    return hashlib.blake2b(normalize_url(url).encode("utf-8"), digest_size=16).digest()
 
 
 def survivor_order(c: DedupCandidate) -> tuple[int, str]:

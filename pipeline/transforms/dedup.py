@@ -1,7 +1,8 @@
 """Deduplicate: exact, URL and MinHash near-duplicates, as shuffles of small keys.
 
 Documents stay in the clean parts on disk; only keys and (length, id, source)
-candidates cross a GroupByKey. Each method yields (doc id, (source, reason))
+candidates cross a shuffle, packed per bundle (transforms/packed.py) so that a
+shuffle element carries many of them. Each method yields (doc id, (source, reason))
 drops; a document dropped by several keeps one reason (exact, then url, then
 near), so the funnel counts it once. Keys start with the document's kind (text
 and code never meet) and, with `scope: source`, its source.
@@ -10,16 +11,19 @@ size) figures for the manifest.
 """
 from __future__ import annotations
 
+import hashlib
 from typing import NamedTuple, Tuple
 
 import apache_beam as beam
 
-from pipeline.rules.dedup import (DedupCandidate, UrlCandidate, content_hash, crawl_time, normalize_url,
-                                  split_duplicates, survivor_order, url_survivor_order)
-from pipeline.rules.minhash import MinHashParams, NearCandidate, Signer, bucket_losers
+from pipeline.rules.dedup import (DedupCandidate, UrlCandidate, content_hash, crawl_time, split_duplicates,
+                                  survivor_order, url_key, url_survivor_order)
+from pipeline.rules.minhash import MinHashParams, NearCandidate, Signer, bucket_losers, doc_ref
 from pipeline.transforms.common import Counters
+from pipeline.transforms.packed import PackedGroupByKey
 
 WINNERS = "winners"
+INFO = "info"
 PRIORITY = {"dedup/exact": 0, "dedup/url": 1, "dedup/near": 2}
 
 
@@ -59,7 +63,8 @@ class CountDrops(beam.DoFn):
 
 
 class SignDocuments(beam.DoFn):
-    """Document -> ((scope, band, digest), candidate) for each LSH band."""
+    """Document -> ((*scope, band key), doc ref) per LSH band, and once, on the INFO output,
+    ((doc ref,), its NearCandidate): band records stay 22 bytes, the candidate crosses once."""
 
     def __init__(self, params: MinHashParams, scope: str):
         super().__init__()
@@ -70,9 +75,34 @@ class SignDocuments(beam.DoFn):
 
     def process(self, doc):
         keys, sketch = self.signer.keys_and_sketch(doc.text)
-        candidate = NearCandidate(len(doc.text), doc.id, doc.source, sketch)
-        for band, digest in keys:
-            yield (*scope_of(doc, self.scope), band, digest), candidate
+        if not keys:
+            return
+        ref = doc_ref(doc.id)
+        yield beam.pvalue.TaggedOutput(INFO, ((ref,), NearCandidate(len(doc.text), doc.id, doc.source, sketch)))
+        scope = scope_of(doc, self.scope)
+        for digest in keys:
+            yield (*scope, digest), ref
+
+
+def bucket_members(bucket):
+    """A shared bucket -> ((doc ref,), key of its member set) per member, to be joined with
+    the candidates. Buckets with the same members have the same losers, so the key is a digest
+    of the members: a near-copy sharing all 14 buckets with its original is judged once."""
+    key, refs = bucket
+    members = sorted(set(refs))
+    scope = "\x1f".join(key[:-1]).encode("utf-8")    # sets in two scopes stay two sets
+    member_set = hashlib.blake2b(b"\0".join([scope, *members]), digest_size=16).digest()
+    for ref in members:
+        yield (ref,), member_set
+
+
+def candidates_in_buckets(joined):
+    """A document's candidate and the member sets it is in -> ((member set,), candidate) each."""
+    _, values = joined
+    candidates = [v for v in values if isinstance(v, NearCandidate)]
+    for member_set in sorted({v for v in values if isinstance(v, bytes)}):
+        for candidate in candidates:
+            yield (member_set,), candidate
 
 
 def near_losers(bucket, min_similarity):
@@ -88,14 +118,25 @@ def best_beater(beaten):
 
 
 class NearDuplicates(beam.PTransform):
+    """Three packed shuffles: band keys -> shared buckets' doc refs; doc refs joined with
+    the candidates (length, id, source, sketch); distinct member sets -> verified losers.
+    Only the documents in a shared bucket reach the last two steps' output."""
+
     def __init__(self, params: MinHashParams, scope: str):
         super().__init__()
         self.params, self.scope = params, scope
 
     def expand(self, docs):
-        losers = (docs
-                  | "SignDocuments" >> beam.ParDo(SignDocuments(self.params, self.scope))
-                  | "GroupByBand" >> beam.GroupByKey()
+        signed = docs | "SignDocuments" >> beam.ParDo(SignDocuments(self.params, self.scope)).with_outputs(
+            INFO, main="bands")
+        members = (signed.bands
+                   | "GroupByBand" >> PackedGroupByKey("dedup/near_band_bytes", min_size=2)
+                   | "BucketMembers" >> beam.FlatMap(bucket_members))
+        losers = ((signed[INFO], members)
+                  | "FlattenCandidatesAndBuckets" >> beam.Flatten()
+                  | "GroupByDocument" >> PackedGroupByKey("dedup/near_candidate_bytes", 2, NearCandidate)
+                  | "CandidatesInBuckets" >> beam.FlatMap(candidates_in_buckets)
+                  | "GroupByBucket" >> PackedGroupByKey("dedup/near_bucket_bytes", 2, NearCandidate)
                   | "FindLosers" >> beam.FlatMap(near_losers, self.params.min_similarity)
                   | "BestBeater" >> beam.CombinePerKey(best_beater))
         drops = losers | "FormatNearDrops" >> beam.MapTuple(lambda loser, v: (loser, (v[0], "dedup/near")))
@@ -135,7 +176,7 @@ class Deduplicate(beam.PTransform):
                     | "KeyByContent" >> beam.Map(
                         lambda d: ((*scope_of(d, scope), content_hash(d.text)),
                                    DedupCandidate(len(d.text), d.id, d.source)))
-                    | "GroupByContent" >> beam.GroupByKey()
+                    | "GroupByContent" >> PackedGroupByKey("dedup/exact_bytes", 2, DedupCandidate)
                     | "PickSurvivors" >> beam.ParDo(ResolveGroup("exact", survivor_order)).with_outputs(
                         WINNERS, main="drops"))
             drops.append(outs.drops)
@@ -143,9 +184,9 @@ class Deduplicate(beam.PTransform):
         if self.url:
             outs = (docs
                     | "KeepWithUrl" >> beam.Filter(lambda d: bool(d.url))
-                    | "KeyByUrl" >> beam.Map(lambda d: ((*scope_of(d, scope), normalize_url(d.url)), UrlCandidate(
+                    | "KeyByUrl" >> beam.Map(lambda d: ((*scope_of(d, scope), url_key(d.url)), UrlCandidate(
                         crawl_time(d.meta), len(d.text), d.id, d.source)))
-                    | "GroupByUrl" >> beam.GroupByKey()
+                    | "GroupByUrl" >> PackedGroupByKey("dedup/url_bytes", 2, UrlCandidate)
                     | "PickNewest" >> beam.ParDo(ResolveGroup("url", url_survivor_order)).with_outputs(
                         WINNERS, main="drops"))
             drops.append(outs.drops)
