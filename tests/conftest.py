@@ -16,6 +16,14 @@ SHARED_CC = REPO.parent / "shared" / "data" / "commoncrawl"
 
 logging.getLogger().addFilter(lambda r: "apitools not found" not in r.getMessage())
 
+# TestPipelines run where `make corpus` does, never on a Prism binary fetched from GitHub
+# (pipeline/runners.py)
+from apache_beam.testing.test_pipeline import TestPipeline  # noqa: E402
+
+from pipeline.runners import LOCAL_RUNNER  # noqa: E402
+
+TestPipeline.pytest_test_pipeline_options = f"--runner={LOCAL_RUNNER}"
+
 
 @contextlib.contextmanager
 def in_repo():

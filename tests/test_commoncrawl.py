@@ -114,13 +114,15 @@ def test_junk_between_members_is_skipped_to_the_next_record(tmp_path):
 def test_read_counters_name_stage_and_reason(tmp_path):
     import apache_beam as beam
     from apache_beam.metrics.metric import MetricsFilter
+    from apache_beam.options.pipeline_options import PipelineOptions
 
     from pipeline.recipe import SourceSpec
+    from pipeline.runners import with_local_runner
     from pipeline.transforms.read import ReadSources
     latin = ("<html><body><p>" + "Crème brûlée à la façon de grand-mère. " * 20 + "</p></body></html>").encode("latin-1")
     write_warc(tmp_path / "m.warc.gz", crawl("https://a/1", PAGE), crawl("https://a/2", b"\x00" * 100),
                crawl("https://a/3", latin))
-    p = beam.Pipeline()
+    p = beam.Pipeline(options=with_local_runner(PipelineOptions([])))
     _ = p | ReadSources((SourceSpec("cc", "warc", (str(tmp_path / "m.warc.gz"),), "text", 2.0),))
     result = p.run()
     result.wait_until_finish()

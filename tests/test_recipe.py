@@ -1,8 +1,10 @@
 """Recipe loading: defaults, and errors that name the offending key before any work starts."""
 import pytest
+from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline.options import BuildConfig, CorpusOptions, MissingOption
 from pipeline.recipe import RecipeError, load_recipe, parse_recipe
+from pipeline.runners import LOCAL_RUNNER, with_local_runner
 from tests.conftest import REPO, SAMPLE_RECIPE, in_repo
 
 BASE = {"name": "r", "sources": [{"name": "a", "type": "parquet", "paths": ["x/*.parquet"]}]}
@@ -74,8 +76,19 @@ def test_missing_options_are_named_and_do_not_break_other_pipelines():
 
     with pytest.raises(MissingOption, match="--output"):
         BuildConfig.from_options(CorpusOptions(["--recipe", "r.yaml"]))
-    with beam.Pipeline() as p:  # CorpusOptions is registered now; an unrelated pipeline still runs
+    # CorpusOptions is registered now; an unrelated pipeline still runs
+    with beam.Pipeline(options=with_local_runner(PipelineOptions([]))) as p:
         assert_that(p | beam.Create([1, 2]) | beam.Map(lambda x: x * 2), equal_to([2, 4]))
+
+
+def test_local_runs_use_the_fnapi_runner_and_others_keep_theirs():
+    """No --runner (or DirectRunner) must not let Beam fetch Prism from GitHub at run time."""
+    from apache_beam.options.pipeline_options import StandardOptions
+    for argv in ([], ["--runner=DirectRunner"], ["--runner", "DirectRunner", "--direct_num_workers=2"]):
+        assert with_local_runner(PipelineOptions(argv)).view_as(StandardOptions).runner == LOCAL_RUNNER
+    for runner in ("DataflowRunner", "FlinkRunner", "PortableRunner", "PrismRunner"):
+        options = with_local_runner(PipelineOptions([f"--runner={runner}"]))
+        assert options.view_as(StandardOptions).runner == runner
 
 
 def test_cli_fails_before_work_with_one_line(tmp_path):
