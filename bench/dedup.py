@@ -244,7 +244,10 @@ def memory(n_docs: int) -> None:
     pool = base_texts(500)
     per_seed = 1000
     start = time.perf_counter()
-    p = beam.Pipeline()
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    from pipeline.runners import with_local_runner
+    p = beam.Pipeline(options=with_local_runner(PipelineOptions([])))
     out = (p
            | beam.Create(range(n_docs // per_seed))
            | beam.FlatMap(synthetic, pool, per_seed)
