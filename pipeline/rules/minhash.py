@@ -19,8 +19,9 @@ a pair only counts when the sketches estimate a similarity of at least
 
 Semantics, and why: a document is removed when, in any bucket it falls in, a
 document ranking above it (longer text, then smaller id) is verified similar. This is "keep if best
-in every bucket": one shuffle of band keys and one of losers, no iteration and
-no machine holding all pairs, and it removes a subset of what connected
+in every bucket": a fixed number of shuffles (transforms/dedup.py: band keys,
+candidates joined to shared buckets, buckets, losers), no iteration and no
+machine holding all pairs, and it removes a subset of what connected
 components would (a chain A~B~C where A and C are not similar keeps A and C if B
 ranks below both, where components keep one of the three).
 """
