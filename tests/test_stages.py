@@ -77,6 +77,24 @@ def test_clean_parts_round_trip_minus_drop_list(tmp_path):
         assert_that(back, equal_to([d for d in docs if d.id not in ("s/f@3", "s/f@7")]))
 
 
+def test_drops_are_subtracted_part_by_part(tmp_path):
+    """Three parts, drops in two of them; a part without drops is read whole."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from pipeline.transforms.materialize import CLEAN_SCHEMA, to_row
+    docs = [doc(i, f"text number {i}") for i in range(30)]
+    paths = []
+    for k in range(3):
+        paths.append(str(tmp_path / f"part-{k}.parquet"))
+        pq.write_table(pa.Table.from_pylist([to_row(d) for d in docs[k::3]], CLEAN_SCHEMA), paths[-1])
+    dropped = {"s/f@0", "s/f@3", "s/f@4", "s/f@28"}
+    with BeamTestPipeline() as p:
+        drops = p | "Drops" >> beam.Create([(i, ("s", "dedup/near")) for i in sorted(dropped)])
+        back = p | "Parts" >> beam.Create(paths) | ReadCleanParts(drops)
+        assert_that(back, equal_to([d for d in docs if d.id not in dropped]))
+
+
 def test_train_tokenizer_and_tokenize_append_eos(tmp_path):
     texts = [PROSE, "def add(a, b):\n    return a + b\n" * 5, "Ünïcödé and emoji 😀 " * 10]
     docs = [doc(i, t) for i, t in enumerate(texts)]

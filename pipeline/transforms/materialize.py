@@ -3,7 +3,7 @@
 Filtered documents are written once, as zstd parquet through Beam's own parquet IO
 (temp files, finalised on success, so a retried bundle never leaves a duplicate),
 while only small dedup keys go through a shuffle. The tokenize stage reads the
-parts back and subtracts the drop list.
+parts back and subtracts the drop list, part by part (ReadCleanParts).
 """
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ import json
 import apache_beam as beam
 import pyarrow as pa
 
+from pipeline.rules.minhash import doc_ref
+from pipeline.transforms.packed import PackedGroupByKey
 from sources.document import Document
 
 CLEAN_SCHEMA = pa.schema([("id", pa.string()), ("text", pa.string()), ("kind", pa.string()),
@@ -40,16 +42,60 @@ class WriteCleanParts(beam.PTransform):
                                                           file_name_suffix=".parquet"))
 
 
+def locate(row_with_file) -> tuple:
+    """(part file, {"id": ...}) -> ((doc ref,), part file): where a document lives."""
+    path, row = row_with_file
+    return (doc_ref(row["id"]),), path
+
+
+def drops_by_part(joined):
+    """A doc ref's part files and dropped ids -> (part file, dropped id) each. Two ids sharing
+    a ref (rare) only put an id in a file's set where it matches nothing."""
+    _, values = joined
+    ids = [v for v in values if isinstance(v, tuple)]
+    for path in sorted({v for v in values if isinstance(v, str)}):
+        for (doc_id,) in ids:
+            yield path, doc_id
+
+
+class ReadPartWithout(beam.DoFn):
+    """(part file, {"drops": [ids]}) -> the part's Documents not among its drops."""
+
+    def process(self, element):
+        import pyarrow.parquet as pq
+        from apache_beam.io.filesystems import FileSystems
+        path, grouped = element
+        if not grouped["part"]:   # a path spelt differently by the reader would lose drops
+            raise ValueError(f"{len(grouped['drops'])} drops name {path}, which is not a clean part")
+        drops = set(grouped["drops"])
+        with FileSystems.open(path) as f:
+            for batch in pq.ParquetFile(f).iter_batches(batch_size=1024):
+                for row in batch.to_pylist():
+                    if row["id"] not in drops:
+                        yield from_row(row)
+
+
 class ReadCleanParts(beam.PTransform):
-    """Part file names -> Documents not on the drop list (a side input of doc ids)."""
+    """Part file names -> Documents not on the drop list, with no text in any shuffle and no
+    worker holding the whole drop list (a side input of every dropped id would not fit at
+    billions of documents): the parts' id column is read to find each dropped document's
+    part, a packed join on the id's digest pairs them, and each part is read once, minus
+    its own drops."""
 
     def __init__(self, drop_list: beam.PCollection):
         super().__init__()
         self.drop_list = drop_list
 
     def expand(self, part_files):
-        return (part_files
-                | "ReadParquet" >> beam.io.ReadAllFromParquet()
-                | "ParseDocuments" >> beam.Map(from_row)
-                | "SubtractDropList" >> beam.Filter(lambda d, drops: d.id not in drops,
-                                                    drops=beam.pvalue.AsDict(self.drop_list)))
+        located = (part_files
+                   | "ReadIds" >> beam.io.ReadAllFromParquet(columns=["id"], with_filename=True)
+                   | "KeyIdByRef" >> beam.Map(locate))
+        dropped = self.drop_list | "KeyDropByRef" >> beam.MapTuple(lambda doc_id, _: ((doc_ref(doc_id),), (doc_id,)))
+        part_drops = ((located, dropped)
+                      | "FlattenIdsAndDrops" >> beam.Flatten()
+                      | "JoinOnRef" >> PackedGroupByKey("dedup/subtract_bytes", min_size=2)
+                      | "DropsByPart" >> beam.FlatMap(drops_by_part))
+        parts = part_files | "KeyPart" >> beam.Map(lambda path: (path, None))
+        return ({"part": parts, "drops": part_drops}
+                | "GroupDropsByPart" >> beam.CoGroupByKey()
+                | "ReadPartsWithoutDrops" >> beam.ParDo(ReadPartWithout()))
