@@ -42,32 +42,37 @@ class WriteCleanParts(beam.PTransform):
                                                           file_name_suffix=".parquet"))
 
 
+def part_ref(path: str) -> bytes:
+    return doc_ref(path)   # 8 bytes instead of the path in every record
+
+
 def locate(row_with_file) -> tuple:
-    """(part file, {"id": ...}) -> ((doc ref,), part file): where a document lives."""
+    """(part file, {"id": ...}) -> ((doc ref,), part ref): where a document lives."""
     path, row = row_with_file
-    return (doc_ref(row["id"]),), path
+    return (doc_ref(row["id"]),), part_ref(path)
 
 
 def drops_by_part(joined):
-    """A doc ref's part files and dropped ids -> (part file, dropped id) each. Two ids sharing
-    a ref (rare) only put an id in a file's set where it matches nothing."""
+    """A doc ref's part refs and dropped ids -> (part ref, dropped id) each. Two ids sharing
+    a ref (rare) only put an id in a part's set where it matches nothing."""
     _, values = joined
     ids = [v for v in values if isinstance(v, tuple)]
-    for path in sorted({v for v in values if isinstance(v, str)}):
+    for part in sorted({v for v in values if isinstance(v, bytes)}):
         for (doc_id,) in ids:
-            yield path, doc_id
+            yield part, doc_id
 
 
 class ReadPartWithout(beam.DoFn):
-    """(part file, {"drops": [ids]}) -> the part's Documents not among its drops."""
+    """(part ref, {"part": [path], "drops": [ids]}) -> the part's Documents not among its drops."""
 
     def process(self, element):
         import pyarrow.parquet as pq
         from apache_beam.io.filesystems import FileSystems
-        path, grouped = element
-        if not grouped["part"]:   # a path spelt differently by the reader would lose drops
-            raise ValueError(f"{len(grouped['drops'])} drops name {path}, which is not a clean part")
-        drops = set(grouped["drops"])
+        _, grouped = element
+        paths, drops = list(grouped["part"]), set(grouped["drops"])
+        if len(paths) != 1:   # a path spelt differently by the reader would lose drops
+            raise ValueError(f"{len(drops)} drops name parts {paths}: not one clean part")
+        path = paths[0]
         with FileSystems.open(path) as f:
             for batch in pq.ParquetFile(f).iter_batches(batch_size=1024):
                 for row in batch.to_pylist():
@@ -95,7 +100,7 @@ class ReadCleanParts(beam.PTransform):
                       | "FlattenIdsAndDrops" >> beam.Flatten()
                       | "JoinOnRef" >> PackedGroupByKey("dedup/subtract_bytes", min_size=2)
                       | "DropsByPart" >> beam.FlatMap(drops_by_part))
-        parts = part_files | "KeyPart" >> beam.Map(lambda path: (path, None))
+        parts = part_files | "KeyPart" >> beam.Map(lambda path: (part_ref(path), path))
         return ({"part": parts, "drops": part_drops}
                 | "GroupDropsByPart" >> beam.CoGroupByKey()
                 | "ReadPartsWithoutDrops" >> beam.ParDo(ReadPartWithout()))
