@@ -55,3 +55,8 @@ def test_same_groups_as_group_by_key(monkeypatch, flush_bytes):
             out = (p | beam.Create(data) | PackedGroupByKey("test/bytes", min_size)
                    | beam.MapTuple(lambda k, v: (k, sorted(v))))
             assert_that(out, equal_to(grouped(data, min_size)))
+        with BeamTestPipeline() as p:   # two inputs, grouped together
+            halves = p | "A" >> beam.Create(data[::2]), p | "B" >> beam.Create(data[1::2])
+            out = (halves | PackedGroupByKey("test/bytes", min_size)
+                   | beam.MapTuple(lambda k, v: (k, sorted(v))))
+            assert_that(out, equal_to(grouped(data, min_size)))

@@ -133,7 +133,6 @@ class NearDuplicates(beam.PTransform):
                    | "GroupByBand" >> PackedGroupByKey("dedup/near_band_bytes", min_size=2)
                    | "BucketMembers" >> beam.FlatMap(bucket_members))
         losers = ((signed[INFO], members)
-                  | "FlattenCandidatesAndBuckets" >> beam.Flatten()
                   | "GroupByDocument" >> PackedGroupByKey("dedup/near_candidate_bytes", 2, NearCandidate)
                   | "CandidatesInBuckets" >> beam.FlatMap(candidates_in_buckets)
                   | "GroupByBucket" >> PackedGroupByKey("dedup/near_bucket_bytes", 2, NearCandidate)

@@ -97,7 +97,6 @@ class ReadCleanParts(beam.PTransform):
                    | "KeyIdByRef" >> beam.Map(locate))
         dropped = self.drop_list | "KeyDropByRef" >> beam.MapTuple(lambda doc_id, _: ((doc_ref(doc_id),), (doc_id,)))
         part_drops = ((located, dropped)
-                      | "FlattenIdsAndDrops" >> beam.Flatten()
                       | "JoinOnRef" >> PackedGroupByKey("dedup/subtract_bytes", min_size=2)
                       | "DropsByPart" >> beam.FlatMap(drops_by_part))
         parts = part_files | "KeyPart" >> beam.Map(lambda path: (part_ref(path), path))

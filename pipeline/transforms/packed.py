@@ -120,14 +120,22 @@ def unpack_groups(partition_blobs, min_size: int = 1, value_type=None):
 
 class PackedGroupByKey(beam.PTransform):
     """GroupByKey for ((*scope, digest), small value) records; `counter` counts the packed
-    bytes. Tuple values come out as `value_type` (a NamedTuple class) when given."""
+    bytes. Tuple values come out as `value_type` (a NamedTuple class) when given.
+
+    Given several PCollections, it groups them together (a join), packing each where it is
+    made: flattening first would leave one input's records unpacked in the runner's buffer
+    until the other input is ready."""
 
     def __init__(self, counter: str, min_size: int = 1, value_type=None):
         super().__init__()
         self.counter, self.min_size, self.value_type = counter, min_size, value_type
 
     def expand(self, records):
-        return (records
-                | "PackPartitions" >> beam.ParDo(PackPartitions(self.counter))
+        inputs = records if isinstance(records, (tuple, list)) else (records,)
+        packed = [pcoll | f"PackPartitions{i or ''}" >> beam.ParDo(PackPartitions(self.counter))
+                  for i, pcoll in enumerate(inputs)]
+        if len(packed) > 1:
+            packed = [packed | "FlattenPacked" >> beam.Flatten()]
+        return (packed[0]
                 | "GroupPartitions" >> beam.GroupByKey()
                 | "UnpackGroups" >> beam.FlatMap(unpack_groups, self.min_size, self.value_type))
