@@ -62,3 +62,25 @@ def test_incompatible_tokenizers_are_refused(trained):
         tiktoken_encoding(json.dumps(missing_byte))
     with pytest.raises(ValueError):
         train_bpe(["abc"], vocab_size=100)
+
+
+def test_output_loads_in_transformers_with_its_special_tokens(sample_documents, trained, tmp_path):
+    """The output directory loads as-is with transformers' PreTrainedTokenizerFast and
+    AutoTokenizer: same ids as HF tokenizers, EOS/PAD/FIM tokens named, exact decoding."""
+    from transformers import AutoTokenizer, PreTrainedTokenizerFast
+
+    from pipeline.transforms.tokenize import save_tokenizer
+    from tokenizer.bpe import FIM_MIDDLE, FIM_PREFIX, FIM_SUFFIX, PAD
+    save_tokenizer(trained, str(tmp_path))
+    hf = Tokenizer.from_file(str(tmp_path / "tokenizer.json"))
+    for loaded in (PreTrainedTokenizerFast.from_pretrained(str(tmp_path)),
+                   AutoTokenizer.from_pretrained(str(tmp_path))):
+        assert loaded.eos_token == EOS and loaded.eos_token_id == special_token_id(trained, EOS)
+        assert loaded.pad_token == PAD and loaded.pad_token_id == special_token_id(trained, PAD)
+        assert loaded.extra_special_tokens == [FIM_PREFIX, FIM_MIDDLE, FIM_SUFFIX]   # v4: additional_
+        assert loaded.bos_token is None and len(loaded) == 8192
+        for text in [d.text for d in sample_documents[:50]] + EDGE_CASES:
+            ids = loaded(text, add_special_tokens=False)["input_ids"]
+            assert ids == hf.encode(text, add_special_tokens=False).ids
+            assert loaded.decode(ids) == text
+        assert loaded.convert_tokens_to_ids(FIM_MIDDLE) == special_token_id(trained, FIM_MIDDLE)

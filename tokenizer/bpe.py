@@ -50,3 +50,26 @@ def train_bpe(texts: Iterable[str], vocab_size: int, min_frequency: int = 2,
     tokenizer.train_from_iterator(texts, trainer=trainer)
     tokenizer.add_special_tokens([AddedToken(t, special=True, normalized=False) for t in special_tokens])
     return tokenizer.to_str()
+
+
+def transformers_files(tokenizer_json: str) -> dict[str, str]:
+    """tokenizer_config.json and special_tokens_map.json: what `transformers` reads beside
+    tokenizer.json to load it as a PreTrainedTokenizerFast with its special tokens named
+    (EOS, PAD, the FIM tokens as additional special tokens; no BOS: documents are joined
+    by EOS only). The added tokens' ids are taken from tokenizer.json itself."""
+    import json
+    added = {t["content"]: t for t in json.loads(tokenizer_json).get("added_tokens", [])}
+    fim = [t for t in (FIM_PREFIX, FIM_MIDDLE, FIM_SUFFIX) if t in added]
+    special = {"eos_token": EOS, "pad_token": PAD if PAD in added else None, "additional_special_tokens": fim}
+    special = {k: v for k, v in special.items() if v}
+    config = {
+        "tokenizer_class": "PreTrainedTokenizerFast",
+        "clean_up_tokenization_spaces": False,   # byte-level BPE decodes exactly
+        "add_bos_token": False, "add_eos_token": False,
+        "added_tokens_decoder": {str(t["id"]): {k: t[k] for k in ("content", "lstrip", "rstrip", "normalized",
+                                                                "single_word", "special")}
+                                 for t in added.values()},
+        **special,
+    }
+    dump = lambda value: json.dumps(value, indent=2, ensure_ascii=False) + "\n"   # noqa: E731
+    return {"tokenizer_config.json": dump(config), "special_tokens_map.json": dump(special)}

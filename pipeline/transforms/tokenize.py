@@ -21,7 +21,7 @@ from apache_beam.io.filesystems import FileSystems
 from loader.indexed_dataset import token_dtype
 from pipeline.recipe import TokenizerSpec
 from pipeline.rules.epochs import uniform_hash
-from tokenizer.bpe import EOS, train_bpe
+from tokenizer.bpe import EOS, train_bpe, transformers_files
 from tokenizer.encoding import special_token_id, tiktoken_encoding, vocab_size
 
 TOKENIZER_FILE = "tokenizer.json"
@@ -44,8 +44,11 @@ def tokenizer_info(tokenizer_json: str) -> dict:
 
 
 def save_tokenizer(tokenizer_json: str, output: str) -> dict:
-    with FileSystems.create(f"{output}/{TOKENIZER_FILE}") as f:
-        f.write(tokenizer_json.encode("utf-8"))
+    """tokenizer.json, and the two files `transformers` loads with it."""
+    files = {TOKENIZER_FILE: tokenizer_json, **transformers_files(tokenizer_json)}
+    for name, text in files.items():
+        with FileSystems.create(f"{output}/{name}") as f:
+            f.write(text.encode("utf-8"))
     return tokenizer_info(tokenizer_json)
 
 
