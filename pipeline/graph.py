@@ -36,10 +36,10 @@ def build_graph(p: beam.Pipeline, config: BuildConfig, code: dict) -> beam.PColl
     spec = recipe.dedup
     dedup = clean | "Deduplicate" >> Deduplicate(spec.exact, spec.url, spec.near, spec.scope)
     docs = parts | "ReadCleanParts" >> ReadCleanParts(dedup.drop_list)
-    tokenizer = docs | "TrainTokenizer" >> TrainTokenizer(recipe.tokenizer, recipe.seed, config.output)
+    epochs = {s.name: s.epochs for s in recipe.sources}
+    tokenizer = docs | "TrainTokenizer" >> TrainTokenizer(recipe.tokenizer, recipe.seed, config.output, epochs)
     tokens = docs | "Tokenize" >> Tokenize(tokenizer)
-    keyed_copies = tokens | "ExpandEpochs" >> ExpandEpochs(
-        {s.name: s.epochs for s in recipe.sources}, recipe.seed, recipe.shard_tokens)
+    keyed_copies = tokens | "ExpandEpochs" >> ExpandEpochs(epochs, recipe.seed, recipe.shard_tokens)
     shards = keyed_copies | "WriteShards" >> WriteShards(config.output, tokenizer)
 
     # Accounting: every record read is kept, dropped with a reason, or dead-lettered.

@@ -3,7 +3,7 @@ import math
 
 import pytest
 
-from pipeline.rules.epochs import epoch_copies, shard_count, shard_of, uniform_hash
+from pipeline.rules.epochs import epoch_copies, sample_key, shard_count, shard_of, uniform_hash
 
 IDS = [f"src/file-{i}.parquet@{i * 7}" for i in range(4000)]
 
@@ -56,3 +56,12 @@ def test_shard_count_and_assignment():
     per_shard = [sum(shard_of(k, 8) == s for k in keys) for s in range(8)]
     assert max(per_shard) / min(per_shard) < 1.2   # shards get even shares
     assert math.isclose(sum(per_shard), 2 * len(IDS))
+
+
+def test_tokenizer_sample_follows_the_stream_share():
+    """Equal text (2 epochs) and code (4 epochs): code is 2/3 of the stream, so about 2/3
+    of a weighted sample; uniform sampling would give 1/2."""
+    keys = sorted([(sample_key(7, f"text/{i}", 2.0), "text") for i in range(20000)]
+                  + [(sample_key(7, f"code/{i}", 4.0), "code") for i in range(20000)])
+    share = sum(kind == "code" for _, kind in keys[:3000]) / 3000
+    assert abs(share - 2 / 3) < 0.03, share    # 3.5 standard deviations

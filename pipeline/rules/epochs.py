@@ -27,6 +27,14 @@ def uniform_hash(seed: int, doc_id: str, salt: str) -> float:
     return (int.from_bytes(digest, "little") >> 11) / float(1 << 53)
 
 
+def sample_key(seed: int, doc_id: str, weight: float) -> float:
+    """Weighted sampling without replacement (Efraimidis and Spirakis): keep the n smallest
+    keys -ln(1 - u) / weight. With weight = the source's epochs, each source's share of
+    the sampled text follows its share of the stream (tokens x epochs), as the tokenizer's
+    training sample should; the keys need no global pass, so Top.Smallest takes them."""
+    return -math.log1p(-uniform_hash(seed, doc_id, "tokenizer")) / weight
+
+
 def epoch_copies(seed: int, doc_id: str, epochs: float) -> list[EpochCopy]:
     if epochs <= 0:
         raise ValueError(f"epochs must be positive, got {epochs}")

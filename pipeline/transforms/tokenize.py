@@ -20,7 +20,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from loader.indexed_dataset import token_dtype
 from pipeline.recipe import TokenizerSpec
-from pipeline.rules.epochs import uniform_hash
+from pipeline.rules.epochs import sample_key
 from tokenizer.bpe import EOS, train_bpe, transformers_files
 from tokenizer.encoding import special_token_id, tiktoken_encoding, vocab_size
 
@@ -53,12 +53,15 @@ def save_tokenizer(tokenizer_json: str, output: str) -> dict:
 
 
 class TrainTokenizer(beam.PTransform):
-    def __init__(self, spec: TokenizerSpec, seed: int, output: str):
+    """Trains the BPE on a sample of the deduplicated documents drawn with weights by
+    source epochs (rules/epochs.sample_key), or loads the recipe's tokenizer.json."""
+
+    def __init__(self, spec: TokenizerSpec, seed: int, output: str, epochs: dict[str, float] | None = None):
         super().__init__()
-        self.spec, self.seed, self.output = spec, seed, output
+        self.spec, self.seed, self.output, self.epochs = spec, seed, output, epochs or {}
 
     def expand(self, docs):
-        spec, seed, output = self.spec, self.seed, self.output
+        spec, seed, output, epochs = self.spec, self.seed, self.output, self.epochs
         if spec.path:
             with FileSystems.open(spec.path) as f:
                 given = f.read().decode("utf-8")
@@ -66,7 +69,8 @@ class TrainTokenizer(beam.PTransform):
             trained = docs.pipeline | "LoadTokenizer" >> beam.Create([given])
         else:
             trained = (docs
-                       | "KeyBySampleHash" >> beam.Map(lambda d: (uniform_hash(seed, d.id, "tokenizer"), d.id, d.text))
+                       | "KeyBySampleWeight" >> beam.Map(
+                           lambda d: (sample_key(seed, d.id, epochs.get(d.source, 1.0)), d.id, d.text))
                        | "SampleDocuments" >> beam.combiners.Top.Smallest(spec.sample_docs)
                        | "TrainBpe" >> beam.Map(lambda sample: train_bpe(
                            [text for _, _, text in sorted(sample)], spec.vocab_size, spec.min_frequency)))
