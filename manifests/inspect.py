@@ -12,6 +12,7 @@ def summary(manifest: dict, where: str = "") -> str:
     lines = [f"corpus {manifest['name']!r}" + (f"  ({where})" if where else ""),
              f"tokenizer: {tok['path']}  vocab {_n(tok['vocab_size'])}  eos {tok['eos_id']}  "
              f"{tok['dtype']}  sha256 {tok['sha256'][:12]}",
+             *quality_line(tok.get("quality")),
              "",
              f"{'source':<{w}}{'kind':<6}{'epochs':>7}{'documents':>11}{'tokens':>13}{'in stream':>13}{'share':>8}"]
     for name, s in manifest["sources"].items():
@@ -34,6 +35,14 @@ def summary(manifest: dict, where: str = "") -> str:
     if "rejects" in manifest:
         lines.append(f"rejects: {_n(manifest['rejects']['records'])} records under {manifest['rejects']['path']}")
     return "\n".join(lines)
+
+
+def quality_line(quality: dict | None) -> list[str]:
+    if not quality:
+        return []
+    held = ", ".join(f"{kind} {q['bytes_per_token']} ({_n(q['documents'])} docs)"
+                     for kind, q in quality["held_out"].items()) or "none held out"
+    return [f"  bytes/token on held-out documents: {held}; vocabulary used {quality['vocab_used_share']:.1%}"]
 
 
 def funnel_table(funnel: dict) -> list[str]:

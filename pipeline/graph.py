@@ -38,7 +38,8 @@ def build_graph(p: beam.Pipeline, config: BuildConfig, code: dict) -> beam.PColl
     docs = parts | "ReadCleanParts" >> ReadCleanParts(dedup.drop_list)
     epochs = {s.name: s.epochs for s in recipe.sources}
     tokenizer = docs | "TrainTokenizer" >> TrainTokenizer(recipe.tokenizer, recipe.seed, config.output, epochs)
-    tokens = docs | "Tokenize" >> Tokenize(tokenizer)
+    tokenized = docs | "Tokenize" >> Tokenize(tokenizer, recipe.seed, epochs)
+    tokens = tokenized.tokens
     keyed_copies = tokens | "ExpandEpochs" >> ExpandEpochs(epochs, recipe.seed, recipe.shard_tokens)
     shards = keyed_copies | "WriteShards" >> WriteShards(config.output, tokenizer)
 
@@ -65,6 +66,6 @@ def build_graph(p: beam.Pipeline, config: BuildConfig, code: dict) -> beam.PColl
                    | "SumDocTokens" >> beam.CombinePerKey(lambda rows: tuple(map(sum, zip(*rows))) or (0, 0))
                    | "FlattenTotals" >> beam.MapTuple(lambda source, dt: (source, *dt)))
     return shards | "WriteManifest" >> WriteManifest(
-        config, code, tokenizer=tokenizer, reads=reads, drops=drops, errors=errors,
+        config, code, tokenizer=tokenizer, tokenizer_quality=tokenized.quality, reads=reads, drops=drops, errors=errors,
         docs_tokens=docs_tokens, clusters=dedup.clusters, tallies=tallies,
         rejects=written_rejects[0] if written_rejects else p | "NoRejects" >> beam.Create([]))

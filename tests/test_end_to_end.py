@@ -137,7 +137,7 @@ def test_cli_inspect_and_verify_catch_corruption(sample_corpus, tmp_path):
 
 def test_outputs_are_complete_and_temporaries_gone(sample_corpus, manifest):
     names = {p.name for p in sample_corpus.iterdir()}
-    expected = {"manifest.json", "tokenizer.json", "rejects"} | \
+    expected = {"manifest.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "rejects"} | \
         {s["path"] for s in manifest["shards"]} | {s["idx"]["path"] for s in manifest["shards"]}
     assert names == expected, "no dead_letters.jsonl when nothing was dead-lettered"
     assert manifest["stats"]["dead_letters"] == 0
@@ -161,3 +161,26 @@ def test_rejects_tallies_and_decontamination_are_reported(sample_corpus, manifes
     assert report["sets"]["python-reading"]["short_texts"] == 1
     assert manifest["tallies"]["refinedweb-sample"]["filter/pii_email"] > 0
     assert any(r.startswith("filter/language") for f in funnel.values() for r in f["dropped"])
+
+
+def test_tokenizer_quality_is_measured_on_the_documents_it_did_not_train_on(sample_corpus, manifest,
+                                                                             sample_documents):
+    """The tokenizer trained on the 500 smallest weighted keys; the manifest's bytes per token
+    come from the rest, per kind, and its vocabulary share from every document."""
+    from pipeline.rules.epochs import sample_key
+    recipe = load_recipe(str(REPO / SAMPLE_RECIPE))
+    epochs = {s.name: s.epochs for s in recipe.sources}
+    ranked = sorted(sample_documents, key=lambda d: sample_key(recipe.seed, d.id, epochs[d.source]))
+    held_out = ranked[recipe.tokenizer.sample_docs:]
+    hf = Tokenizer.from_file(str(sample_corpus / "tokenizer.json"))
+    quality = manifest["tokenizer"]["quality"]
+    used = set()
+    for kind in ("text", "code"):
+        docs = [d for d in held_out if d.kind == kind]
+        n_bytes = sum(len(d.text.encode("utf-8")) for d in docs)
+        n_tokens = sum(len(hf.encode(d.text, add_special_tokens=False).ids) for d in docs)
+        assert quality["held_out"][kind] == {"documents": len(docs), "bytes": n_bytes, "tokens": n_tokens,
+                                             "bytes_per_token": round(n_bytes / n_tokens, 4)}
+    for d in sample_documents:
+        used.update(hf.encode(d.text, add_special_tokens=False).ids)
+    assert quality["vocab_used"] == len(used)

@@ -113,7 +113,7 @@ def test_train_tokenizer_and_tokenize_append_eos(tmp_path):
         # early, and the special tokens still follow it directly.
         assert_that(tok | beam.Map(lambda i: (256 < i["vocab_size"] <= 400, i["dtype"], i["vocab_size"] - i["eos_id"])),
                     equal_to([(True, "uint16", 5)]), label="Info")
-        tokens = docs_pc | Tokenize(tok)
+        tokens = (docs_pc | Tokenize(tok)).tokens
         assert_that(tokens | beam.combiners.ToList(), lambda lists: check(lists[0]), label="Tokens")
     trained = json.loads((tmp_path / "tokenizer.json").read_text())
     assert len(trained["model"]["vocab"]) + 5 == max(t["id"] for t in trained["added_tokens"]) + 1

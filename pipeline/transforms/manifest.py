@@ -84,7 +84,7 @@ class WriteRejects(beam.PTransform):
 
 
 def assemble_manifest(config, shards, tokenizer, reads, drops, errors, docs_tokens, clusters, code,
-                      tallies=(), rejects=()) -> dict:
+                      tallies=(), rejects=(), tokenizer_quality=None) -> dict:
     recipe = config.recipe
     shards = sorted(shards, key=lambda s: s["index"])
     specs = {s.name: {"kind": s.kind, "epochs": s.epochs} for s in recipe.sources}
@@ -106,7 +106,8 @@ def assemble_manifest(config, shards, tokenizer, reads, drops, errors, docs_toke
         "options": {"recipe_path": config.recipe_path, "strict": config.strict},
         "code_version": code,
         "tokenizer": {k: tokenizer[k] for k in ("path", "sha256", "vocab_size", "eos_id", "dtype")}
-        | {"special_tokens": {t: token_ids[t] for t in SPECIAL_TOKENS if t in token_ids}},
+        | {"special_tokens": {t: token_ids[t] for t in SPECIAL_TOKENS if t in token_ids}}
+        | ({"quality": tokenizer_report(tokenizer_quality, tokenizer["vocab_size"])} if tokenizer_quality else {}),
         "sources": sources,
         "shards": shards,
         "funnel": funnel,
@@ -120,12 +121,19 @@ def assemble_manifest(config, shards, tokenizer, reads, drops, errors, docs_toke
     return manifest
 
 
+def tokenizer_report(quality: dict, vocab: int) -> dict:
+    """Bytes per token on held-out documents per kind, and the vocabulary the corpus uses."""
+    return {"held_out": quality["held_out"], "vocab_used": quality["tokens_used"],
+            "vocab_used_share": round(quality["tokens_used"] / vocab, 4)}
+
+
 class WriteManifest(beam.PTransform):
-    def __init__(self, config, code: dict, *, tokenizer, **lists):
+    def __init__(self, config, code: dict, *, tokenizer, tokenizer_quality, **lists):
         """`lists`: reads, drops, errors, docs_tokens, clusters, tallies, rejects PCollections."""
         super().__init__()
         self.config, self.code = config, code
         self.sides = dict(tokenizer=beam.pvalue.AsSingleton(tokenizer),
+                          tokenizer_quality=beam.pvalue.AsSingleton(tokenizer_quality),
                           **{name: beam.pvalue.AsList(pcoll) for name, pcoll in lists.items()})
 
     def expand(self, shards):

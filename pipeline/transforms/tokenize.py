@@ -1,22 +1,30 @@
 """TrainTokenizer and Tokenize.
 
 TrainTokenizer takes a bottom-k sample of the clean, deduplicated documents (the
-k smallest hashes of (seed, id): the same sample on any runner, unlike a
-reservoir, whose contents depend on arrival order), trains a byte-level BPE on it,
-saves tokenizer.json in the output, and hands the tokenizer on as a side input.
+k smallest weighted keys of (seed, id), weights the source's epochs: the same
+sample on any runner, unlike a reservoir, whose contents depend on arrival
+order, and mixed as the stream is), trains a byte-level BPE on it, saves
+tokenizer.json in the output, and hands the tokenizer on as a side input.
 A recipe may name an existing tokenizer.json instead.
 
 Tokenize encodes with a tiktoken Encoding built from that tokenizer (ids equal to
-HF tokenizers', ~10x faster) and appends EOS to every document.
+HF tokenizers', ~10x faster) and appends EOS to every document. It also measures
+the tokenizer: bytes per token on the documents left out of its training sample
+(all of them for a given tokenizer), per kind, and the share of the vocabulary
+the corpus uses.
 """
 from __future__ import annotations
 
 import hashlib
+import math
 from typing import NamedTuple
 
 import apache_beam as beam
 import numpy as np
 from apache_beam.io.filesystems import FileSystems
+from apache_beam.transforms.window import GlobalWindow
+from apache_beam.utils.timestamp import MIN_TIMESTAMP
+from apache_beam.utils.windowed_value import WindowedValue
 
 from loader.indexed_dataset import token_dtype
 from pipeline.recipe import TokenizerSpec
@@ -25,6 +33,7 @@ from tokenizer.bpe import EOS, train_bpe, transformers_files
 from tokenizer.encoding import special_token_id, tiktoken_encoding, vocab_size
 
 TOKENIZER_FILE = "tokenizer.json"
+QUALITY = "quality"
 
 
 class TokenizedDoc(NamedTuple):
@@ -43,13 +52,23 @@ def tokenizer_info(tokenizer_json: str) -> dict:
             "dtype": token_dtype(vocab).name}
 
 
-def save_tokenizer(tokenizer_json: str, output: str) -> dict:
-    """tokenizer.json, and the two files `transformers` loads with it."""
+def save_tokenizer(trained: tuple[str, float], output: str) -> dict:
+    """tokenizer.json, and the two files `transformers` loads with it. `trained` is the
+    json and the sample key above which documents were held out of training."""
+    tokenizer_json, held_out_above = trained
     files = {TOKENIZER_FILE: tokenizer_json, **transformers_files(tokenizer_json)}
     for name, text in files.items():
         with FileSystems.create(f"{output}/{name}") as f:
             f.write(text.encode("utf-8"))
-    return tokenizer_info(tokenizer_json)
+    return tokenizer_info(tokenizer_json) | {"held_out_above": held_out_above}
+
+
+def train_on_sample(sample: list, spec: TokenizerSpec) -> tuple[str, float]:
+    """(tokenizer.json, the largest sample key when the sample is full, else infinity:
+    every document was trained on and none is held out)."""
+    ranked = sorted(sample)
+    cutoff = ranked[-1][0] if len(ranked) >= spec.sample_docs else math.inf
+    return train_bpe([text for _, _, text in ranked], spec.vocab_size, spec.min_frequency), cutoff
 
 
 class TrainTokenizer(beam.PTransform):
@@ -66,34 +85,90 @@ class TrainTokenizer(beam.PTransform):
             with FileSystems.open(spec.path) as f:
                 given = f.read().decode("utf-8")
             tiktoken_encoding(given)  # refuse an incompatible tokenizer now, not on the workers
-            trained = docs.pipeline | "LoadTokenizer" >> beam.Create([given])
+            trained = docs.pipeline | "LoadTokenizer" >> beam.Create([(given, -1.0)])   # all held out
         else:
             trained = (docs
                        | "KeyBySampleWeight" >> beam.Map(
                            lambda d: (sample_key(seed, d.id, epochs.get(d.source, 1.0)), d.id, d.text))
                        | "SampleDocuments" >> beam.combiners.Top.Smallest(spec.sample_docs)
-                       | "TrainBpe" >> beam.Map(lambda sample: train_bpe(
-                           [text for _, _, text in sorted(sample)], spec.vocab_size, spec.min_frequency)))
+                       | "TrainBpe" >> beam.Map(train_on_sample, spec))
         return trained | "SaveTokenizer" >> beam.Map(save_tokenizer, output)
 
 
 class EncodeDocuments(beam.DoFn):
+    """Document -> TokenizedDoc (ids, then EOS); on the QUALITY output, once per bundle, the
+    held-out documents' bytes and tokens per kind and the token ids used (packed bits)."""
+
+    def __init__(self, seed: int, epochs: dict[str, float]):
+        super().__init__()
+        self.seed, self.epochs = seed, epochs
+
     def setup(self):
         self._sha, self._encoding = None, None
+
+    def start_bundle(self):
+        self.held_out, self.used = {}, None
 
     def process(self, doc, info: dict):
         if info["sha256"] != self._sha:   # build the encoding once per worker
             self._encoding, self._sha = tiktoken_encoding(info["json"]), info["sha256"]
         ids = self._encoding.encode_ordinary(doc.text)
+        if self.used is None:
+            self.used = np.zeros(info["vocab_size"], dtype=bool)
+        self.used[ids] = True
+        if sample_key(self.seed, doc.id, self.epochs.get(doc.source, 1.0)) > info["held_out_above"]:
+            row = self.held_out.setdefault(doc.kind, [0, 0, 0])
+            row[0], row[1], row[2] = row[0] + 1, row[1] + len(doc.text.encode("utf-8")), row[2] + len(ids)
         ids.append(info["eos_id"])
         yield TokenizedDoc(doc.id, doc.source, doc.kind, np.asarray(ids, dtype=info["dtype"]))
 
+    def finish_bundle(self):
+        if self.used is not None:
+            partial = {"held_out": self.held_out, "used": np.packbits(self.used).tobytes()}
+            yield beam.pvalue.TaggedOutput(QUALITY, WindowedValue(partial, MIN_TIMESTAMP, [GlobalWindow()]))
+
+
+class MergeQuality(beam.CombineFn):
+    """Per-bundle figures -> bytes per token per kind on held-out documents, and how many
+    token ids the corpus uses; accumulators stay one vocabulary's bits in size."""
+
+    def create_accumulator(self):
+        return {"held_out": {}, "used": None}
+
+    def add_input(self, acc, partial):
+        for kind, row in partial["held_out"].items():
+            acc["held_out"][kind] = [a + b for a, b in zip(acc["held_out"].get(kind, [0, 0, 0]), row)]
+        bits = np.frombuffer(partial["used"], dtype=np.uint8)
+        acc["used"] = bits.copy() if acc["used"] is None else acc["used"] | bits
+        return acc
+
+    def merge_accumulators(self, accs):
+        out = self.create_accumulator()
+        for acc in accs:
+            if acc["used"] is not None:
+                self.add_input(out, {"held_out": acc["held_out"], "used": acc["used"].tobytes()})
+        return out
+
+    def extract_output(self, acc):
+        return {"held_out": {kind: {"documents": d, "bytes": b, "tokens": t,
+                                    "bytes_per_token": round(b / t, 4) if t else None}
+                             for kind, (d, b, t) in sorted(acc["held_out"].items())},
+                "tokens_used": int(np.unpackbits(acc["used"]).sum()) if acc["used"] is not None else 0}
+
+
+class TokenizeOutput(NamedTuple):
+    tokens: beam.PCollection    # TokenizedDoc
+    quality: beam.PCollection   # one merge_quality dict
+
 
 class Tokenize(beam.PTransform):
-    def __init__(self, tokenizer: beam.PCollection):
+    def __init__(self, tokenizer: beam.PCollection, seed: int = 0, epochs: dict[str, float] | None = None):
         super().__init__()
-        self.tokenizer = tokenizer
+        self.tokenizer, self.seed, self.epochs = tokenizer, seed, epochs or {}
 
     def expand(self, docs):
-        return docs | "EncodeDocuments" >> beam.ParDo(EncodeDocuments(),
-                                                      info=beam.pvalue.AsSingleton(self.tokenizer))
+        out = docs | "EncodeDocuments" >> beam.ParDo(
+            EncodeDocuments(self.seed, self.epochs), info=beam.pvalue.AsSingleton(self.tokenizer)).with_outputs(
+            QUALITY, main="tokens")
+        quality = out[QUALITY] | "MergeQuality" >> beam.CombineGlobally(MergeQuality())
+        return TokenizeOutput(out.tokens, quality)
