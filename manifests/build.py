@@ -13,6 +13,8 @@ import pathlib
 from collections import Counter, defaultdict
 from typing import Any, Iterable, Mapping
 
+import numpy as np
+
 SCHEMA_VERSION = 1
 PACKAGES = ("pipeline", "sources", "tokenizer", "manifests", "loader")
 
@@ -152,3 +154,18 @@ def corpus_stats(shards: list[Mapping[str, Any]], sources: Mapping[str, Any], de
             "shard_tokens": {"min": min(tokens, default=0), "max": max(tokens, default=0),
                              "mean": round(sum(tokens) / max(len(tokens), 1), 1)},
             "dead_letters": dead_letters}
+
+
+def megatron_args(shards: list[Mapping[str, Any]], dtype: str) -> dict:
+    """What Megatron-LM needs to read the shards where they lie, paths relative to the
+    corpus directory: a `--data-path` blend (each shard weighted by its tokens, so the
+    blend keeps the stream's mixture), the JSON for `--per-dataset-sequences-path`
+    (prefix -> [sequences, document index entries], which spares Megatron reading every
+    .idx header at start-up) and the token dtype code for it (`--token-dtype-code`)."""
+    from loader.indexed_dataset import CODE_OF
+    ordered = sorted(shards, key=lambda s: s["index"])
+    prefixes = [s["path"].removesuffix(".bin") for s in ordered]
+    return {"data_path": [str(x) for s, prefix in zip(ordered, prefixes) for x in (s["tokens"], prefix)],
+            "sequences_per_dataset": {prefix: [s["documents"], s["documents"] + 1]
+                                      for s, prefix in zip(ordered, prefixes)},
+            "token_dtype_code": CODE_OF[np.dtype(dtype)]}

@@ -184,3 +184,17 @@ def test_tokenizer_quality_is_measured_on_the_documents_it_did_not_train_on(samp
     for d in sample_documents:
         used.update(hf.encode(d.text, add_special_tokens=False).ids)
     assert quality["vocab_used"] == len(used)
+
+
+def test_megatron_arguments_match_the_shards_headers(sample_corpus, manifest):
+    """--data-path weights are the shards' tokens; --per-dataset-sequences-path holds what each
+    .idx header says, so Megatron may skip reading them."""
+    megatron = manifest["megatron"]
+    weights, prefixes = megatron["data_path"][::2], megatron["data_path"][1::2]
+    assert prefixes == [s["path"][:-4] for s in manifest["shards"]]
+    assert [int(w) for w in weights] == [s["tokens"] for s in manifest["shards"]]
+    for prefix in prefixes:
+        idx = (sample_corpus / f"{prefix}.idx").read_bytes()
+        code, seq_count, doc_count = struct.unpack("<BQQ", idx[17:34])
+        assert megatron["sequences_per_dataset"][prefix] == [seq_count, doc_count]
+        assert megatron["token_dtype_code"] == code

@@ -12,8 +12,8 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
 from manifests.build import (SCHEMA_VERSION, UnbalancedFunnel, build_funnel, corpus_stats,
-                             decontamination_report, dedup_figures, funnel_problems, source_totals,
-                             tally_table)
+                             decontamination_report, dedup_figures, funnel_problems, megatron_args,
+                             source_totals, tally_table)
 from manifests.io import write_manifest
 from tokenizer.bpe import SPECIAL_TOKENS
 
@@ -115,6 +115,7 @@ def assemble_manifest(config, shards, tokenizer, reads, drops, errors, docs_toke
         "decontamination": decontamination_report(recipe.decontaminate, tally, eval_sets),
         "dedup": dedup_figures(recipe.dedup, drops, clusters),
         "stats": corpus_stats(shards, sources, sum(n for _, _, n in errors)),
+        "megatron": megatron_args(shards, tokenizer["dtype"]),
     }
     if recipe.rejects:
         manifest["rejects"] = {"path": f"{REJECTS_DIR}/", "records": sum(rejects)}
