@@ -161,7 +161,8 @@ def megatron_args(shards: list[Mapping[str, Any]], dtype: str) -> dict:
     corpus directory: a `--data-path` blend (each shard weighted by its tokens, so the
     blend keeps the stream's mixture), the JSON for `--per-dataset-sequences-path`
     (prefix -> [sequences, document index entries], which spares Megatron reading every
-    .idx header at start-up) and the token dtype code for it (`--token-dtype-code`)."""
+    .idx header at start-up) and the shards' token dtype code (Megatron derives its own
+    from the tokenizer's vocabulary size when it skips the headers)."""
     from loader.indexed_dataset import CODE_OF
     ordered = sorted(shards, key=lambda s: s["index"])
     prefixes = [s["path"].removesuffix(".bin") for s in ordered]
