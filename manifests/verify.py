@@ -1,7 +1,8 @@
 """`manifests verify`: re-check a corpus on disk against its manifest.
 
 Checks the schema, the funnel's balance, the tokenizer's hash, and for every
-shard: both files present, sizes and sha256 as recorded, the .idx parses as
+shard: its files present (.bin, .idx, and datatrove's .bin.index when recorded),
+sizes and sha256 as recorded, the .idx parses as
 MMIDIDX, its lengths and pointers agree with the .bin, its document count and
 token count match the manifest, and every document ends with EOS.
 """
@@ -29,7 +30,7 @@ def sha256_of(path: str) -> tuple[str, int]:
 def check_shard(output: str, shard: dict, dtype: str, eos_id: int) -> list[str]:
     from apache_beam.io.filesystems import FileSystems
     problems = []
-    for rec in (shard, shard["idx"]):
+    for rec in (shard, shard["idx"], *([shard["ds_index"]] if "ds_index" in shard else [])):
         path = f"{output}/{rec['path']}"
         if not FileSystems.exists(path):
             return [f"{rec['path']}: missing"]
@@ -57,6 +58,11 @@ def check_shard(output: str, shard: dict, dtype: str, eos_id: int) -> list[str]:
         (np.array_equal(idx.document_index, np.arange(len(idx) + 1)), f"{name}: unexpected document index"),
         (bool((lengths > 0).all()), f"{name}: empty document"),
     ]
+    if "ds_index" in shard:
+        with FileSystems.open(f"{output}/{shard['ds_index']['path']}") as f:
+            ends = np.frombuffer(f.read(), dtype="<u8")
+        checks.append((np.array_equal(ends, np.cumsum(lengths)), f"{shard['ds_index']['path']}: document ends "
+                                                                  f"disagree with {shard['idx']['path']}"))
     problems = [msg for ok, msg in checks if not ok]
     if not problems and len(idx):
         ends = idx.tokens[(idx.pointers // idx.dtype.itemsize) + lengths - 1]

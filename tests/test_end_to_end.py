@@ -129,16 +129,19 @@ def test_cli_inspect_and_verify_catch_corruption(sample_corpus, tmp_path):
     data[100] ^= 0xFF
     (broken / "shard-00001.bin").write_bytes(bytes(data))
     (broken / "shard-00002.idx").write_bytes((broken / "shard-00002.idx").read_bytes()[:-8])
+    (broken / "shard-00003.bin.index").unlink()
     result = run("verify", str(broken))
     assert result.returncode == 1
     assert "shard-00001.bin: sha256 mismatch" in result.stdout
     assert "shard-00002.idx" in result.stdout
+    assert "shard-00003.bin.index: missing" in result.stdout
 
 
 def test_outputs_are_complete_and_temporaries_gone(sample_corpus, manifest):
     names = {p.name for p in sample_corpus.iterdir()}
     expected = {"manifest.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "rejects"} | \
-        {s["path"] for s in manifest["shards"]} | {s["idx"]["path"] for s in manifest["shards"]}
+        {s[k]["path"] for s in manifest["shards"] for k in ("idx", "ds_index")} | \
+        {s["path"] for s in manifest["shards"]}
     assert names == expected, "no dead_letters.jsonl when nothing was dead-lettered"
     assert manifest["stats"]["dead_letters"] == 0
 
@@ -184,6 +187,17 @@ def test_tokenizer_quality_is_measured_on_the_documents_it_did_not_train_on(samp
     for d in sample_documents:
         used.update(hf.encode(d.text, add_special_tokens=False).ids)
     assert quality["vocab_used"] == len(used)
+
+
+def test_datatrove_index_reads_the_same_bin(sample_corpus, manifest):
+    """The .bin.index holds each document's end token, as datatrove's DatatroveFileDataset
+    reads it beside a token file: the ends of the Megatron reader's documents."""
+    for shard in manifest["shards"]:
+        docs = megatron_documents(sample_corpus / shard["path"][:-4])
+        ends = np.frombuffer((sample_corpus / shard["ds_index"]["path"]).read_bytes(), "<u8")
+        assert ends.tolist() == np.cumsum([len(d) for d in docs]).tolist()
+        tokens = np.frombuffer((sample_corpus / shard["path"]).read_bytes(), "<u2")
+        assert all(tokens[end - 1] == manifest["tokenizer"]["eos_id"] for end in ends)
 
 
 def test_megatron_arguments_match_the_shards_headers(sample_corpus, manifest):

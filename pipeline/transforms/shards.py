@@ -32,6 +32,17 @@ class ShardEntry(NamedTuple):
     tokens: np.ndarray
 
 
+# .bin tokens, .idx Megatron's index, .bin.index datatrove's: the same .bin read by both
+EXTENSIONS = ("bin", "idx", "bin.index")
+
+
+def datatrove_index(lengths) -> bytes:
+    """datatrove's .index for a token file: each document's end as a uint64 token offset,
+    so DatatroveFolderDataset(folder, filename_pattern="shard-*.bin") reads our .bin files
+    in place, with document positions (return_positions=True)."""
+    return np.cumsum(np.asarray(lengths, dtype=np.uint64), dtype=np.uint64).astype("<u8").tobytes()
+
+
 def shard_name(index: int) -> str:
     return f"shard-{index:05d}"
 
@@ -43,8 +54,8 @@ def stream_order(entries: Iterable[ShardEntry]) -> list[ShardEntry]:
 def write_shard(output: str, index: int, entries: Iterable[ShardEntry], dtype: str) -> dict:
     """Writes one shard and returns its manifest record."""
     name = shard_name(index)
-    final = {ext: f"{output}/{name}.{ext}" for ext in ("bin", "idx")}
-    temp = {ext: f"{output}/.{name}.{ext}.inprogress" for ext in ("bin", "idx")}
+    final = {ext: f"{output}/{name}.{ext}" for ext in EXTENSIONS}
+    temp = {ext: f"{output}/.{name}.{ext}.inprogress" for ext in EXTENSIONS}
     digest, lengths = hashlib.sha256(), []
     by_source, by_epoch = Counter(), Counter()
     with FileSystems.create(temp["bin"]) as f:
@@ -56,15 +67,20 @@ def write_shard(output: str, index: int, entries: Iterable[ShardEntry], dtype: s
             by_source[e.source] += len(e.tokens)
             by_epoch[str(e.epoch)] += len(e.tokens)
     index_bytes = encode_index(np.asarray(lengths, dtype=np.int32), np.dtype(dtype))
+    ds_index_bytes = datatrove_index(lengths)
     with FileSystems.create(temp["idx"]) as f:
         f.write(index_bytes)
-    FileSystems.rename([temp["bin"], temp["idx"]], [final["bin"], final["idx"]])
+    with FileSystems.create(temp["bin.index"]) as f:
+        f.write(ds_index_bytes)
+    FileSystems.rename([temp[ext] for ext in EXTENSIONS], [final[ext] for ext in EXTENSIONS])
     return {"index": index, "path": f"{name}.bin", "bytes": sum(lengths) * np.dtype(dtype).itemsize,
             "sha256": digest.hexdigest(), "tokens": int(sum(lengths)), "documents": len(lengths),
             "tokens_by_source": dict(sorted(by_source.items())),
             "tokens_by_epoch": dict(sorted(by_epoch.items(), key=lambda kv: int(kv[0]))),
             "idx": {"path": f"{name}.idx", "bytes": len(index_bytes),
-                    "sha256": hashlib.sha256(index_bytes).hexdigest()}}
+                    "sha256": hashlib.sha256(index_bytes).hexdigest()},
+            "ds_index": {"path": f"{name}.bin.index", "bytes": len(ds_index_bytes),
+                         "sha256": hashlib.sha256(ds_index_bytes).hexdigest()}}
 
 
 class ExpandEpochs(beam.PTransform):
