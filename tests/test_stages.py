@@ -133,7 +133,7 @@ def test_expand_epochs_and_write_shards(tmp_path):
         assert_that(records | beam.Map(lambda r: r["tokens"]) | beam.CombineGlobally(sum), equal_to([260]),
                     label="Tokens")
     files = sorted(f.name for f in tmp_path.iterdir())
-    assert files == [f"shard-{i:05d}.{ext}" for i in range(6) for ext in ("bin", "idx")]
+    assert files == sorted(f"shard-{i:05d}.{ext}" for i in range(6) for ext in ("bin", "bin.index", "idx"))
     copies = {}
     for i in range(6):
         shard = IndexedShard(tmp_path / f"shard-{i:05d}")

@@ -71,7 +71,7 @@ def test_output_loads_in_transformers_with_its_special_tokens(sample_documents, 
 
     from pipeline.transforms.tokenize import save_tokenizer
     from tokenizer.bpe import FIM_MIDDLE, FIM_PREFIX, FIM_SUFFIX, PAD
-    save_tokenizer(trained, str(tmp_path))
+    save_tokenizer((trained, float("inf")), str(tmp_path))
     hf = Tokenizer.from_file(str(tmp_path / "tokenizer.json"))
     for loaded in (PreTrainedTokenizerFast.from_pretrained(str(tmp_path)),
                    AutoTokenizer.from_pretrained(str(tmp_path))):
