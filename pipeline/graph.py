@@ -41,7 +41,7 @@ def build_graph(p: beam.Pipeline, config: BuildConfig, code: dict) -> beam.PColl
     tokenized = docs | "Tokenize" >> Tokenize(tokenizer, recipe.seed, epochs)
     tokens = tokenized.tokens
     keyed_copies = tokens | "ExpandEpochs" >> ExpandEpochs(epochs, recipe.seed, recipe.shard_tokens)
-    shards = keyed_copies | "WriteShards" >> WriteShards(config.output, tokenizer)
+    shards = keyed_copies | "WriteShards" >> WriteShards(config.output, tokenizer, config.work_dir)
 
     # Accounting: every record read is kept, dropped with a reason, or dead-lettered.
     read.dead_letters | "WriteDeadLetters" >> WriteDeadLetters(config.output)

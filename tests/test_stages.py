@@ -119,7 +119,7 @@ def test_train_tokenizer_and_tokenize_append_eos(tmp_path):
     assert len(trained["model"]["vocab"]) + 5 == max(t["id"] for t in trained["added_tokens"]) + 1
 
 
-def test_expand_epochs_and_write_shards(tmp_path):
+def write_test_shards(out) -> None:
     tokens = [TokenizedDoc(f"t/{i}", "t", "text", np.array([i, i + 1, 9], np.uint16)) for i in range(30)] + \
              [TokenizedDoc(f"c/{i}", "c", "code", np.array([100 + i, 9], np.uint16)) for i in range(10)]
     info = {"dtype": "uint16"}
@@ -129,11 +129,16 @@ def test_expand_epochs_and_write_shards(tmp_path):
         assert_that(keyed | beam.Map(lambda kv: kv[0]) | beam.Distinct(), equal_to(list(range(6))), label="Shards")
         assert_that(keyed | beam.Map(lambda kv: kv[1].source) | beam.combiners.Count.PerElement(),
                     equal_to([("t", 60), ("c", 40)]), label="Copies")
-        records = keyed | WriteShards(str(tmp_path), p | "Info" >> beam.Create([info]))
+        records = keyed | WriteShards(str(out), p | "Info" >> beam.Create([info]))
         assert_that(records | beam.Map(lambda r: r["tokens"]) | beam.CombineGlobally(sum), equal_to([260]),
                     label="Tokens")
-    files = sorted(f.name for f in tmp_path.iterdir())
+
+
+def test_expand_epochs_and_write_shards(tmp_path):
+    write_test_shards(tmp_path)
+    files = sorted(f.name for f in tmp_path.iterdir() if f.name != "_work")
     assert files == sorted(f"shard-{i:05d}.{ext}" for i in range(6) for ext in ("bin", "bin.index", "idx"))
+    assert not [f for f in (tmp_path / "_work").rglob("*") if f.is_file()], "fragments are deleted once merged"
     copies = {}
     for i in range(6):
         shard = IndexedShard(tmp_path / f"shard-{i:05d}")
@@ -141,6 +146,23 @@ def test_expand_epochs_and_write_shards(tmp_path):
             key = tuple(shard[j])
             copies[key] = copies.get(key, 0) + 1
     assert sorted(copies.values()) == [2] * 30 + [4] * 10
+
+
+def test_shards_merged_from_many_fragments_are_identical(tmp_path, monkeypatch):
+    """Flushing every few tokens gives each shard many fragments; the merge restores
+    stream order, so the files are byte-identical to those from one fragment per shard."""
+    from pipeline.transforms import shards
+    from pipeline.transforms.shards import write_fragment
+    write_test_shards(tmp_path / "one")
+    monkeypatch.setattr(shards, "FRAGMENT_BYTES", 12)
+    written = []
+    monkeypatch.setattr(shards, "write_fragment", lambda *a: written.append(a[1]) or write_fragment(*a))
+    write_test_shards(tmp_path / "many")
+    assert len(written) > 30 and set(written) == set(range(6)), "many fragments for every shard"
+    names = sorted(f.name for f in (tmp_path / "one").iterdir() if f.name != "_work")
+    assert len(names) == 18
+    for name in names:
+        assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "many" / name).read_bytes(), name
 
 
 def test_count_funnel_counts_reasons_per_source():

@@ -2,22 +2,32 @@
 
 ExpandEpochs gives each tokenized document its copies with their position keys
 (pipeline/rules/epochs.py), counts the tokens in the stream to size the shard
-count, and keys every copy by its shard. WriteShards groups copies per shard,
-orders them by key (ties by id, then epoch), and writes `.bin` and `.idx` under
-temporary names, renamed only when both are complete.
+count, and keys every copy by its shard.
 
-This version groups a shard's tokens on one worker: memory per shard is bounded by
-`shard_tokens`, but the runner's shuffle carries the tokens.
+WriteShards never holds a shard's tokens: each bundle writes, per target shard,
+a fragment (its copies for that shard in stream order: key, then id, then epoch)
+to the work directory, and only the fragments' names cross the shuffle. One
+worker per shard then merges its fragments in stream order, reading each
+sequentially and writing `.bin` as it goes, and writes `.idx` and `.bin.index`
+from the lengths; all three go under temporary names, renamed only when
+complete. Memory is one bundle's buffer (FRAGMENT_BYTES) on the writing side and
+a few numbers per document on the merging side, whatever the shard size.
 """
 from __future__ import annotations
 
 import hashlib
-from collections import Counter
-from typing import Iterable, NamedTuple
+import heapq
+import json
+import uuid
+from collections import Counter, defaultdict
+from typing import Iterable, Iterator, NamedTuple
 
 import apache_beam as beam
 import numpy as np
 from apache_beam.io.filesystems import FileSystems
+from apache_beam.transforms.window import GlobalWindow
+from apache_beam.utils.timestamp import MIN_TIMESTAMP
+from apache_beam.utils.windowed_value import WindowedValue
 
 from loader.indexed_dataset import encode_index
 from pipeline.rules.epochs import epoch_copies, shard_count, shard_of
@@ -52,14 +62,14 @@ def stream_order(entries: Iterable[ShardEntry]) -> list[ShardEntry]:
 
 
 def write_shard(output: str, index: int, entries: Iterable[ShardEntry], dtype: str) -> dict:
-    """Writes one shard and returns its manifest record."""
+    """Writes one shard from entries already in stream order; returns its manifest record."""
     name = shard_name(index)
     final = {ext: f"{output}/{name}.{ext}" for ext in EXTENSIONS}
     temp = {ext: f"{output}/.{name}.{ext}.inprogress" for ext in EXTENSIONS}
     digest, lengths = hashlib.sha256(), []
     by_source, by_epoch = Counter(), Counter()
     with FileSystems.create(temp["bin"]) as f:
-        for e in stream_order(entries):
+        for e in entries:
             data = np.asarray(e.tokens, dtype=np.dtype(dtype).newbyteorder("<")).tobytes()
             f.write(data)
             digest.update(data)
@@ -104,28 +114,101 @@ class ExpandEpochs(beam.PTransform):
         return keyed
 
 
-class WriteShardFiles(beam.DoFn):
+FRAGMENT_BYTES = 64 << 20   # tokens a bundle buffers before it writes its fragments
+
+
+def write_fragment(work_dir: str, shard: int, entries: list[ShardEntry], dtype: str) -> dict:
+    """One bundle's copies for one shard, in stream order: `<prefix>.tokens` (little-endian
+    tokens back to back) and `<prefix>.json` (key, id, epoch, source, length of each).
+    The name is unique per attempt, so a retried bundle never overwrites a fragment
+    another attempt's output still names."""
+    prefix = f"{work_dir}/fragments/{shard_name(shard)}-{uuid.uuid4().hex}"
+    entries = stream_order(entries)
+    le = np.dtype(dtype).newbyteorder("<")
+    with FileSystems.create(f"{prefix}.tokens") as f:
+        for e in entries:
+            f.write(np.asarray(e.tokens, dtype=le).tobytes())
+    meta = {"keys": [e.key for e in entries], "ids": [e.id for e in entries], "epochs": [e.epoch for e in entries],
+            "sources": [e.source for e in entries], "lengths": [len(e.tokens) for e in entries]}
+    with FileSystems.create(f"{prefix}.json") as f:
+        f.write(json.dumps(meta).encode("utf-8"))
+    return {"prefix": prefix, "entries": len(entries), "tokens": sum(meta["lengths"])}
+
+
+def read_fragment(prefix: str, dtype: str) -> Iterator[ShardEntry]:
+    """A fragment's entries in its (stream) order, reading the tokens sequentially."""
+    with FileSystems.open(f"{prefix}.json") as f:
+        meta = json.loads(f.read())
+    le = np.dtype(dtype).newbyteorder("<")
+    with FileSystems.open(f"{prefix}.tokens") as f:
+        for key, doc_id, epoch, source, length in zip(meta["keys"], meta["ids"], meta["epochs"],
+                                                      meta["sources"], meta["lengths"]):
+            yield ShardEntry(key, doc_id, epoch, source, np.frombuffer(f.read(length * le.itemsize), le))
+
+
+def merge_fragments(prefixes: Iterable[str], dtype: str) -> Iterator[ShardEntry]:
+    """Every fragment's entries merged in stream order: (key, id, epoch) is unique per copy."""
+    streams = [read_fragment(prefix, dtype) for prefix in sorted(prefixes)]
+    return heapq.merge(*streams, key=lambda e: (e.key, e.id, e.epoch))
+
+
+class WriteFragments(beam.DoFn):
+    """(shard, ShardEntry) -> (shard, fragment record) per shard a bundle touches."""
+
+    def __init__(self, work_dir: str):
+        super().__init__()
+        self.work_dir = work_dir
+
+    def start_bundle(self):
+        self.buffer, self.size, self.dtype = defaultdict(list), 0, None
+
+    def process(self, element, tokenizer: dict):
+        shard, entry = element
+        self.dtype = tokenizer["dtype"]
+        self.buffer[shard].append(entry)
+        self.size += entry.tokens.nbytes
+        if self.size >= FRAGMENT_BYTES:
+            yield from self.flush()
+
+    def finish_bundle(self):
+        for shard, fragment in self.flush():
+            yield WindowedValue((shard, fragment), MIN_TIMESTAMP, [GlobalWindow()])
+
+    def flush(self):
+        for shard in sorted(self.buffer):
+            yield shard, write_fragment(self.work_dir, shard, self.buffer[shard], self.dtype)
+        self.buffer, self.size = defaultdict(list), 0
+
+
+class MergeShard(beam.DoFn):
+    """(shard, its fragment records) -> the shard's files and manifest record."""
+
     def __init__(self, output: str):
+        super().__init__()
         self.output = output
 
     def setup(self):
         self.counters = Counters()
 
     def process(self, shard, tokenizer: dict):
-        index, entries = shard
-        record = write_shard(self.output, index, entries, tokenizer["dtype"])
+        index, fragments = shard
+        prefixes = [f["prefix"] for f in fragments]
+        record = write_shard(self.output, index, merge_fragments(prefixes, tokenizer["dtype"]), tokenizer["dtype"])
+        FileSystems.delete([f"{p}.{ext}" for p in prefixes for ext in ("tokens", "json")])
         self.counters.inc("write/shards")
         self.counters.inc("write/tokens", record["tokens"])
         yield record
 
 
 class WriteShards(beam.PTransform):
-    def __init__(self, output: str, tokenizer: beam.PCollection):
+    def __init__(self, output: str, tokenizer: beam.PCollection, work_dir: str | None = None):
         super().__init__()
         self.output, self.tokenizer = output, tokenizer
+        self.work_dir = work_dir or f"{output.rstrip('/')}/_work"
 
     def expand(self, keyed_copies):
+        info = beam.pvalue.AsSingleton(self.tokenizer)
         return (keyed_copies
-                | "GroupByShard" >> beam.GroupByKey()
-                | "WriteShardFiles" >> beam.ParDo(WriteShardFiles(self.output),
-                                                  tokenizer=beam.pvalue.AsSingleton(self.tokenizer)))
+                | "WriteFragments" >> beam.ParDo(WriteFragments(self.work_dir), tokenizer=info)
+                | "GroupFragmentsByShard" >> beam.GroupByKey()
+                | "MergeShards" >> beam.ParDo(MergeShard(self.output), tokenizer=info))
