@@ -28,6 +28,7 @@ bench: $(STAMP)
 	$(PY) -m bench.filters
 	$(PY) -m bench.dedup quality
 	$(PY) -m bench.dedup speed
+	$(PY) -m bench.scale
 
 # Regenerates the bundled sample shards from installed material (needs
 # Debian's python3.11-doc for the HTML and reST; see sources/samples/make_samples.py).
