@@ -2,8 +2,9 @@
 
     ReadSources -> ExtractText -> Normalize -> FilterQuality -> [Decontaminate] -> WriteCleanParts
                                                                    \\-> Deduplicate (small keys) -> drop list
-    ReadCleanParts (minus drop list) -> TrainTokenizer (side input) -> Tokenize
-    -> ExpandEpochs -> WriteShards -> WriteManifest
+    PlanCleanParts (minus drop list) -> read -> TrainTokenizer (side input)
+                                     -> read -> Tokenize -> CountShards (side input), stats
+                                     -> read -> Tokenize -> ExpandEpochs -> WriteShards -> WriteManifest
 """
 from __future__ import annotations
 
@@ -13,9 +14,9 @@ from pipeline.options import BuildConfig
 from pipeline.transforms.dedup import Deduplicate
 from pipeline.transforms.documents import Decontaminate, ExtractText, FilterQuality, Normalize
 from pipeline.transforms.manifest import CountFunnel, WriteDeadLetters, WriteManifest, WriteRejects
-from pipeline.transforms.materialize import ReadCleanParts, WriteCleanParts
+from pipeline.transforms.materialize import PlanCleanParts, ReadPlannedParts, WriteCleanParts
 from pipeline.transforms.read import ReadSources
-from pipeline.transforms.shards import ExpandEpochs, WriteShards
+from pipeline.transforms.shards import CountShards, ExpandEpochs, WriteShards
 from pipeline.transforms.tokenize import Tokenize, TrainTokenizer
 
 
@@ -35,12 +36,22 @@ def build_graph(p: beam.Pipeline, config: BuildConfig, code: dict) -> beam.PColl
     parts = clean | "WriteCleanParts" >> WriteCleanParts(config.work_dir)
     spec = recipe.dedup
     dedup = clean | "Deduplicate" >> Deduplicate(spec.exact, spec.url, spec.near, spec.scope)
-    docs = parts | "ReadCleanParts" >> ReadCleanParts(dedup.drop_list)
+    # The clean parts are read three times, each time streaming: to train the tokenizer,
+    # to count the stream's tokens (and so the shards), and to write the shards. Reading
+    # them once would leave every text, then every epoch copy's tokens, waiting in the
+    # runner for the tokenizer, then for the shard count; here only the small plan waits.
+    plan = parts | "PlanCleanParts" >> PlanCleanParts(dedup.drop_list)
     epochs = {s.name: s.epochs for s in recipe.sources}
-    tokenizer = docs | "TrainTokenizer" >> TrainTokenizer(recipe.tokenizer, recipe.seed, config.output, epochs)
-    tokenized = docs | "Tokenize" >> Tokenize(tokenizer, recipe.seed, epochs)
+    tokenizer = (plan | "ReadPartsToTrain" >> ReadPlannedParts()
+                 | "TrainTokenizer" >> TrainTokenizer(recipe.tokenizer, recipe.seed, config.output, epochs))
+    tokenized = (plan | "ReadPartsToCount" >> ReadPlannedParts()
+                 | "Tokenize" >> Tokenize(tokenizer, recipe.seed, epochs))
     tokens = tokenized.tokens
-    keyed_copies = tokens | "ExpandEpochs" >> ExpandEpochs(epochs, recipe.seed, recipe.shard_tokens)
+    num_shards = tokens | "CountShards" >> CountShards(epochs, recipe.seed, recipe.shard_tokens)
+    tokens_to_shard = (plan | "ReadPartsToShard" >> ReadPlannedParts()
+                       | "TokenizeForShards" >> Tokenize(tokenizer, recipe.seed, epochs)).tokens
+    keyed_copies = tokens_to_shard | "ExpandEpochs" >> ExpandEpochs(
+        epochs, recipe.seed, recipe.shard_tokens, num_shards)
     shards = keyed_copies | "WriteShards" >> WriteShards(config.output, tokenizer, config.work_dir)
 
     # Accounting: every record read is kept, dropped with a reason, or dead-lettered.

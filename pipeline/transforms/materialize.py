@@ -80,12 +80,14 @@ class ReadPartWithout(beam.DoFn):
                         yield from_row(row)
 
 
-class ReadCleanParts(beam.PTransform):
-    """Part file names -> Documents not on the drop list, with no text in any shuffle and no
-    worker holding the whole drop list (a side input of every dropped id would not fit at
-    billions of documents): the parts' id column is read to find each dropped document's
-    part, a packed join on the id's digest pairs them, and each part is read once, minus
-    its own drops."""
+class PlanCleanParts(beam.PTransform):
+    """Part file names -> (part ref, {"part": [path], "drops": [ids]}): which documents to skip
+    in each part, with no text in any shuffle and no worker holding the whole drop list (a
+    side input of every dropped id would not fit at billions of documents). The parts' id
+    column is read to find each dropped document's part and a packed join on the id's
+    digest pairs them. ReadPlannedParts then reads each part once, minus its own drops, as
+    often as a consumer needs it: these small elements, not the text, are what waits for a
+    side input such as the tokenizer."""
 
     def __init__(self, drop_list: beam.PCollection):
         super().__init__()
@@ -100,6 +102,22 @@ class ReadCleanParts(beam.PTransform):
                       | "JoinOnRef" >> PackedGroupByKey("dedup/subtract_bytes", min_size=2)
                       | "DropsByPart" >> beam.FlatMap(drops_by_part))
         parts = part_files | "KeyPart" >> beam.Map(lambda path: (part_ref(path), path))
-        return ({"part": parts, "drops": part_drops}
-                | "GroupDropsByPart" >> beam.CoGroupByKey()
-                | "ReadPartsWithoutDrops" >> beam.ParDo(ReadPartWithout()))
+        return {"part": parts, "drops": part_drops} | "GroupDropsByPart" >> beam.CoGroupByKey()
+
+
+class ReadPlannedParts(beam.PTransform):
+    """PlanCleanParts' plan -> the Documents of every part not on the drop list."""
+
+    def expand(self, plan):
+        return plan | "ReadPartsWithoutDrops" >> beam.ParDo(ReadPartWithout())
+
+
+class ReadCleanParts(beam.PTransform):
+    """Part file names -> Documents not on the drop list (PlanCleanParts, then ReadPlannedParts)."""
+
+    def __init__(self, drop_list: beam.PCollection):
+        super().__init__()
+        self.drop_list = drop_list
+
+    def expand(self, part_files):
+        return part_files | "PlanCleanParts" >> PlanCleanParts(self.drop_list) | "ReadParts" >> ReadPlannedParts()

@@ -93,25 +93,46 @@ def write_shard(output: str, index: int, entries: Iterable[ShardEntry], dtype: s
                          "sha256": hashlib.sha256(ds_index_bytes).hexdigest()}}
 
 
-class ExpandEpochs(beam.PTransform):
-    """TokenizedDoc -> (shard index, ShardEntry) for every epoch copy."""
+class CountShards(beam.PTransform):
+    """TokenizedDoc -> the number of shards: stream tokens (each document's tokens times its
+    epoch copies) over the recipe's shard size."""
 
     def __init__(self, epochs: dict[str, float], seed: int, shard_tokens: int):
         super().__init__()
         self.epochs, self.seed, self.shard_tokens = epochs, seed, shard_tokens
 
     def expand(self, tokens):
-        epochs, seed, shard_tokens = self.epochs, self.seed, self.shard_tokens
+        epochs, seed = self.epochs, self.seed
+        return (tokens
+                | "CountStreamTokens" >> beam.Map(
+                    lambda td: len(td.tokens) * len(epoch_copies(seed, td.id, epochs[td.source])))
+                | "SumStreamTokens" >> beam.CombineGlobally(sum)
+                | "ChooseShardCount" >> beam.Map(shard_count, self.shard_tokens))
+
+
+class ExpandEpochs(beam.PTransform):
+    """TokenizedDoc -> (shard index, ShardEntry) for every epoch copy.
+
+    `num_shards` (CountShards' output) should come from an earlier pass over the
+    documents: counted from this transform's own input, every copy's tokens would wait
+    in the runner until the last document is counted (the 4x memory run in
+    bench/README.md)."""
+
+    def __init__(self, epochs: dict[str, float], seed: int, shard_tokens: int,
+                 num_shards: beam.PCollection | None = None):
+        super().__init__()
+        self.epochs, self.seed, self.shard_tokens, self.num_shards = epochs, seed, shard_tokens, num_shards
+
+    def expand(self, tokens):
+        epochs, seed = self.epochs, self.seed
+        num_shards = self.num_shards
+        if num_shards is None:
+            num_shards = tokens | "CountShards" >> CountShards(epochs, seed, self.shard_tokens)
         copies = tokens | "MakeCopies" >> beam.FlatMap(
             lambda td: [ShardEntry(c.key, td.id, c.epoch, td.source, td.tokens)
                         for c in epoch_copies(seed, td.id, epochs[td.source])])
-        num_shards = (copies
-                      | "CountStreamTokens" >> beam.Map(lambda e: len(e.tokens))
-                      | "SumStreamTokens" >> beam.CombineGlobally(sum)
-                      | "ChooseShardCount" >> beam.Map(shard_count, shard_tokens))
-        keyed = copies | "AssignShards" >> beam.Map(
+        return copies | "AssignShards" >> beam.Map(
             lambda e, n: (shard_of(e.key, n), e), n=beam.pvalue.AsSingleton(num_shards))
-        return keyed
 
 
 FRAGMENT_BYTES = 64 << 20   # tokens a bundle buffers before it writes its fragments
