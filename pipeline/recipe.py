@@ -14,6 +14,7 @@ import yaml
 
 from pipeline.rules.decontaminate import EvalSetSpec
 from pipeline.rules.extract import EXTRACTORS, ExtractLimits
+from pipeline.rules.fim import FimSpec
 from pipeline.rules.minhash import MinHashParams
 from sources.document import KINDS
 from sources.readers import READERS, SOURCE_TYPES
@@ -42,6 +43,7 @@ class TokenizerSpec:
     sample_docs: int = 20000
     min_frequency: int = 2
     path: str | None = None          # an existing tokenizer.json instead of training
+    fim: FimSpec = FimSpec()         # fill-in-the-middle for code documents; off by default
 
 
 @dataclass(frozen=True)
@@ -183,7 +185,11 @@ def parse_recipe(raw: Mapping[str, Any]) -> Recipe:
     limits = ExtractLimits(max_bytes=int(extract.get("max_bytes", ExtractLimits.max_bytes)),
                            timeout_s=None if timeout is None else float(timeout))
     dedup = _dedup(r.get("dedup"))
-    tok = _take(r.get("tokenizer") or {}, "tokenizer", {"train", "path"})
+    tok = _take(r.get("tokenizer") or {}, "tokenizer", {"train", "path", "fim"})
+    fim = _take(tok.get("fim") or {}, "tokenizer.fim", {"rate", "spm_rate"})
+    fim = FimSpec(**{k: float(v) for k, v in fim.items()})
+    if not (0 <= fim.rate <= 1 and 0 <= fim.spm_rate <= 1):
+        raise RecipeError("tokenizer.fim: rate and spm_rate must be between 0 and 1")
     train = _take(tok.get("train") or {}, "tokenizer.train", {"vocab_size", "sample_docs", "min_frequency"})
     output = _take(r.get("output") or {}, "output", {"shard_tokens", "rejects"})
     normalize = _take(r.get("normalize") or {}, "normalize", {"fix_mojibake"})
@@ -192,7 +198,7 @@ def parse_recipe(raw: Mapping[str, Any]) -> Recipe:
         extract_html=html, extract_limits=limits, fix_mojibake=bool(normalize.get("fix_mojibake", False)),
         filters=_filters(r.get("filters")), decontaminate=_decontaminate(r.get("decontaminate")),
         dedup=dedup, rejects=bool(output.get("rejects", False)),
-        tokenizer=TokenizerSpec(path=tok.get("path"), **{k: int(v) for k, v in train.items()}),
+        tokenizer=TokenizerSpec(path=tok.get("path"), fim=fim, **{k: int(v) for k, v in train.items()}),
         shard_tokens=int(output.get("shard_tokens", 4_000_000)), raw=dict(raw))
     if recipe.shard_tokens <= 0:
         raise RecipeError("output.shard_tokens must be positive")

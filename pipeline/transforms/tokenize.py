@@ -16,6 +16,7 @@ the corpus uses.
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 from typing import NamedTuple
 
@@ -29,7 +30,9 @@ from apache_beam.utils.windowed_value import WindowedValue
 from loader.indexed_dataset import token_dtype
 from pipeline.recipe import TokenizerSpec
 from pipeline.rules.epochs import sample_key
-from tokenizer.bpe import EOS, train_bpe, transformers_files
+from pipeline.rules.fim import FimSpec, fim_cut, fim_ids
+from pipeline.transforms.common import Counters
+from tokenizer.bpe import EOS, FIM_MIDDLE, FIM_PREFIX, FIM_SUFFIX, SPECIAL_TOKENS, train_bpe, transformers_files
 from tokenizer.encoding import special_token_id, tiktoken_encoding, vocab_size
 
 TOKENIZER_FILE = "tokenizer.json"
@@ -49,6 +52,8 @@ def tokenizer_info(tokenizer_json: str) -> dict:
     return {"json": tokenizer_json, "path": TOKENIZER_FILE,
             "sha256": hashlib.sha256(tokenizer_json.encode("utf-8")).hexdigest(),
             "vocab_size": vocab, "eos_id": special_token_id(tokenizer_json, EOS),
+            "special_ids": {t["content"]: t["id"] for t in json.loads(tokenizer_json).get("added_tokens", [])
+                            if t["content"] in SPECIAL_TOKENS},
             "dtype": token_dtype(vocab).name}
 
 
@@ -85,6 +90,9 @@ class TrainTokenizer(beam.PTransform):
             with FileSystems.open(spec.path) as f:
                 given = f.read().decode("utf-8")
             tiktoken_encoding(given)  # refuse an incompatible tokenizer now, not on the workers
+            missing = [t for t in (FIM_PREFIX, FIM_MIDDLE, FIM_SUFFIX) if spec.fim.rate and t not in given]
+            if missing:
+                raise ValueError(f"tokenizer.fim needs {missing} in {spec.path}")
             trained = docs.pipeline | "LoadTokenizer" >> beam.Create([(given, -1.0)])   # all held out
         else:
             trained = (docs
@@ -99,12 +107,24 @@ class EncodeDocuments(beam.DoFn):
     """Document -> TokenizedDoc (ids, then EOS); on the QUALITY output, once per bundle, the
     held-out documents' bytes and tokens per kind and the token ids used (packed bits)."""
 
-    def __init__(self, seed: int, epochs: dict[str, float]):
+    def __init__(self, seed: int, epochs: dict[str, float], fim: FimSpec = FimSpec()):
         super().__init__()
-        self.seed, self.epochs = seed, epochs
+        self.seed, self.epochs, self.fim = seed, epochs, fim
 
     def setup(self):
         self._sha, self._encoding = None, None
+        self.counters = Counters()
+
+    def encode(self, doc, info: dict) -> tuple[list[int], bool]:
+        """The document's ids, and whether they are fill-in-the-middle (for a code document
+        FIM picks) rather than the plain encoding."""
+        cut = fim_cut(self.seed, doc.id, doc.text, self.fim) if doc.kind == "code" else None
+        if cut is None:
+            return self._encoding.encode_ordinary(doc.text), False
+        self.counters.inc(f"tokenize/fim_{cut.mode}")
+        specials = info["special_ids"]
+        return fim_ids(cut, self._encoding.encode_ordinary, specials[FIM_PREFIX], specials[FIM_MIDDLE],
+                       specials[FIM_SUFFIX]), True
 
     def start_bundle(self):
         self.held_out, self.used = {}, None
@@ -112,11 +132,11 @@ class EncodeDocuments(beam.DoFn):
     def process(self, doc, info: dict):
         if info["sha256"] != self._sha:   # build the encoding once per worker
             self._encoding, self._sha = tiktoken_encoding(info["json"]), info["sha256"]
-        ids = self._encoding.encode_ordinary(doc.text)
+        ids, fim = self.encode(doc, info)
         if self.used is None:
             self.used = np.zeros(info["vocab_size"], dtype=bool)
         self.used[ids] = True
-        if sample_key(self.seed, doc.id, self.epochs.get(doc.source, 1.0)) > info["held_out_above"]:
+        if not fim and sample_key(self.seed, doc.id, self.epochs.get(doc.source, 1.0)) > info["held_out_above"]:
             row = self.held_out.setdefault(doc.kind, [0, 0, 0])
             row[0], row[1], row[2] = row[0] + 1, row[1] + len(doc.text.encode("utf-8")), row[2] + len(ids)
         ids.append(info["eos_id"])
@@ -162,13 +182,14 @@ class TokenizeOutput(NamedTuple):
 
 
 class Tokenize(beam.PTransform):
-    def __init__(self, tokenizer: beam.PCollection, seed: int = 0, epochs: dict[str, float] | None = None):
+    def __init__(self, tokenizer: beam.PCollection, seed: int = 0, epochs: dict[str, float] | None = None,
+                 fim: FimSpec = FimSpec()):
         super().__init__()
-        self.tokenizer, self.seed, self.epochs = tokenizer, seed, epochs or {}
+        self.tokenizer, self.seed, self.epochs, self.fim = tokenizer, seed, epochs or {}, fim
 
     def expand(self, docs):
         out = docs | "EncodeDocuments" >> beam.ParDo(
-            EncodeDocuments(self.seed, self.epochs), info=beam.pvalue.AsSingleton(self.tokenizer)).with_outputs(
+            EncodeDocuments(self.seed, self.epochs, self.fim), info=beam.pvalue.AsSingleton(self.tokenizer)).with_outputs(
             QUALITY, main="tokens")
         quality = out[QUALITY] | "MergeQuality" >> beam.CombineGlobally(MergeQuality())
         return TokenizeOutput(out.tokens, quality)
