@@ -140,8 +140,16 @@ def dedup_figures(spec, drops: Iterable[tuple[str, str, int]], groups: Iterable[
     return out
 
 
-def corpus_stats(shards: list[Mapping[str, Any]], sources: Mapping[str, Any], dead_letters: int) -> dict:
+def corpus_stats(shards: list[Mapping[str, Any]], sources: Mapping[str, Any], dead_letters: int,
+                 target: int | None = None) -> dict:
+    """Totals, and the shard sizes against the recipe's target: min, mean, max and the
+    largest relative deviation of any shard from the target."""
     tokens = [s["tokens"] for s in shards]
+    sizes = {"min": min(tokens, default=0), "max": max(tokens, default=0),
+             "mean": round(sum(tokens) / max(len(tokens), 1), 1)}
+    if target:
+        sizes |= {"target": target, "max_deviation": round(max((abs(t - target) / target for t in tokens),
+                                                                default=0.0), 4)}
     by_kind = Counter()
     for spec in sources.values():
         by_kind[spec["kind"]] += spec["stream_tokens"]
@@ -151,8 +159,7 @@ def corpus_stats(shards: list[Mapping[str, Any]], sources: Mapping[str, Any], de
             "stream_tokens": sum(tokens),
             "stream_tokens_by_kind": dict(sorted(by_kind.items())),
             "shards": len(shards),
-            "shard_tokens": {"min": min(tokens, default=0), "max": max(tokens, default=0),
-                             "mean": round(sum(tokens) / max(len(tokens), 1), 1)},
+            "shard_tokens": sizes,
             "dead_letters": dead_letters}
 
 

@@ -23,7 +23,8 @@ def summary(manifest: dict, where: str = "") -> str:
               f"{_n(stats['stream_tokens']):>13}",
               "",
               f"shards: {stats['shards']}  tokens per shard min {_n(st['min'])} mean {st['mean']:,.0f} "
-              f"max {_n(st['max'])}",
+              f"max {_n(st['max'])}" + (f"  (target {_n(st['target'])}, furthest {st['max_deviation']:.1%} off)"
+                                        if "target" in st else ""),
               "",
               *funnel_table(manifest["funnel"]),
               *tally_lines(manifest.get("tallies", {}), manifest.get("decontamination", {"enabled": False}))]

@@ -47,7 +47,11 @@ def test_epochs_must_be_positive():
 def test_shard_count_and_assignment():
     assert shard_count(0, 100) == 1
     assert shard_count(100, 100) == 1
-    assert shard_count(101, 100) == 2
+    # the count whose mean shard is nearest the target, relatively: 149 tokens make
+    # 2 shards 25.5% under rather than 1 shard 49% over
+    assert shard_count(101, 100) == 1 and shard_count(149, 100) == 2 and shard_count(250, 100) == 3
+    assert shard_count(329, 100) == 3 and shard_count(343, 100) == 4 and shard_count(360, 100) == 4
+    assert shard_count(10 ** 12, 4 * 10 ** 6) == 250_000
     assert shard_of(0.0, 4) == 0
     assert shard_of(0.2499, 4) == 0
     assert shard_of(0.25, 4) == 1

@@ -114,7 +114,7 @@ def assemble_manifest(config, shards, tokenizer, reads, drops, errors, docs_toke
         "tallies": tally,
         "decontamination": decontamination_report(recipe.decontaminate, tally, eval_sets),
         "dedup": dedup_figures(recipe.dedup, drops, clusters),
-        "stats": corpus_stats(shards, sources, sum(n for _, _, n in errors)),
+        "stats": corpus_stats(shards, sources, sum(n for _, _, n in errors), recipe.shard_tokens),
         "megatron": megatron_args(shards, tokenizer["dtype"]),
     }
     if recipe.rejects:
