@@ -64,7 +64,7 @@ class CountDrops(beam.DoFn):
 
 class SignDocuments(beam.DoFn):
     """Document -> ((*scope, band key), doc ref) per LSH band, and once, on the INFO output,
-    ((doc ref,), its NearCandidate): band records stay 22 bytes, the candidate crosses once."""
+    ((doc ref,), its NearCandidate): band records stay 18 bytes, the candidate crosses once."""
 
     def __init__(self, params: MinHashParams, scope: str):
         super().__init__()

@@ -3,7 +3,7 @@
 Filtered documents are written once, as zstd parquet through Beam's own parquet IO
 (temp files, finalised on success, so a retried bundle never leaves a duplicate),
 while only small dedup keys go through a shuffle. The tokenize stage reads the
-parts back and subtracts the drop list, part by part (ReadCleanParts).
+parts back and subtracts the drop list, part by part (PlanCleanParts, ReadPlannedParts).
 """
 from __future__ import annotations
 
