@@ -49,7 +49,8 @@ def build_graph(p: beam.Pipeline, config: BuildConfig, code: dict) -> beam.PColl
     tokens = tokenized.tokens
     num_shards = tokens | "CountShards" >> CountShards(epochs, recipe.seed, recipe.shard_tokens)
     tokens_to_shard = (plan | "ReadPartsToShard" >> ReadPlannedParts()
-                       | "TokenizeForShards" >> Tokenize(tokenizer, recipe.seed, epochs, recipe.tokenizer.fim)).tokens
+                       | "TokenizeForShards" >> Tokenize(tokenizer, recipe.seed, epochs, recipe.tokenizer.fim,
+                                                        measure=False)).tokens
     keyed_copies = tokens_to_shard | "ExpandEpochs" >> ExpandEpochs(
         epochs, recipe.seed, recipe.shard_tokens, num_shards)
     shards = keyed_copies | "WriteShards" >> WriteShards(config.output, tokenizer, config.work_dir)

@@ -90,7 +90,8 @@ class TrainTokenizer(beam.PTransform):
             with FileSystems.open(spec.path) as f:
                 given = f.read().decode("utf-8")
             tiktoken_encoding(given)  # refuse an incompatible tokenizer now, not on the workers
-            missing = [t for t in (FIM_PREFIX, FIM_MIDDLE, FIM_SUFFIX) if spec.fim.rate and t not in given]
+            added = {t["content"] for t in json.loads(given).get("added_tokens", [])}
+            missing = [t for t in (FIM_PREFIX, FIM_MIDDLE, FIM_SUFFIX) if spec.fim.rate and t not in added]
             if missing:
                 raise ValueError(f"tokenizer.fim needs {missing} in {spec.path}")
             trained = docs.pipeline | "LoadTokenizer" >> beam.Create([(given, -1.0)])   # all held out
@@ -107,9 +108,9 @@ class EncodeDocuments(beam.DoFn):
     """Document -> TokenizedDoc (ids, then EOS); on the QUALITY output, once per bundle, the
     held-out documents' bytes and tokens per kind and the token ids used (packed bits)."""
 
-    def __init__(self, seed: int, epochs: dict[str, float], fim: FimSpec = FimSpec()):
+    def __init__(self, seed: int, epochs: dict[str, float], fim: FimSpec = FimSpec(), measure: bool = True):
         super().__init__()
-        self.seed, self.epochs, self.fim = seed, epochs, fim
+        self.seed, self.epochs, self.fim, self.measure = seed, epochs, fim, measure
 
     def setup(self):
         self._sha, self._encoding = None, None
@@ -121,7 +122,8 @@ class EncodeDocuments(beam.DoFn):
         cut = fim_cut(self.seed, doc.id, doc.text, self.fim) if doc.kind == "code" else None
         if cut is None:
             return self._encoding.encode_ordinary(doc.text), False
-        self.counters.inc(f"tokenize/fim_{cut.mode}")
+        if self.measure:
+            self.counters.inc(f"tokenize/fim_{cut.mode}")
         specials = info["special_ids"]
         return fim_ids(cut, self._encoding.encode_ordinary, specials[FIM_PREFIX], specials[FIM_MIDDLE],
                        specials[FIM_SUFFIX]), True
@@ -133,14 +135,19 @@ class EncodeDocuments(beam.DoFn):
         if info["sha256"] != self._sha:   # build the encoding once per worker
             self._encoding, self._sha = tiktoken_encoding(info["json"]), info["sha256"]
         ids, fim = self.encode(doc, info)
+        if self.measure:
+            self.tally(doc, ids, fim, info)
+        ids.append(info["eos_id"])
+        yield TokenizedDoc(doc.id, doc.source, doc.kind, np.asarray(ids, dtype=info["dtype"]))
+
+    def tally(self, doc, ids: list[int], fim: bool, info: dict) -> None:
+        """Marks the ids used; counts bytes and tokens of a held-out, plainly encoded document."""
         if self.used is None:
             self.used = np.zeros(info["vocab_size"], dtype=bool)
         self.used[ids] = True
         if not fim and sample_key(self.seed, doc.id, self.epochs.get(doc.source, 1.0)) > info["held_out_above"]:
             row = self.held_out.setdefault(doc.kind, [0, 0, 0])
             row[0], row[1], row[2] = row[0] + 1, row[1] + len(doc.text.encode("utf-8")), row[2] + len(ids)
-        ids.append(info["eos_id"])
-        yield TokenizedDoc(doc.id, doc.source, doc.kind, np.asarray(ids, dtype=info["dtype"]))
 
     def finish_bundle(self):
         if self.used is not None:
@@ -182,14 +189,18 @@ class TokenizeOutput(NamedTuple):
 
 
 class Tokenize(beam.PTransform):
+    """Documents -> TokenizedDocs, and the tokenizer's quality figures (`measure=False`
+    skips them, and the FIM counters, for a second pass over the same documents)."""
+
     def __init__(self, tokenizer: beam.PCollection, seed: int = 0, epochs: dict[str, float] | None = None,
-                 fim: FimSpec = FimSpec()):
+                 fim: FimSpec = FimSpec(), measure: bool = True):
         super().__init__()
         self.tokenizer, self.seed, self.epochs, self.fim = tokenizer, seed, epochs or {}, fim
+        self.measure = measure
 
     def expand(self, docs):
         out = docs | "EncodeDocuments" >> beam.ParDo(
-            EncodeDocuments(self.seed, self.epochs, self.fim), info=beam.pvalue.AsSingleton(self.tokenizer)).with_outputs(
+            EncodeDocuments(self.seed, self.epochs, self.fim, self.measure), info=beam.pvalue.AsSingleton(self.tokenizer)).with_outputs(
             QUALITY, main="tokens")
         quality = out[QUALITY] | "MergeQuality" >> beam.CombineGlobally(MergeQuality())
         return TokenizeOutput(out.tokens, quality)
