@@ -63,8 +63,13 @@ def vocab_size(tokenizer_json: str) -> int:
     return max(ids) + 1
 
 
+def added_token_ids(tokenizer_json: str) -> dict[str, int]:
+    """Every added token's content -> id."""
+    return {t["content"]: t["id"] for t in json.loads(tokenizer_json).get("added_tokens", [])}
+
+
 def special_token_id(tokenizer_json: str, token: str) -> int:
-    for added in json.loads(tokenizer_json).get("added_tokens", []):
-        if added["content"] == token:
-            return added["id"]
-    raise KeyError(f"special token {token!r} is not in the tokenizer")
+    ids = added_token_ids(tokenizer_json)
+    if token not in ids:
+        raise KeyError(f"special token {token!r} is not in the tokenizer")
+    return ids[token]

@@ -15,7 +15,6 @@ from manifests.build import (SCHEMA_VERSION, UnbalancedFunnel, build_funnel, cor
                              decontamination_report, dedup_figures, funnel_problems, megatron_args,
                              source_totals, tally_table)
 from manifests.io import write_manifest
-from tokenizer.bpe import SPECIAL_TOKENS
 
 DEAD_LETTER_FILE = "dead_letters.jsonl"
 REJECTS_DIR = "rejects"
@@ -93,7 +92,6 @@ def assemble_manifest(config, shards, tokenizer, reads, drops, errors, docs_toke
     problems = funnel_problems(funnel)
     if problems:
         raise UnbalancedFunnel("; ".join(problems))
-    token_ids = {t["content"]: t["id"] for t in json.loads(tokenizer["json"])["added_tokens"]}
     tally = tally_table(specs, tallies)
     eval_sets = {}
     if recipe.decontaminate is not None:
@@ -106,7 +104,7 @@ def assemble_manifest(config, shards, tokenizer, reads, drops, errors, docs_toke
         "options": {"recipe_path": config.recipe_path, "strict": config.strict},
         "code_version": code,
         "tokenizer": {k: tokenizer[k] for k in ("path", "sha256", "vocab_size", "eos_id", "dtype")}
-        | {"special_tokens": {t: token_ids[t] for t in SPECIAL_TOKENS if t in token_ids}}
+        | {"special_tokens": tokenizer["special_ids"]}
         | ({"quality": tokenizer_report(tokenizer_quality, tokenizer["vocab_size"])} if tokenizer_quality else {}),
         "sources": sources,
         "shards": shards,

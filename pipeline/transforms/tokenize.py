@@ -16,7 +16,6 @@ the corpus uses.
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 from typing import NamedTuple
 
@@ -33,7 +32,7 @@ from pipeline.rules.epochs import sample_key
 from pipeline.rules.fim import FimSpec, fim_cut, fim_ids
 from pipeline.transforms.common import Counters
 from tokenizer.bpe import EOS, FIM_MIDDLE, FIM_PREFIX, FIM_SUFFIX, SPECIAL_TOKENS, train_bpe, transformers_files
-from tokenizer.encoding import special_token_id, tiktoken_encoding, vocab_size
+from tokenizer.encoding import added_token_ids, special_token_id, tiktoken_encoding, vocab_size
 
 TOKENIZER_FILE = "tokenizer.json"
 QUALITY = "quality"
@@ -52,8 +51,7 @@ def tokenizer_info(tokenizer_json: str) -> dict:
     return {"json": tokenizer_json, "path": TOKENIZER_FILE,
             "sha256": hashlib.sha256(tokenizer_json.encode("utf-8")).hexdigest(),
             "vocab_size": vocab, "eos_id": special_token_id(tokenizer_json, EOS),
-            "special_ids": {t["content"]: t["id"] for t in json.loads(tokenizer_json).get("added_tokens", [])
-                            if t["content"] in SPECIAL_TOKENS},
+            "special_ids": {t: i for t, i in added_token_ids(tokenizer_json).items() if t in SPECIAL_TOKENS},
             "dtype": token_dtype(vocab).name}
 
 
@@ -90,7 +88,7 @@ class TrainTokenizer(beam.PTransform):
             with FileSystems.open(spec.path) as f:
                 given = f.read().decode("utf-8")
             tiktoken_encoding(given)  # refuse an incompatible tokenizer now, not on the workers
-            added = {t["content"] for t in json.loads(given).get("added_tokens", [])}
+            added = added_token_ids(given)
             missing = [t for t in (FIM_PREFIX, FIM_MIDDLE, FIM_SUFFIX) if spec.fim.rate and t not in added]
             if missing:
                 raise ValueError(f"tokenizer.fim needs {missing} in {spec.path}")
