@@ -17,6 +17,9 @@ from typing import Callable, NamedTuple, Optional
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
+from apache_beam.transforms.window import GlobalWindow
+from apache_beam.utils.timestamp import MIN_TIMESTAMP
+from apache_beam.utils.windowed_value import WindowedValue
 
 from pipeline.rules.verdict import Dropped, Edited
 from sources.document import Document
@@ -30,6 +33,12 @@ REJECT_CHARS = 200
 
 def reject_record(doc: Document, reason: str) -> dict:
     return {"id": doc.id, "source": doc.source, "reason": reason, "text": doc.text[:REJECT_CHARS]}
+
+
+def in_global_window(value) -> WindowedValue:
+    """What finish_bundle yields: a value flushed from a bundle's buffer, in the global window
+    (every stage here is batch and unwindowed)."""
+    return WindowedValue(value, MIN_TIMESTAMP, [GlobalWindow()])
 
 
 class Counters:

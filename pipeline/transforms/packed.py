@@ -25,11 +25,8 @@ import pickle
 from collections import defaultdict
 
 import apache_beam as beam
-from apache_beam.transforms.window import GlobalWindow
-from apache_beam.utils.timestamp import MIN_TIMESTAMP
-from apache_beam.utils.windowed_value import WindowedValue
 
-from pipeline.transforms.common import Counters
+from pipeline.transforms.common import Counters, in_global_window
 
 PARTITION_BITS = 16
 # Bytes a bundle buffers before it flushes early: bounds a worker's buffer while keeping
@@ -97,7 +94,7 @@ class PackPartitions(beam.DoFn):
 
     def finish_bundle(self):
         for partition, blob in self.flush():
-            yield WindowedValue((partition, blob), MIN_TIMESTAMP, [GlobalWindow()])
+            yield in_global_window((partition, blob))
 
     def flush(self):
         self.counters.inc(self.counter, self.size)

@@ -25,13 +25,10 @@ from typing import Iterable, Iterator, NamedTuple
 import apache_beam as beam
 import numpy as np
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.transforms.window import GlobalWindow
-from apache_beam.utils.timestamp import MIN_TIMESTAMP
-from apache_beam.utils.windowed_value import WindowedValue
 
 from loader.indexed_dataset import encode_index
 from pipeline.rules.epochs import epoch_copies, shard_count, shard_of
-from pipeline.transforms.common import Counters
+from pipeline.transforms.common import Counters, in_global_window
 
 
 class ShardEntry(NamedTuple):
@@ -57,8 +54,13 @@ def shard_name(index: int) -> str:
     return f"shard-{index:05d}"
 
 
+def stream_key(e: ShardEntry) -> tuple:
+    """A copy's place in the stream: its epoch key, ties by id, then epoch (unique per copy)."""
+    return e.key, e.id, e.epoch
+
+
 def stream_order(entries: Iterable[ShardEntry]) -> list[ShardEntry]:
-    return sorted(entries, key=lambda e: (e.key, e.id, e.epoch))
+    return sorted(entries, key=stream_key)
 
 
 def write_shard(output: str, index: int, entries: Iterable[ShardEntry], dtype: str) -> dict:
@@ -168,9 +170,9 @@ def read_fragment(prefix: str, dtype: str) -> Iterator[ShardEntry]:
 
 
 def merge_fragments(prefixes: Iterable[str], dtype: str) -> Iterator[ShardEntry]:
-    """Every fragment's entries merged in stream order: (key, id, epoch) is unique per copy."""
+    """Every fragment's entries merged in stream order."""
     streams = [read_fragment(prefix, dtype) for prefix in sorted(prefixes)]
-    return heapq.merge(*streams, key=lambda e: (e.key, e.id, e.epoch))
+    return heapq.merge(*streams, key=stream_key)
 
 
 class WriteFragments(beam.DoFn):
@@ -193,7 +195,7 @@ class WriteFragments(beam.DoFn):
 
     def finish_bundle(self):
         for shard, fragment in self.flush():
-            yield WindowedValue((shard, fragment), MIN_TIMESTAMP, [GlobalWindow()])
+            yield in_global_window((shard, fragment))
 
     def flush(self):
         for shard in sorted(self.buffer):

@@ -22,15 +22,12 @@ from typing import NamedTuple
 import apache_beam as beam
 import numpy as np
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.transforms.window import GlobalWindow
-from apache_beam.utils.timestamp import MIN_TIMESTAMP
-from apache_beam.utils.windowed_value import WindowedValue
 
 from loader.indexed_dataset import token_dtype
 from pipeline.recipe import TokenizerSpec
 from pipeline.rules.epochs import sample_key
 from pipeline.rules.fim import FimSpec, fim_cut, fim_ids
-from pipeline.transforms.common import Counters
+from pipeline.transforms.common import Counters, in_global_window
 from tokenizer.bpe import EOS, FIM_MIDDLE, FIM_PREFIX, FIM_SUFFIX, SPECIAL_TOKENS, train_bpe, transformers_files
 from tokenizer.encoding import added_token_ids, special_token_id, tiktoken_encoding, vocab_size
 
@@ -150,7 +147,7 @@ class EncodeDocuments(beam.DoFn):
     def finish_bundle(self):
         if self.used is not None:
             partial = {"held_out": self.held_out, "used": np.packbits(self.used).tobytes()}
-            yield beam.pvalue.TaggedOutput(QUALITY, WindowedValue(partial, MIN_TIMESTAMP, [GlobalWindow()]))
+            yield beam.pvalue.TaggedOutput(QUALITY, in_global_window(partial))
 
 
 class MergeQuality(beam.CombineFn):
