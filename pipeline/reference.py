@@ -9,7 +9,7 @@ It holds everything in memory: for small inputs only.
 from __future__ import annotations
 
 from pipeline.recipe import Recipe
-from pipeline.rules.dedup import (DedupCandidate, UrlCandidate, content_hash, crawl_time, normalize_url,
+from pipeline.rules.dedup import (DedupCandidate, UrlCandidate, content_hash, crawl_time, normalize_url, scope_of,
                                   split_duplicates, survivor_order, url_survivor_order)
 from pipeline.rules.minhash import NearCandidate, Signer, bucket_losers
 from pipeline.rules.decontaminate import MatchEvalSets
@@ -53,7 +53,7 @@ def _read_and_filter(recipe: Recipe, chain: list, kept: list[Document]) -> None:
 def duplicate_ids(recipe: Recipe, docs: list[Document]) -> set[str]:
     """Ids the recipe's dedup removes, by the same keys and survivor rules as the Beam graph."""
     spec = recipe.dedup
-    scope = (lambda d: (d.kind, d.source)) if spec.scope == "source" else (lambda d: (d.kind,))
+    scope = lambda d: scope_of(d, spec.scope)   # noqa: E731
     groups: dict = {}
     if spec.exact:
         for d in docs:

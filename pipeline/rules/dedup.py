@@ -18,6 +18,12 @@ class DedupCandidate(NamedTuple):
     source: str
 
 
+def scope_of(doc, scope: str) -> tuple:
+    """What a dedup key starts with: the kind (text and code never meet) and, with
+    `scope: source`, the source."""
+    return (doc.kind, doc.source) if scope == "source" else (doc.kind,)
+
+
 def content_hash(text: str) -> bytes:
     return hashlib.blake2b(text.encode("utf-8"), digest_size=16).digest()
 

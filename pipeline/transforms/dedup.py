@@ -16,7 +16,7 @@ from typing import NamedTuple, Tuple
 
 import apache_beam as beam
 
-from pipeline.rules.dedup import (DedupCandidate, UrlCandidate, content_hash, crawl_time, split_duplicates,
+from pipeline.rules.dedup import (DedupCandidate, UrlCandidate, content_hash, crawl_time, scope_of, split_duplicates,
                                   survivor_order, url_key, url_survivor_order)
 from pipeline.rules.minhash import MinHashParams, NearCandidate, Signer, bucket_losers, doc_ref
 from pipeline.transforms.common import Counters
@@ -30,10 +30,6 @@ PRIORITY = {"dedup/exact": 0, "dedup/url": 1, "dedup/near": 2}
 class DedupOutput(NamedTuple):
     drop_list: beam.PCollection   # (doc id, (source, "dedup/<method>"))
     clusters: beam.PCollection    # (method, size of each group that had duplicates)
-
-
-def scope_of(doc, scope: str) -> tuple:
-    return (doc.kind, doc.source) if scope == "source" else (doc.kind,)
 
 
 class ResolveGroup(beam.DoFn):
