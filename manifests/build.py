@@ -15,7 +15,7 @@ from typing import Any, Iterable, Mapping
 
 import numpy as np
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2   # manifests/schemas/manifest-v2.json
 PACKAGES = ("pipeline", "sources", "tokenizer", "manifests", "loader")
 
 
@@ -64,21 +64,41 @@ def funnel_problems(funnel: Mapping[str, Any]) -> list[str]:
     return problems
 
 
-def source_totals(sources: Mapping[str, Mapping[str, Any]], docs_tokens: Iterable[tuple[str, int, int]],
-                  shards: list[Mapping[str, Any]]) -> dict:
-    """Per source: documents and tokens (one copy each), tokens in the stream, share of it."""
-    unique = {name: [0, 0] for name in sources}
-    for name, docs, tokens in docs_tokens:
-        unique[name][0] += docs
-        unique[name][1] += tokens
+def source_totals(sources: Mapping[str, Mapping[str, Any]], documents: Iterable[tuple],
+                  shards: list[Mapping[str, Any]], words: Mapping[str, dict] | None = None) -> dict:
+    """Per source: documents, tokens and bytes (one copy each, both splits), per language
+    and in the validation split; tokens in the training stream and its share of it; the
+    word statistics when measured. `documents` rows: (source, split, language, documents,
+    tokens, bytes)."""
+    totals = {name: Counter() for name in sources}
+    languages = {name: defaultdict(Counter) for name in sources}
+    for name, split, language, docs, tokens, n_bytes in documents:
+        totals[name].update({"documents": docs, "tokens": tokens, "bytes": n_bytes})
+        languages[name][language].update({"documents": docs, "tokens": tokens})
+        if split != "train":
+            totals[name].update({"validation_documents": docs, "validation_tokens": tokens})
     stream = Counter()
     for shard in shards:
         stream.update(shard["tokens_by_source"])
     total = sum(stream.values()) or 1
-    return {name: {"kind": spec["kind"], "epochs": spec["epochs"], "documents": unique[name][0],
-                   "tokens": unique[name][1], "stream_tokens": stream[name],
-                   "share": round(stream[name] / total, 6)}
-            for name, spec in sorted(sources.items())}
+    out = {}
+    for name, spec in sorted(sources.items()):
+        t = totals[name]
+        out[name] = {"kind": spec["kind"], "epochs": spec["epochs"], "documents": t["documents"],
+                     "tokens": t["tokens"], "bytes": t["bytes"],
+                     "bytes_per_token": bytes_per_token(t["bytes"], t["tokens"], t["documents"]),
+                     "stream_tokens": stream[name], "share": round(stream[name] / total, 6),
+                     "validation": {"fraction": spec.get("validation", 0.0), "documents": t["validation_documents"],
+                                    "tokens": t["validation_tokens"]},
+                     "languages": {lang: dict(sorted(c.items())) for lang, c in sorted(languages[name].items())}}
+        if words and name in words:
+            out[name]["words"] = words[name]
+    return out
+
+
+def bytes_per_token(n_bytes: int, tokens: int, documents: int) -> float | None:
+    """UTF-8 bytes per token, the EOS ending each document not counted."""
+    return round(n_bytes / (tokens - documents), 4) if tokens > documents else None
 
 
 def tally_table(source_names: Iterable[str], tallies: Iterable[tuple[str, str, int]]) -> dict:
@@ -141,20 +161,26 @@ def dedup_figures(spec, drops: Iterable[tuple[str, str, int]], groups: Iterable[
 
 
 def corpus_stats(shards: list[Mapping[str, Any]], sources: Mapping[str, Any], dead_letters: int,
-                 target: int | None = None) -> dict:
-    """Totals, and the shard sizes against the recipe's target: min, mean, max and the
-    largest relative deviation of any shard from the target."""
+                 target: int | None = None, words: Mapping[str, Any] | None = None) -> dict:
+    """Totals; the training shards' sizes against the recipe's target (min, mean, max and
+    the largest relative deviation of any shard from it); bytes per token; documents and
+    tokens per language; bits per word over all sources."""
     tokens = [s["tokens"] for s in shards]
     sizes = {"min": min(tokens, default=0), "max": max(tokens, default=0),
              "mean": round(sum(tokens) / max(len(tokens), 1), 1)}
     if target:
         sizes |= {"target": target, "max_deviation": round(max((abs(t - target) / target for t in tokens),
                                                                 default=0.0), 4)}
-    by_kind = Counter()
+    by_kind, languages = Counter(), defaultdict(Counter)
     for spec in sources.values():
         by_kind[spec["kind"]] += spec["stream_tokens"]
-    return {"documents": sum(s["documents"] for s in sources.values()),
-            "tokens": sum(s["tokens"] for s in sources.values()),
+        for lang, figures in spec["languages"].items():
+            languages[lang].update(figures)
+    total = {key: sum(s[key] for s in sources.values()) for key in ("documents", "tokens", "bytes")}
+    return {**total,
+            "bytes_per_token": bytes_per_token(total["bytes"], total["tokens"], total["documents"]),
+            "languages": {lang: dict(sorted(c.items())) for lang, c in sorted(languages.items())},
+            **({"words": words} if words else {}),
             "stream_documents": sum(s["documents"] for s in shards),
             "stream_tokens": sum(tokens),
             "stream_tokens_by_kind": dict(sorted(by_kind.items())),
@@ -163,17 +189,30 @@ def corpus_stats(shards: list[Mapping[str, Any]], sources: Mapping[str, Any], de
             "dead_letters": dead_letters}
 
 
-def megatron_args(shards: list[Mapping[str, Any]], dtype: str) -> dict:
+def validation_split(sources: Mapping[str, Any], shards: list[Mapping[str, Any]]) -> dict:
+    """The held-out split: its share per source, its size, and its shards (written once)."""
+    return {"fractions": {name: s["validation"]["fraction"] for name, s in sources.items()},
+            "documents": sum(s["validation"]["documents"] for s in sources.values()),
+            "tokens": sum(s["validation"]["tokens"] for s in sources.values()),
+            "shards": shards}
+
+
+def megatron_args(shards: list[Mapping[str, Any]], dtype: str, validation: list[Mapping[str, Any]] = ()) -> dict:
     """What Megatron-LM needs to read the shards where they lie, paths relative to the
     corpus directory: a `--data-path` blend (each shard weighted by its tokens, so the
     blend keeps the stream's mixture), the JSON for `--per-dataset-sequences-path`
     (prefix -> [sequences, document index entries], which spares Megatron reading every
-    .idx header at start-up) and the shards' token dtype code (Megatron derives its own
+    .idx header at start-up), the validation shards' blend for `--valid-data-path` (with
+    `--train-data-path` for the training blend), and the shards' token dtype code (Megatron derives its own
     from the tokenizer's vocabulary size when it skips the headers)."""
     from loader.indexed_dataset import CODE_OF
-    ordered = sorted(shards, key=lambda s: s["index"])
-    prefixes = [s["path"].removesuffix(".bin") for s in ordered]
-    return {"data_path": [str(x) for s, prefix in zip(ordered, prefixes) for x in (s["tokens"], prefix)],
-            "sequences_per_dataset": {prefix: [s["documents"], s["documents"] + 1]
-                                      for s, prefix in zip(ordered, prefixes)},
+
+    def blend(records):
+        return [str(x) for s in sorted(records, key=lambda s: s["index"])
+                for x in (s["tokens"], s["path"].removesuffix(".bin"))]
+
+    return {"data_path": blend(shards),
+            **({"valid_data_path": blend(validation)} if validation else {}),
+            "sequences_per_dataset": {s["path"].removesuffix(".bin"): [s["documents"], s["documents"] + 1]
+                                      for s in [*shards, *validation]},
             "token_dtype_code": CODE_OF[np.dtype(dtype)]}

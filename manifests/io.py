@@ -13,14 +13,26 @@ from typing import Any
 MANIFEST_FILE = "manifest.json"
 
 
-@lru_cache(maxsize=1)
-def schema() -> dict:
-    return json.loads(resources.files("manifests").joinpath("schema.json").read_text("utf-8"))
+SCHEMA_VERSIONS = (1, 2)   # manifests/schemas/manifest-v<N>.json; the last is what builds write
+
+
+@lru_cache(maxsize=None)
+def schema(version: int = SCHEMA_VERSIONS[-1]) -> dict:
+    """The JSON Schema of a manifest version. Old versions stay, so a corpus built by an
+    older release still verifies and diffs against a new one."""
+    if version not in SCHEMA_VERSIONS:
+        raise ValueError(f"unknown manifest schema_version {version!r}; this release reads {SCHEMA_VERSIONS}")
+    path = resources.files("manifests").joinpath("schemas", f"manifest-v{version}.json")
+    return json.loads(path.read_text("utf-8"))
 
 
 def validation_errors(manifest: dict) -> list[str]:
+    """Schema errors against the schema of the manifest's own `schema_version`."""
     import jsonschema
-    validator = jsonschema.Draft202012Validator(schema())
+    version = manifest.get("schema_version") if isinstance(manifest, dict) else None
+    if version not in SCHEMA_VERSIONS:
+        return [f"schema_version: {version!r} is not one of {list(SCHEMA_VERSIONS)}"]
+    validator = jsonschema.Draft202012Validator(schema(version))
     return [f"{'/'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}"
             for e in sorted(validator.iter_errors(manifest), key=lambda e: list(map(str, e.absolute_path)))]
 

@@ -1,10 +1,12 @@
 """`manifests verify`: re-check a corpus on disk against its manifest.
 
 Checks the schema, the funnel's balance, the tokenizer's hash, and for every
-shard: its files present (.bin, .idx, and datatrove's .bin.index when recorded),
-sizes and sha256 as recorded, the .idx parses as
-MMIDIDX, its lengths and pointers agree with the .bin, its document count and
-token count match the manifest, and every document ends with EOS.
+shard of both splits: its files present (.bin, .idx, datatrove's .bin.index and
+the lineage parquet when recorded), sizes and sha256 as recorded, the .idx
+parses as MMIDIDX, its lengths and pointers agree with the .bin, its document
+count and token count match the manifest, the lineage map's offsets and lengths
+agree with the .idx, and every document ends with EOS. Then the totals: the
+training shards add up to the stream, the validation shards to the split.
 """
 from __future__ import annotations
 
@@ -30,7 +32,7 @@ def sha256_of(path: str) -> tuple[str, int]:
 def check_shard(output: str, shard: dict, dtype: str, eos_id: int) -> list[str]:
     from apache_beam.io.filesystems import FileSystems
     problems = []
-    for rec in (shard, shard["idx"], *([shard["ds_index"]] if "ds_index" in shard else [])):
+    for rec in (shard, shard["idx"], *(shard[k] for k in ("ds_index", "lineage") if k in shard)):
         path = f"{output}/{rec['path']}"
         if not FileSystems.exists(path):
             return [f"{rec['path']}: missing"]
@@ -63,6 +65,9 @@ def check_shard(output: str, shard: dict, dtype: str, eos_id: int) -> list[str]:
             ends = np.frombuffer(f.read(), dtype="<u8")
         checks.append((np.array_equal(ends, np.cumsum(lengths)), f"{shard['ds_index']['path']}: document ends "
                                                                   f"disagree with {shard['idx']['path']}"))
+    if "lineage" in shard:
+        checks.append((lineage_agrees(f"{output}/{shard['lineage']['path']}", lengths),
+                       f"{shard['lineage']['path']}: offsets or lengths disagree with {shard['idx']['path']}"))
     problems = [msg for ok, msg in checks if not ok]
     if not problems and len(idx):
         ends = idx.tokens[(idx.pointers // idx.dtype.itemsize) + lengths - 1]
@@ -75,14 +80,30 @@ def verify(output: str) -> list[str]:
     """All problems found; an empty list means the corpus is intact."""
     output = output.rstrip("/")
     manifest = read_manifest(output)
-    problems = validation_errors(manifest) + funnel_problems(manifest["funnel"])
+    problems = validation_errors(manifest)
+    if problems:   # the checks below read the manifest's structure: trust it only once valid
+        return problems + ["manifest.json does not match its schema: files not checked"]
+    problems = funnel_problems(manifest["funnel"])
     tok = manifest["tokenizer"]
     digest, _ = sha256_of(f"{output}/{tok['path']}")
     if digest != tok["sha256"]:
         problems.append(f"{tok['path']}: sha256 mismatch")
-    for shard in manifest["shards"]:
+    held_out = manifest.get("validation", {"shards": []})
+    for shard in [*manifest["shards"], *held_out["shards"]]:
         problems += check_shard(output, shard, tok["dtype"], tok["eos_id"])
     total = sum(s["tokens"] for s in manifest["shards"])
     if total != manifest["stats"]["stream_tokens"]:
         problems.append(f"shards hold {total} tokens, stats say {manifest['stats']['stream_tokens']}")
+    held = sum(s["tokens"] for s in held_out["shards"])
+    if "tokens" in held_out and held != held_out["tokens"]:
+        problems.append(f"validation shards hold {held} tokens, the manifest says {held_out['tokens']}")
     return problems
+
+
+def lineage_agrees(path: str, lengths: np.ndarray) -> bool:
+    from manifests.lineage import read_lineage
+    table = read_lineage(path, ["position", "token_offset", "tokens"])
+    offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    return (np.array_equal(table.column("position").to_numpy(), np.arange(len(lengths)))
+            and np.array_equal(table.column("token_offset").to_numpy(), offsets)
+            and np.array_equal(table.column("tokens").to_numpy(), lengths))

@@ -3,8 +3,12 @@
     ReadSources -> ExtractText -> Normalize -> FilterQuality -> [Decontaminate] -> WriteCleanParts
                                                                    \\-> Deduplicate (small keys) -> drop list
     PlanCleanParts (minus drop list) -> read -> TrainTokenizer (side input)
-                                     -> read -> Tokenize -> CountShards (side input), stats
+                                     -> read -> Tokenize -> CountShards (side input), CountDocuments
+                                             \-> MeasureWords
                                      -> read -> Tokenize -> ExpandEpochs -> WriteShards -> WriteManifest
+
+ExpandEpochs sends each document to the training stream (its epoch copies) or,
+for the recipe's validation share, once to the validation shards.
 """
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ from pipeline.transforms.manifest import CountFunnel, WriteDeadLetters, WriteMan
 from pipeline.transforms.materialize import PlanCleanParts, ReadPlannedParts, WriteCleanParts
 from pipeline.transforms.read import ReadSources
 from pipeline.transforms.shards import CountShards, ExpandEpochs, WriteShards
+from pipeline.transforms.stats import CountDocuments, MeasureWords
 from pipeline.transforms.tokenize import Tokenize, TrainTokenizer
 
 
@@ -41,18 +46,16 @@ def build_graph(p: beam.Pipeline, config: BuildConfig, code: dict) -> beam.PColl
     # them once would leave every text, then every epoch copy's tokens, waiting in the
     # runner for the tokenizer, then for the shard count; here only the small plan waits.
     plan = parts | "PlanCleanParts" >> PlanCleanParts(dedup.drop_list)
-    epochs = {s.name: s.epochs for s in recipe.sources}
+    layout = recipe.layout
     tokenizer = (plan | "ReadPartsToTrain" >> ReadPlannedParts()
-                 | "TrainTokenizer" >> TrainTokenizer(recipe.tokenizer, recipe.seed, config.output, epochs))
-    tokenized = (plan | "ReadPartsToCount" >> ReadPlannedParts()
-                 | "Tokenize" >> Tokenize(tokenizer, recipe.seed, epochs, recipe.tokenizer.fim))
+                 | "TrainTokenizer" >> TrainTokenizer(recipe.tokenizer, layout, config.output))
+    counted = plan | "ReadPartsToCount" >> ReadPlannedParts()
+    tokenized = counted | "Tokenize" >> Tokenize(tokenizer, layout, recipe.tokenizer.fim)
     tokens = tokenized.tokens
-    num_shards = tokens | "CountShards" >> CountShards(epochs, recipe.seed, recipe.shard_tokens)
+    num_shards = tokens | "CountShards" >> CountShards(layout, recipe.shard_tokens)
     tokens_to_shard = (plan | "ReadPartsToShard" >> ReadPlannedParts()
-                       | "TokenizeForShards" >> Tokenize(tokenizer, recipe.seed, epochs, recipe.tokenizer.fim,
-                                                        measure=False)).tokens
-    keyed_copies = tokens_to_shard | "ExpandEpochs" >> ExpandEpochs(
-        epochs, recipe.seed, recipe.shard_tokens, num_shards)
+                       | "TokenizeForShards" >> Tokenize(tokenizer, layout, recipe.tokenizer.fim, measure=False)).tokens
+    keyed_copies = tokens_to_shard | "ExpandEpochs" >> ExpandEpochs(layout, recipe.shard_tokens, num_shards)
     shards = keyed_copies | "WriteShards" >> WriteShards(config.output, tokenizer, config.work_dir)
 
     # Accounting: every record read is kept, dropped with a reason, or dead-lettered.
@@ -73,11 +76,9 @@ def build_graph(p: beam.Pipeline, config: BuildConfig, code: dict) -> beam.PColl
     errors = ((read.dead_letters | "ExtractErrorReasons" >> beam.Map(lambda r: (r["source"], r["reason"])),)
               | "CountErrors" >> CountFunnel())
     reads = read.read_counts | "SumReads" >> beam.CombinePerKey(sum)
-    docs_tokens = (tokens
-                   | "CountDocTokens" >> beam.Map(lambda t: (t.source, (1, len(t.tokens))))
-                   | "SumDocTokens" >> beam.CombinePerKey(lambda rows: tuple(map(sum, zip(*rows))) or (0, 0))
-                   | "FlattenTotals" >> beam.MapTuple(lambda source, dt: (source, *dt)))
+    documents = tokens | "CountDocuments" >> CountDocuments(layout)
+    entropy = counted | "MeasureWords" >> MeasureWords(recipe.seed, recipe.stats_sample)
     return shards | "WriteManifest" >> WriteManifest(
         config, code, tokenizer=tokenizer, tokenizer_quality=tokenized.quality, reads=reads, drops=drops, errors=errors,
-        docs_tokens=docs_tokens, clusters=dedup.clusters, tallies=tallies,
+        documents=documents, entropy=entropy, clusters=dedup.clusters, tallies=tallies,
         rejects=written_rejects[0] if written_rejects else p | "NoRejects" >> beam.Create([]))

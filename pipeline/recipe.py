@@ -13,6 +13,7 @@ from typing import Any, Mapping
 import yaml
 
 from pipeline.rules.decontaminate import EvalSetSpec
+from pipeline.rules.epochs import StreamLayout
 from pipeline.rules.extract import EXTRACTORS, ExtractLimits
 from pipeline.rules.fim import FimSpec
 from pipeline.rules.minhash import MinHashParams
@@ -35,6 +36,7 @@ class SourceSpec:
     epochs: float
     columns: Mapping[str, str] = field(default_factory=dict)
     options: Mapping[str, Any] = field(default_factory=dict)   # per-type, see sources.readers.READERS
+    validation: float = 0.0          # share of documents held out as the validation split
 
 
 @dataclass(frozen=True)
@@ -75,10 +77,17 @@ class Recipe:
     tokenizer: TokenizerSpec = TokenizerSpec()
     shard_tokens: int = 4_000_000
     rejects: bool = False            # write dropped documents' first characters to rejects/
+    stats_sample: float = 1.0        # share of documents whose words the entropy figures count
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
     def source(self, name: str) -> SourceSpec:
         return next(s for s in self.sources if s.name == name)
+
+    @property
+    def layout(self) -> StreamLayout:
+        """The stream's shape: seed, epochs and validation share per source."""
+        return StreamLayout(self.seed, {s.name: s.epochs for s in self.sources},
+                            {s.name: s.validation for s in self.sources if s.validation})
 
 
 def _take(mapping: Mapping[str, Any], where: str, allowed: set[str]) -> dict[str, Any]:
@@ -90,9 +99,19 @@ def _take(mapping: Mapping[str, Any], where: str, allowed: set[str]) -> dict[str
     return dict(mapping)
 
 
-def _source(raw: Mapping[str, Any], i: int) -> SourceSpec:
+def _fraction(value: Any, where: str) -> float:
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        value = -1.0
+    if not 0 <= value < 1:
+        raise RecipeError(f"{where}: a fraction in [0, 1), got {value!r}")
+    return value
+
+
+def _source(raw: Mapping[str, Any], i: int, validation: float = 0.0) -> SourceSpec:
     where = f"sources[{i}]"
-    core = {"name", "type", "paths", "kind", "epochs", "columns"}
+    core = {"name", "type", "paths", "kind", "epochs", "columns", "validation"}
     if not isinstance(raw, Mapping) or raw.get("type") not in SOURCE_TYPES:
         got = raw.get("type") if isinstance(raw, Mapping) else raw
         raise RecipeError(f"{where}.type: {got!r} is not one of {sorted(SOURCE_TYPES)}")
@@ -113,7 +132,8 @@ def _source(raw: Mapping[str, Any], i: int) -> SourceSpec:
     paths = s["paths"] if isinstance(s["paths"], list) else [s["paths"]]
     return SourceSpec(name=str(s["name"]), type=s["type"], paths=tuple(map(str, paths)), kind=kind,
                       epochs=epochs, columns=dict(s.get("columns") or {}),
-                      options={k: v for k, v in s.items() if k not in core})
+                      options={k: v for k, v in s.items() if k not in core},
+                      validation=_fraction(s.get("validation", validation), f"{where}.validation"))
 
 
 def _filters(raw: Mapping[str, Any]) -> dict[str, tuple[dict, ...]]:
@@ -172,7 +192,9 @@ def parse_recipe(raw: Mapping[str, Any]) -> Recipe:
                               "dedup", "tokenizer", "output"})
     if not r.get("sources"):
         raise RecipeError("recipe: 'sources' must list at least one source")
-    sources = tuple(_source(s, i) for i, s in enumerate(r["sources"]))
+    output = _take(r.get("output") or {}, "output", {"shard_tokens", "rejects", "validation", "stats_sample"})
+    validation = _fraction(output.get("validation", 0.0), "output.validation")
+    sources = tuple(_source(s, i, validation) for i, s in enumerate(r["sources"]))
     names = [s.name for s in sources]
     if len(set(names)) != len(names):
         raise RecipeError(f"sources: names must be unique, got {names}")
@@ -191,17 +213,19 @@ def parse_recipe(raw: Mapping[str, Any]) -> Recipe:
     if not (0 <= fim.rate <= 1 and 0 <= fim.spm_rate <= 1):
         raise RecipeError("tokenizer.fim: rate and spm_rate must be between 0 and 1")
     train = _take(tok.get("train") or {}, "tokenizer.train", {"vocab_size", "sample_docs", "min_frequency"})
-    output = _take(r.get("output") or {}, "output", {"shard_tokens", "rejects"})
     normalize = _take(r.get("normalize") or {}, "normalize", {"fix_mojibake"})
     recipe = Recipe(
         name=str(r.get("name", "corpus")), seed=int(r.get("seed", 0)), sources=sources,
         extract_html=html, extract_limits=limits, fix_mojibake=bool(normalize.get("fix_mojibake", False)),
         filters=_filters(r.get("filters")), decontaminate=_decontaminate(r.get("decontaminate")),
         dedup=dedup, rejects=bool(output.get("rejects", False)),
+        stats_sample=float(output.get("stats_sample", 1.0)),
         tokenizer=TokenizerSpec(path=tok.get("path"), fim=fim, **{k: int(v) for k, v in train.items()}),
         shard_tokens=int(output.get("shard_tokens", 4_000_000)), raw=dict(raw))
     if recipe.shard_tokens <= 0:
         raise RecipeError("output.shard_tokens must be positive")
+    if not 0 < recipe.stats_sample <= 1:
+        raise RecipeError("output.stats_sample: a fraction in (0, 1]")
     _check_rules(recipe)
     return recipe
 

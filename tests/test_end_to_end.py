@@ -19,7 +19,7 @@ from manifests.build import funnel_problems
 from manifests.io import validation_errors
 from manifests.verify import verify
 from pipeline.recipe import load_recipe
-from pipeline.rules.epochs import epoch_copies, shard_of
+from pipeline.rules.epochs import TRAIN, VALIDATION, epoch_copies, shard_of
 from tests.conftest import REPO, SAMPLE_RECIPE, build_sample
 
 MEGATRON_DTYPES = {1: np.uint8, 2: np.int8, 3: np.int16, 4: np.int32, 5: np.int64, 6: np.float64,
@@ -84,7 +84,9 @@ def test_shards_hold_each_clean_document_epochs_times_in_epoch_order(sample_corp
     recipe = load_recipe(str(REPO / SAMPLE_RECIPE))
     tokenizer = Tokenizer.from_file(str(sample_corpus / "tokenizer.json"))
     eos = manifest["tokenizer"]["eos_id"]
+    layout = recipe.layout
     by_text = {d.text: d for d in sample_documents}
+    training = [d for d in sample_documents if layout.split(d.id, d.source) == TRAIN]
     n = len(manifest["shards"])
     seen = defaultdict(list)   # doc id -> shard of each copy
     for shard in manifest["shards"]:
@@ -101,8 +103,8 @@ def test_shards_hold_each_clean_document_epochs_times_in_epoch_order(sample_corp
                                         if shard_of(c.key, n) == shard["index"])
             flat.append(unused[doc.id].pop(0))
         assert flat == sorted(flat), "documents inside a shard are in epoch-key order"
-    assert set(seen) == set(by_text[t].id for t in by_text), "every clean document is in the corpus"
-    for doc in sample_documents:
+    assert set(seen) == {d.id for d in training}, "every clean training document is in the stream"
+    for doc in training:
         copies = epoch_copies(recipe.seed, doc.id, recipe.source(doc.source).epochs)
         assert len(copies) == {"text": 2, "code": 4}[doc.kind]
         assert sorted(seen[doc.id]) == sorted(shard_of(c.key, n) for c in copies)
@@ -118,32 +120,74 @@ def test_second_run_with_two_workers_is_byte_identical(sample_corpus, tmp_path):
         assert (sample_corpus / name).read_bytes() == (again / name).read_bytes(), name
 
 
-def test_cli_inspect_and_verify_catch_corruption(sample_corpus, tmp_path):
-    run = lambda *a: subprocess.run([sys.executable, "-m", "manifests", *a], capture_output=True, text=True, cwd=REPO)
-    shown = run("inspect", str(sample_corpus))
-    assert shown.returncode == 0 and "stack-sample" in shown.stdout and "funnel" in shown.stdout
-    assert json.loads(run("inspect", "--json", str(sample_corpus)).stdout)["name"] == "sample"
-    assert run("verify", str(sample_corpus)).returncode == 0
+def manifests_cli(*args):
+    return subprocess.run([sys.executable, "-m", "manifests", *args], capture_output=True, text=True, cwd=REPO)
 
+
+def test_cli_inspect_and_verify_a_good_corpus(sample_corpus):
+    shown = manifests_cli("inspect", str(sample_corpus))
+    assert shown.returncode == 0 and "stack-sample" in shown.stdout and "funnel" in shown.stdout
+    assert "validation:" in shown.stdout and "languages: " in shown.stdout
+    assert json.loads(manifests_cli("inspect", "--json", str(sample_corpus)).stdout)["name"] == "sample"
+    result = manifests_cli("verify", str(sample_corpus))
+    assert result.returncode == 0 and "OK" in result.stdout
+
+
+def flip_byte(path):
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+def edit_manifest(root, edit):
+    manifest = json.loads((root / "manifest.json").read_text())
+    edit(manifest)
+    (root / "manifest.json").write_text(json.dumps(manifest))
+
+
+CORRUPTIONS = {
+    "flipped byte": (lambda root: flip_byte(root / "shard-00001.bin"), ["shard-00001.bin: sha256 mismatch"]),
+    "flipped byte in validation": (lambda root: flip_byte(root / "validation-00000.bin"),
+                                   ["validation-00000.bin: sha256 mismatch"]),
+    "truncated bin": (lambda root: (root / "shard-00002.bin").write_bytes((root / "shard-00002.bin").read_bytes()[:-10]),
+                      ["shard-00002.bin: ", "bytes, manifest says", "shard-00002.bin: sha256 mismatch"]),
+    "truncated idx": (lambda root: (root / "shard-00002.idx").write_bytes((root / "shard-00002.idx").read_bytes()[:-8]),
+                      ["shard-00002.idx: "]),
+    "missing shard": (lambda root: (root / "shard-00000.bin").unlink(), ["shard-00000.bin: missing"]),
+    "missing datatrove index": (lambda root: (root / "shard-00001.bin.index").unlink(),
+                                ["shard-00001.bin.index: missing"]),
+    "missing lineage": (lambda root: (root / "shard-00002.docs.parquet").unlink(), ["shard-00002.docs.parquet: missing"]),
+    "edited shard count": (lambda root: edit_manifest(root, lambda m: m["shards"][1].update(documents=7)),
+                           ["shard-00001.bin: ", "documents in index, manifest says 7"]),
+    "edited funnel": (lambda root: edit_manifest(root, lambda m: m["funnel"]["cc-sample"].update(read=1)),
+                      ["cc-sample: read 1 != kept"]),
+    "edited stats": (lambda root: edit_manifest(root, lambda m: m["stats"].update(stream_tokens=5)),
+                     ["shards hold", "stats say 5"]),
+    "edited schema": (lambda root: edit_manifest(root, lambda m: m.pop("funnel")), ["'funnel' is a required property"]),
+    "edited tokenizer": (lambda root: (root / "tokenizer.json").write_text("{}"), ["tokenizer.json: sha256 mismatch"]),
+}
+
+
+@pytest.mark.parametrize("corruption", list(CORRUPTIONS))
+def test_verify_names_the_exact_failing_file(sample_corpus, tmp_path, corruption):
     broken = tmp_path / "broken"
     shutil.copytree(sample_corpus, broken)
-    data = bytearray((broken / "shard-00001.bin").read_bytes())
-    data[100] ^= 0xFF
-    (broken / "shard-00001.bin").write_bytes(bytes(data))
-    (broken / "shard-00002.idx").write_bytes((broken / "shard-00002.idx").read_bytes()[:-8])
-    (broken / "shard-00000.bin.index").unlink()
-    result = run("verify", str(broken))
-    assert result.returncode == 1
-    assert "shard-00001.bin: sha256 mismatch" in result.stdout
-    assert "shard-00002.idx" in result.stdout
-    assert "shard-00000.bin.index: missing" in result.stdout
+    damage, expected = CORRUPTIONS[corruption]
+    damage(broken)
+    result = manifests_cli("verify", str(broken))
+    assert result.returncode == 1 and "FAILED" in result.stdout, result.stdout
+    failures = [line for line in result.stdout.splitlines() if line.startswith("FAIL ")]
+    assert failures and all(text in result.stdout for text in expected), result.stdout
+    files = {f.name for f in sample_corpus.iterdir()}
+    named = {line.split(":")[0].removeprefix("FAIL ") for line in failures} & files
+    assert named <= {f for f in files if any(f in text for text in expected)}, f"an intact file named: {named}"
 
 
 def test_outputs_are_complete_and_temporaries_gone(sample_corpus, manifest):
     names = {p.name for p in sample_corpus.iterdir()}
+    shards = [*manifest["shards"], *manifest["validation"]["shards"]]
     expected = {"manifest.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "rejects"} | \
-        {s[k]["path"] for s in manifest["shards"] for k in ("idx", "ds_index")} | \
-        {s["path"] for s in manifest["shards"]}
+        {s[k]["path"] for s in shards for k in ("idx", "ds_index", "lineage")} | {s["path"] for s in shards}
     assert names == expected, "no dead_letters.jsonl when nothing was dead-lettered"
     assert manifest["stats"]["dead_letters"] == 0
 
@@ -170,13 +214,15 @@ def test_rejects_tallies_and_decontamination_are_reported(sample_corpus, manifes
 
 def test_tokenizer_quality_is_measured_on_the_documents_it_did_not_train_on(sample_corpus, manifest,
                                                                              sample_documents):
-    """The tokenizer trained on the 500 smallest weighted keys; the manifest's bytes per token
-    come from the rest, per kind, and its vocabulary share from every document."""
-    from pipeline.rules.epochs import sample_key
+    """The tokenizer trained on the 500 training documents with the smallest weighted keys;
+    the manifest's bytes per token come from the rest and the validation split, per kind,
+    and its vocabulary share from every document."""
     recipe = load_recipe(str(REPO / SAMPLE_RECIPE))
-    epochs = {s.name: s.epochs for s in recipe.sources}
-    ranked = sorted(sample_documents, key=lambda d: sample_key(recipe.seed, d.id, epochs[d.source]))
-    held_out = ranked[recipe.tokenizer.sample_docs:]
+    layout = recipe.layout
+    validation = [d for d in sample_documents if layout.split(d.id, d.source) == VALIDATION]
+    ranked = sorted((d for d in sample_documents if layout.split(d.id, d.source) == TRAIN),
+                    key=lambda d: layout.sample_key(d.id, d.source))
+    held_out = ranked[recipe.tokenizer.sample_docs:] + validation
     hf = Tokenizer.from_file(str(sample_corpus / "tokenizer.json"))
     quality = manifest["tokenizer"]["quality"]
     used = set()
@@ -209,7 +255,9 @@ def test_megatron_arguments_match_the_shards_headers(sample_corpus, manifest):
     weights, prefixes = megatron["data_path"][::2], megatron["data_path"][1::2]
     assert prefixes == [s["path"][:-4] for s in manifest["shards"]]
     assert [int(w) for w in weights] == [s["tokens"] for s in manifest["shards"]]
-    for prefix in prefixes:
+    valid = manifest["validation"]["shards"]
+    assert megatron["valid_data_path"] == [x for s in valid for x in (str(s["tokens"]), s["path"][:-4])]
+    for prefix in prefixes + megatron["valid_data_path"][1::2]:
         idx = (sample_corpus / f"{prefix}.idx").read_bytes()
         code, seq_count, doc_count = struct.unpack("<BQQ", idx[17:34])
         assert megatron["sequences_per_dataset"][prefix] == [seq_count, doc_count]
@@ -225,3 +273,42 @@ def test_shard_sizes_are_reported_against_the_target(manifest):
     # 3.29 targets' worth of tokens: 3 shards about 10% over the target (4 would be 18% under);
     # the spread between shards adds a few percent
     assert sizes["max_deviation"] < 0.15
+
+
+def test_validation_split_is_held_out_once_and_listed(sample_corpus, manifest, sample_documents):
+    """2% of each source by id hash: in validation-*.bin once each, in no training shard."""
+    layout = load_recipe(str(REPO / SAMPLE_RECIPE)).layout
+    expected = sorted(d.id for d in sample_documents if layout.split(d.id, d.source) == VALIDATION)
+    assert 0 < len(expected) < 0.05 * len(sample_documents)
+    validation = manifest["validation"]
+    assert validation["fractions"] == {name: 0.02 for name in manifest["sources"]}
+    assert validation["documents"] == len(expected) and len(validation["shards"]) == 1
+    import pyarrow.parquet as pq
+    rows = [r for s in validation["shards"] for r in pq.read_table(sample_corpus / s["lineage"]["path"]).to_pylist()]
+    assert sorted(r["id"] for r in rows) == expected and {r["epoch"] for r in rows} == {0}
+    trained = {r["id"] for s in manifest["shards"] for r in pq.read_table(
+        sample_corpus / s["lineage"]["path"], columns=["id"]).to_pylist()}
+    assert not trained & set(expected)
+    assert sum(s["validation"]["documents"] for s in manifest["sources"].values()) == len(expected)
+
+
+def test_corpus_statistics_match_the_documents(manifest, sample_documents):
+    """Documents, tokens and bytes per source and language; bits per word recomputed here."""
+    import math
+    import re
+    from collections import Counter
+    for name, source in manifest["sources"].items():
+        docs = [d for d in sample_documents if d.source == name]
+        assert source["bytes"] == sum(len(d.text.encode("utf-8")) for d in docs)
+        assert source["bytes_per_token"] == round(source["bytes"] / (source["tokens"] - source["documents"]), 4)
+        words = Counter(w for d in docs for w in re.findall(r"\w+", d.text))
+        total = sum(words.values())
+        bits = -sum(c / total * math.log2(c / total) for c in words.values())
+        assert source["words"] == {"words": total, "distinct_words": len(words), "bits_per_word": round(bits, 4)}
+        assert sum(v["documents"] for v in source["languages"].values()) == source["documents"]
+        assert sum(v["tokens"] for v in source["languages"].values()) == source["tokens"]
+    assert set(manifest["sources"]["stack-sample"]["languages"]) == {"python"}
+    assert set(manifest["sources"]["cc-sample"]["languages"]) == {"en"}, "the recipe keeps English only"
+    stats = manifest["stats"]
+    assert 3.5 < stats["bytes_per_token"] < 5.5 and 8 < stats["words"]["bits_per_word"] < 13
+    assert stats["languages"]["python"]["documents"] == manifest["sources"]["stack-sample"]["documents"]

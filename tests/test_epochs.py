@@ -3,7 +3,8 @@ import math
 
 import pytest
 
-from pipeline.rules.epochs import epoch_copies, sample_key, shard_count, shard_of, uniform_hash
+from pipeline.rules.epochs import (TRAIN, VALIDATION, StreamLayout, epoch_copies, in_validation, sample_key,
+                                   shard_count, shard_of, uniform_hash)
 
 IDS = [f"src/file-{i}.parquet@{i * 7}" for i in range(4000)]
 
@@ -45,7 +46,8 @@ def test_epochs_must_be_positive():
 
 
 def test_shard_count_and_assignment():
-    assert shard_count(0, 100) == 1
+    assert shard_count(0, 100) == 0, "an empty split has no shards"
+    assert shard_count(1, 100) == 1
     assert shard_count(100, 100) == 1
     # the count whose mean shard is nearest the target, relatively: 149 tokens make
     # 2 shards 25.5% under rather than 1 shard 49% over
@@ -69,3 +71,21 @@ def test_tokenizer_sample_follows_the_stream_share():
                   + [(sample_key(7, f"code/{i}", 4.0), "code") for i in range(20000)])
     share = sum(kind == "code" for _, kind in keys[:3000]) / 3000
     assert abs(share - 2 / 3) < 0.03, share    # 3.5 standard deviations
+
+
+def test_validation_split_is_a_stable_share_held_out_once():
+    layout = StreamLayout(7, {"a": 2.0, "b": 4.0}, {"a": 0.05})
+    held = [d for d in IDS if layout.split(d, "a") == VALIDATION]
+    assert len(held) / len(IDS) == pytest.approx(0.05, abs=0.01)
+    assert all(layout.split(d, "b") == TRAIN for d in IDS), "a source without a fraction holds none out"
+    # the seed orders the stream but does not choose the split: builds stay comparable
+    assert held == [d for d in IDS if StreamLayout(8, {"a": 2.0}, {"a": 0.05}).split(d, "a") == VALIDATION]
+    # a larger fraction holds out a superset: raising it never moves a document into training
+    assert set(held) <= {d for d in IDS if in_validation(d, 0.2)}
+    for d in IDS[:300]:
+        split, copies = layout.copies(d, "a")
+        if split == VALIDATION:
+            assert len(copies) == 1 and copies[0].epoch == 0 and 0 <= copies[0].key < 1
+        else:
+            assert copies == epoch_copies(7, d, 2.0)
+    assert not in_validation(IDS[0], 0.0)

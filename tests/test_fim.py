@@ -6,6 +6,7 @@ from apache_beam.testing.util import assert_that
 from tokenizers import Tokenizer
 
 from pipeline.recipe import RecipeError, parse_recipe
+from pipeline.rules.epochs import StreamLayout
 from pipeline.rules.fim import FimSpec, fim_cut, fim_ids
 from tokenizer.bpe import EOS, FIM_MIDDLE, FIM_PREFIX, FIM_SUFFIX, train_bpe
 
@@ -61,6 +62,6 @@ def test_tokenize_stage_applies_fim_to_code_only(tmp_path):
 
     with BeamTestPipeline() as p:
         out = (p | "Docs" >> beam.Create(docs)
-               | Tokenize(p | "Info" >> beam.Create([info]), seed=7, epochs={"c": 4, "t": 2},
+               | Tokenize(p | "Info" >> beam.Create([info]), StreamLayout(7, {"c": 4, "t": 2}),
                           fim=FimSpec(rate=0.5, spm_rate=0.5)))
         assert_that(out.tokens | beam.combiners.ToList(), lambda lists: check(lists[0]))

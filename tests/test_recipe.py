@@ -55,10 +55,23 @@ def test_defaults_follow_the_kind():
     ({"output": {"reject": True}}, "output"),
     ({"tokenizer": {"train": {"vocab": 5}}}, "tokenizer.train"),
     ({"output": {"shard_tokens": 0}}, "shard_tokens"),
+    ({"output": {"validation": 1.0}}, "output.validation"),
+    ({"output": {"validation": "some"}}, "output.validation"),
+    ({"sources": [{"name": "a", "type": "warc", "paths": ["x"], "validation": -0.1}]}, "sources\\[0\\].validation"),
+    ({"output": {"stats_sample": 0}}, "stats_sample"),
 ])
 def test_bad_recipes_fail_with_the_key(change, message):
     with pytest.raises(RecipeError, match=message):
         parse_recipe({**BASE, **change})
+
+
+def test_validation_share_defaults_from_output_and_is_set_per_source():
+    recipe = parse_recipe({**BASE, "sources": [{"name": "a", "type": "warc", "paths": ["x"]},
+                                               {"name": "b", "type": "warc", "paths": ["y"], "validation": 0}],
+                           "output": {"validation": 0.01}})
+    assert [s.validation for s in recipe.sources] == [0.01, 0.0]
+    assert recipe.layout.validation == {"a": 0.01} and recipe.layout.epochs == {"a": 2.0, "b": 2.0}
+    assert parse_recipe(BASE).layout.validation == {}, "no validation split unless asked for"
 
 
 def test_options_become_a_frozen_config():

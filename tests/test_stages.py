@@ -9,6 +9,7 @@ from apache_beam.testing.util import assert_that, equal_to, is_not_empty
 
 from loader.indexed_dataset import IndexedShard
 from pipeline.recipe import SourceSpec, TokenizerSpec
+from pipeline.rules.epochs import StreamLayout
 from pipeline.transforms.dedup import Deduplicate
 from pipeline.transforms.documents import ExtractText, FilterQuality, Normalize
 from pipeline.transforms.manifest import CountFunnel
@@ -108,7 +109,8 @@ def test_train_tokenizer_and_tokenize_append_eos(tmp_path):
 
     with BeamTestPipeline() as p:
         docs_pc = p | beam.Create(docs)
-        tok = docs_pc | TrainTokenizer(TokenizerSpec(vocab_size=400, sample_docs=2, min_frequency=1), 1, str(tmp_path))
+        tok = docs_pc | TrainTokenizer(TokenizerSpec(vocab_size=400, sample_docs=2, min_frequency=1),
+                                        StreamLayout(1, {}), str(tmp_path))
         # Three short texts run out of pairs to merge before 400: the vocabulary stops
         # early, and the special tokens still follow it directly.
         assert_that(tok | beam.Map(lambda i: (256 < i["vocab_size"] <= 400, i["dtype"], i["vocab_size"] - i["eos_id"])),
@@ -119,25 +121,38 @@ def test_train_tokenizer_and_tokenize_append_eos(tmp_path):
     assert len(trained["model"]["vocab"]) + 5 == max(t["id"] for t in trained["added_tokens"]) + 1
 
 
+LAYOUT = StreamLayout(5, {"t": 2.0, "c": 4.0}, {"t": 0.2})
+
+
 def write_test_shards(out) -> None:
-    tokens = [TokenizedDoc(f"t/{i}", "t", "text", np.array([i, i + 1, 9], np.uint16)) for i in range(30)] + \
-             [TokenizedDoc(f"c/{i}", "c", "code", np.array([100 + i, 9], np.uint16)) for i in range(10)]
+    tokens = [TokenizedDoc(f"t/{i}", "t", "text", np.array([i, i + 1, 9], np.uint16), f"https://t/{i}", "en", 10 + i)
+              for i in range(30)] + \
+             [TokenizedDoc(f"c/{i}", "c", "code", np.array([100 + i, 9], np.uint16), f"c/{i}.py", "python",
+                           200 + i) for i in range(10)]
+    held_out = [t.id for t in tokens if LAYOUT.split(t.id, t.source) == "validation"]
+    assert len(held_out) == 4 and all(i.startswith("t/") for i in held_out)
     info = {"dtype": "uint16"}
     with BeamTestPipeline() as p:
-        keyed = p | "Docs" >> beam.Create(tokens) | ExpandEpochs({"t": 2.0, "c": 4.0}, seed=5, shard_tokens=50)
-        # 30 docs x 3 tokens x 2 epochs + 10 docs x 2 tokens x 4 epochs = 260 tokens -> 5 shards of 52 (6 would be 13% under the target of 50)
-        assert_that(keyed | beam.Map(lambda kv: kv[0]) | beam.Distinct(), equal_to(list(range(5))), label="Shards")
-        assert_that(keyed | beam.Map(lambda kv: kv[1].source) | beam.combiners.Count.PerElement(),
-                    equal_to([("t", 60), ("c", 40)]), label="Copies")
+        keyed = p | "Docs" >> beam.Create(tokens) | ExpandEpochs(LAYOUT, shard_tokens=50)
+        # 26 docs x 3 tokens x 2 epochs + 10 docs x 2 tokens x 4 epochs = 236 tokens -> 5 shards of 47.2 (4 would be
+        # 18% over the target of 50); 4 validation docs x 3 tokens, once -> 1 shard
+        assert_that(keyed | beam.Map(lambda kv: kv[0]) | beam.Distinct(),
+                    equal_to([("train", i) for i in range(5)] + [("validation", 0)]), label="Shards")
+        assert_that(keyed | beam.Map(lambda kv: (kv[0][0], kv[1].source)) | beam.combiners.Count.PerElement(),
+                    equal_to([(("train", "t"), 52), (("train", "c"), 40), (("validation", "t"), 4)]), label="Copies")
         records = keyed | WriteShards(str(out), p | "Info" >> beam.Create([info]))
-        assert_that(records | beam.Map(lambda r: r["tokens"]) | beam.CombineGlobally(sum), equal_to([260]),
-                    label="Tokens")
+        assert_that(records | beam.MapTuple(lambda split, r: (split, r["tokens"])) | beam.CombinePerKey(sum),
+                    equal_to([("train", 236), ("validation", 12)]), label="Tokens")
+
+
+def shard_files(prefixes) -> list[str]:
+    return sorted(f"{p}{ext}" for p in prefixes for ext in (".bin", ".bin.index", ".idx", ".docs.parquet"))
 
 
 def test_expand_epochs_and_write_shards(tmp_path):
     write_test_shards(tmp_path)
     files = sorted(f.name for f in tmp_path.iterdir() if f.name != "_work")
-    assert files == sorted(f"shard-{i:05d}.{ext}" for i in range(5) for ext in ("bin", "bin.index", "idx"))
+    assert files == shard_files([f"shard-{i:05d}" for i in range(5)] + ["validation-00000"])
     assert not [f for f in (tmp_path / "_work").rglob("*") if f.is_file()], "fragments are deleted once merged"
     copies = {}
     for i in range(5):
@@ -145,7 +160,32 @@ def test_expand_epochs_and_write_shards(tmp_path):
         for j in range(len(shard)):
             key = tuple(shard[j])
             copies[key] = copies.get(key, 0) + 1
-    assert sorted(copies.values()) == [2] * 30 + [4] * 10
+    assert sorted(copies.values()) == [2] * 26 + [4] * 10
+    validation = IndexedShard(tmp_path / "validation-00000")
+    held_out = [tuple(validation[j]) for j in range(len(validation))]
+    assert len(held_out) == 4 and not set(held_out) & set(copies), "validation documents are never in training"
+
+
+def test_lineage_maps_every_token_to_its_document(tmp_path):
+    from manifests.lineage import locate_row, read_lineage
+    write_test_shards(tmp_path)
+    for prefix in [f"shard-{i:05d}" for i in range(5)] + ["validation-00000"]:
+        shard, table = IndexedShard(tmp_path / prefix), read_lineage(str(tmp_path / f"{prefix}.docs.parquet"))
+        rows = table.to_pylist()
+        assert [r["position"] for r in rows] == list(range(len(shard)))
+        offset = 0
+        for row in rows:
+            tokens = shard[row["position"]]
+            assert row["tokens"] == len(tokens) and row["token_offset"] == offset
+            # the test documents' first token names them: i for t/i, 100 + i for c/i
+            assert row["id"] == (f"t/{tokens[0]}" if tokens[0] < 100 else f"c/{tokens[0] - 100}")
+            assert row["url"] == (f"https://t/{tokens[0]}" if row["source"] == "t" else f"{row['id']}.py")
+            assert row["epoch"] < (2 if row["source"] == "t" else 4)
+            assert row["bytes"] == (10 + tokens[0] if row["source"] == "t" else 100 + tokens[0])
+            assert locate_row(table, offset) == locate_row(table, offset + len(tokens) - 1) == row["position"]
+            offset += len(tokens)
+        with pytest.raises(IndexError):
+            locate_row(table, offset)
 
 
 def test_shards_merged_from_many_fragments_are_identical(tmp_path, monkeypatch):
@@ -158,9 +198,9 @@ def test_shards_merged_from_many_fragments_are_identical(tmp_path, monkeypatch):
     written = []
     monkeypatch.setattr(shards, "write_fragment", lambda *a: written.append(a[1]) or write_fragment(*a))
     write_test_shards(tmp_path / "many")
-    assert len(written) > 30 and set(written) == set(range(5)), "many fragments for every shard"
+    assert len(written) > 30 and set(written) == {("train", i) for i in range(5)} | {("validation", 0)}
     names = sorted(f.name for f in (tmp_path / "one").iterdir() if f.name != "_work")
-    assert len(names) == 15
+    assert len(names) == 24
     for name in names:
         assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "many" / name).read_bytes(), name
 

@@ -8,12 +8,16 @@ in shard floor(t * N), ordered by t inside the shard. For fractional E the last
 copy (e = floor(E)) exists only if a second hash v(d) < frac(E), and sits at
 t = (e + u * frac(E)) / E, so it stays inside [floor(E)/E, 1). Every epoch of a
 source ends before its next begins, and the assignment needs no global sort.
+
+A recipe may hold a fraction of each source's documents out as a validation split
+(StreamLayout): chosen by a hash of the id, written once in shards of their own.
 """
 from __future__ import annotations
 
 import hashlib
 import math
-from typing import NamedTuple
+from dataclasses import dataclass, field
+from typing import Mapping, NamedTuple
 
 
 class EpochCopy(NamedTuple):
@@ -50,6 +54,8 @@ def shard_count(total_tokens: int, shard_tokens: int) -> int:
     """The number of shards whose mean size is nearest the target `shard_tokens` (a target,
     not a cap): 3.29 targets' worth of tokens make 3 shards 9.6% over it, not 4 that
     are 18% under. The ratio is compared in integers, so every runner picks the same."""
+    if total_tokens <= 0:
+        return 0   # nothing to write (an empty validation split)
     low = max(1, total_tokens // shard_tokens)
     high = low + 1
     # |total/n - target| / target, scaled by n*target: compare |total - n*target| / n across the two
@@ -59,3 +65,43 @@ def shard_count(total_tokens: int, shard_tokens: int) -> int:
 
 def shard_of(key: float, num_shards: int) -> int:
     return min(int(key * num_shards), num_shards - 1)
+
+
+TRAIN, VALIDATION = "train", "validation"
+SPLITS = (TRAIN, VALIDATION)
+
+
+def in_validation(doc_id: str, fraction: float) -> bool:
+    """Whether a document is held out for validation: a hash of its id alone, as TFDS's C4
+    splits by a hash of the URL. The recipe seed is left out on purpose, so builds with
+    different seeds (a different stream order) keep the same validation documents and
+    their losses stay comparable."""
+    return fraction > 0 and uniform_hash(0, doc_id, VALIDATION) < fraction
+
+
+@dataclass(frozen=True)
+class StreamLayout:
+    """Where every document goes: the validation split (once, never repeated) or the
+    training stream (its epoch copies). Sources missing from `validation` hold none out."""
+    seed: int
+    epochs: Mapping[str, float]
+    validation: Mapping[str, float] = field(default_factory=dict)
+
+    def split(self, doc_id: str, source: str) -> str:
+        return VALIDATION if in_validation(doc_id, self.validation.get(source, 0.0)) else TRAIN
+
+    def copies(self, doc_id: str, source: str) -> tuple[str, list[EpochCopy]]:
+        """(split, copies). A validation document has one copy, epoch 0, at a key of its own
+        that orders the validation shards independently of the training stream."""
+        if self.split(doc_id, source) == VALIDATION:
+            return VALIDATION, [EpochCopy(0, uniform_hash(self.seed, doc_id, VALIDATION))]
+        return TRAIN, epoch_copies(self.seed, doc_id, self.epochs[source])
+
+    def sample_key(self, doc_id: str, source: str) -> float:
+        """The tokenizer sample's key: weighted by the source's epochs (1 if unlisted)."""
+        return sample_key(self.seed, doc_id, self.epochs.get(source, 1.0))
+
+    def held_out(self, doc_id: str, source: str, trained_below: float) -> bool:
+        """Whether the tokenizer never saw the document: in the validation split, or keyed
+        above the training sample's largest key."""
+        return self.split(doc_id, source) != TRAIN or self.sample_key(doc_id, source) > trained_below

@@ -41,6 +41,12 @@ def in_global_window(value) -> WindowedValue:
     return WindowedValue(value, MIN_TIMESTAMP, [GlobalWindow()])
 
 
+def sum_columns(rows) -> tuple:
+    """Rows of numbers -> their column sums (a CombineFn as a callable: it also sums
+    partial sums); () for no rows."""
+    return tuple(map(sum, zip(*rows)))
+
+
 class Counters:
     """Lazily created Beam counters, one per name."""
 

@@ -13,7 +13,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from manifests.build import (SCHEMA_VERSION, UnbalancedFunnel, build_funnel, corpus_stats,
                              decontamination_report, dedup_figures, funnel_problems, megatron_args,
-                             source_totals, tally_table)
+                             source_totals, tally_table, validation_split)
 from manifests.io import write_manifest
 
 DEAD_LETTER_FILE = "dead_letters.jsonl"
@@ -82,12 +82,18 @@ class WriteRejects(beam.PTransform):
                 | "CountRecords" >> beam.CombineGlobally(sum))
 
 
-def assemble_manifest(config, shards, tokenizer, reads, drops, errors, docs_tokens, clusters, code,
-                      tallies=(), rejects=(), tokenizer_quality=None) -> dict:
+def assemble_manifest(config, shards, tokenizer, reads, drops, errors, documents, clusters, code,
+                      tallies=(), rejects=(), tokenizer_quality=None, entropy=()) -> dict:
+    """`shards`: (split, record) pairs from WriteShards; the rest, the stages' small figures."""
+    from pipeline.rules.epochs import TRAIN, VALIDATION
+    from pipeline.transforms.stats import ALL_SOURCES
     recipe = config.recipe
-    shards = sorted(shards, key=lambda s: s["index"])
-    specs = {s.name: {"kind": s.kind, "epochs": s.epochs} for s in recipe.sources}
-    sources = source_totals(specs, docs_tokens, shards)
+    by_split = {split: sorted((r for s, r in shards if s == split), key=lambda r: r["index"])
+                for split in (TRAIN, VALIDATION)}
+    shards, held_out = by_split[TRAIN], by_split[VALIDATION]
+    specs = {s.name: {"kind": s.kind, "epochs": s.epochs, "validation": s.validation} for s in recipe.sources}
+    words = dict(entropy)
+    sources = source_totals(specs, documents, shards, words)
     funnel = build_funnel(specs, reads, drops, errors, {n: s["documents"] for n, s in sources.items()})
     problems = funnel_problems(funnel)
     if problems:
@@ -112,8 +118,10 @@ def assemble_manifest(config, shards, tokenizer, reads, drops, errors, docs_toke
         "tallies": tally,
         "decontamination": decontamination_report(recipe.decontaminate, tally, eval_sets),
         "dedup": dedup_figures(recipe.dedup, drops, clusters),
-        "stats": corpus_stats(shards, sources, sum(n for _, _, n in errors), recipe.shard_tokens),
-        "megatron": megatron_args(shards, tokenizer["dtype"]),
+        "validation": validation_split(sources, held_out),
+        "stats": corpus_stats(shards, sources, sum(n for _, _, n in errors), recipe.shard_tokens,
+                              words.get(ALL_SOURCES)) | {"words_sample": recipe.stats_sample},
+        "megatron": megatron_args(shards, tokenizer["dtype"], held_out),
     }
     if recipe.rejects:
         manifest["rejects"] = {"path": f"{REJECTS_DIR}/", "records": sum(rejects)}
@@ -128,7 +136,7 @@ def tokenizer_report(quality: dict, vocab: int) -> dict:
 
 class WriteManifest(beam.PTransform):
     def __init__(self, config, code: dict, *, tokenizer, tokenizer_quality, **lists):
-        """`lists`: reads, drops, errors, docs_tokens, clusters, tallies, rejects PCollections."""
+        """`lists`: reads, drops, errors, documents, entropy, clusters, tallies, rejects PCollections."""
         super().__init__()
         self.config, self.code = config, code
         self.sides = dict(tokenizer=beam.pvalue.AsSingleton(tokenizer),

@@ -1,8 +1,9 @@
 """ExpandEpochs and WriteShards: the epoch rule applied, Megatron shards written.
 
 ExpandEpochs gives each tokenized document its copies with their position keys
-(pipeline/rules/epochs.py), counts the tokens in the stream to size the shard
-count, and keys every copy by its shard.
+(pipeline/rules/epochs.py: a validation document gets one copy, in the validation
+split), and keys every copy by its split and shard; CountShards, on an earlier
+pass, sizes each split's shard count from its tokens.
 
 WriteShards never holds a shard's tokens: each bundle writes, per target shard,
 a fragment (its copies for that shard in stream order: key, then id, then epoch)
@@ -10,7 +11,7 @@ to the work directory, and only the fragments' names cross the shuffle. One
 worker per shard then merges its fragments in stream order, reading each
 sequentially and writing `.bin` as it goes, and writes `.idx` and `.bin.index`
 from the lengths; all three go under temporary names, renamed only when
-complete. Memory is one bundle's buffer (FRAGMENT_BYTES) on the writing side and
+complete, with the shard's lineage map (manifests/lineage.py). Memory is one bundle's buffer (FRAGMENT_BYTES) on the writing side and
 a few numbers per document on the merging side, whatever the shard size.
 """
 from __future__ import annotations
@@ -27,8 +28,9 @@ import numpy as np
 from apache_beam.io.filesystems import FileSystems
 
 from loader.indexed_dataset import encode_index
-from pipeline.rules.epochs import epoch_copies, shard_count, shard_of
-from pipeline.transforms.common import Counters, in_global_window
+from manifests.lineage import LINEAGE_SUFFIX, HashingSink, LineageWriter
+from pipeline.rules.epochs import SPLITS, TRAIN, StreamLayout, shard_count, shard_of
+from pipeline.transforms.common import Counters, in_global_window, sum_columns
 
 
 class ShardEntry(NamedTuple):
@@ -36,6 +38,8 @@ class ShardEntry(NamedTuple):
     id: str
     epoch: int
     source: str
+    url: str
+    bytes: int          # of the document's UTF-8 text
     tokens: np.ndarray
 
 
@@ -50,8 +54,13 @@ def datatrove_index(lengths) -> bytes:
     return np.cumsum(np.asarray(lengths, dtype=np.uint64), dtype=np.uint64).astype("<u8").tobytes()
 
 
-def shard_name(index: int) -> str:
-    return f"shard-{index:05d}"
+ShardKey = tuple[str, int]   # (split, shard index)
+
+
+def shard_name(key: ShardKey) -> str:
+    """`shard-00000` for the training stream, `validation-00000` for the held-out split."""
+    split, index = key
+    return f"{'shard' if split == TRAIN else split}-{index:05d}"
 
 
 def stream_key(e: ShardEntry) -> tuple:
@@ -63,86 +72,101 @@ def stream_order(entries: Iterable[ShardEntry]) -> list[ShardEntry]:
     return sorted(entries, key=stream_key)
 
 
-def write_shard(output: str, index: int, entries: Iterable[ShardEntry], dtype: str) -> dict:
+def write_shard(output: str, key: ShardKey, entries: Iterable[ShardEntry], dtype: str) -> dict:
     """Writes one shard from entries already in stream order; returns its manifest record."""
-    name = shard_name(index)
-    final = {ext: f"{output}/{name}.{ext}" for ext in EXTENSIONS}
-    temp = {ext: f"{output}/.{name}.{ext}.inprogress" for ext in EXTENSIONS}
+    name = shard_name(key)
+    files = (*EXTENSIONS, LINEAGE_SUFFIX[1:])
+    final = {ext: f"{output}/{name}.{ext}" for ext in files}
+    temp = {ext: f"{output}/.{name}.{ext}.inprogress" for ext in files}
     digest, lengths = hashlib.sha256(), []
     by_source, by_epoch = Counter(), Counter()
-    with FileSystems.create(temp["bin"]) as f:
+    with FileSystems.create(temp["bin"]) as f, FileSystems.create(temp[LINEAGE_SUFFIX[1:]]) as g:
+        lineage = LineageWriter(sink := HashingSink(g))
+        offset = 0
         for e in entries:
             data = np.asarray(e.tokens, dtype=np.dtype(dtype).newbyteorder("<")).tobytes()
             f.write(data)
             digest.update(data)
+            lineage.add(e.id, e.source, e.epoch, e.url, offset, len(e.tokens), e.bytes)
+            offset += len(e.tokens)
             lengths.append(len(e.tokens))
             by_source[e.source] += len(e.tokens)
             by_epoch[str(e.epoch)] += len(e.tokens)
+        lineage.close()
     index_bytes = encode_index(np.asarray(lengths, dtype=np.int32), np.dtype(dtype))
     ds_index_bytes = datatrove_index(lengths)
     with FileSystems.create(temp["idx"]) as f:
         f.write(index_bytes)
     with FileSystems.create(temp["bin.index"]) as f:
         f.write(ds_index_bytes)
-    FileSystems.rename([temp[ext] for ext in EXTENSIONS], [final[ext] for ext in EXTENSIONS])
-    return {"index": index, "path": f"{name}.bin", "bytes": sum(lengths) * np.dtype(dtype).itemsize,
+    FileSystems.rename([temp[ext] for ext in files], [final[ext] for ext in files])
+    return {"index": key[1], "path": f"{name}.bin", "bytes": sum(lengths) * np.dtype(dtype).itemsize,
             "sha256": digest.hexdigest(), "tokens": int(sum(lengths)), "documents": len(lengths),
             "tokens_by_source": dict(sorted(by_source.items())),
             "tokens_by_epoch": dict(sorted(by_epoch.items(), key=lambda kv: int(kv[0]))),
             "idx": {"path": f"{name}.idx", "bytes": len(index_bytes),
                     "sha256": hashlib.sha256(index_bytes).hexdigest()},
             "ds_index": {"path": f"{name}.bin.index", "bytes": len(ds_index_bytes),
-                         "sha256": hashlib.sha256(ds_index_bytes).hexdigest()}}
+                         "sha256": hashlib.sha256(ds_index_bytes).hexdigest()},
+            "lineage": {"path": f"{name}{LINEAGE_SUFFIX}", "bytes": sink.bytes, "sha256": sink.sha256.hexdigest(),
+                        "rows": len(lengths)}}
+
+
+def split_tokens(layout: StreamLayout, td) -> tuple[int, ...]:
+    """A document's tokens in each split (SPLITS order): its length times its copies."""
+    split, copies = layout.copies(td.id, td.source)
+    return tuple(len(td.tokens) * len(copies) if s == split else 0 for s in SPLITS)
 
 
 class CountShards(beam.PTransform):
-    """TokenizedDoc -> the number of shards: stream tokens (each document's tokens times its
-    epoch copies) over the recipe's shard size."""
+    """TokenizedDoc -> {split: number of shards}: each split's tokens (a training document's
+    tokens times its epoch copies, a validation document's once) over the shard size."""
 
-    def __init__(self, epochs: dict[str, float], seed: int, shard_tokens: int):
+    def __init__(self, layout: StreamLayout, shard_tokens: int):
         super().__init__()
-        self.epochs, self.seed, self.shard_tokens = epochs, seed, shard_tokens
+        self.layout, self.shard_tokens = layout, shard_tokens
 
     def expand(self, tokens):
-        epochs, seed = self.epochs, self.seed
+        layout, target = self.layout, self.shard_tokens
         return (tokens
-                | "CountStreamTokens" >> beam.Map(
-                    lambda td: len(td.tokens) * len(epoch_copies(seed, td.id, epochs[td.source])))
-                | "SumStreamTokens" >> beam.CombineGlobally(sum)
-                | "ChooseShardCount" >> beam.Map(shard_count, self.shard_tokens))
+                | "CountSplitTokens" >> beam.Map(lambda td: split_tokens(layout, td))
+                | "SumSplitTokens" >> beam.CombineGlobally(sum_columns)
+                | "ChooseShardCounts" >> beam.Map(lambda totals: {s: shard_count(t, target) for s, t in
+                                                                 zip(SPLITS, totals or (0,) * len(SPLITS))}))
 
 
 class ExpandEpochs(beam.PTransform):
-    """TokenizedDoc -> (shard index, ShardEntry) for every epoch copy.
+    """TokenizedDoc -> ((split, shard index), ShardEntry) for every epoch copy.
 
     `num_shards` (CountShards' output) should come from an earlier pass over the
     documents: counted from this transform's own input, every copy's tokens would wait
     in the runner until the last document is counted (the 4x memory run in
     bench/README.md)."""
 
-    def __init__(self, epochs: dict[str, float], seed: int, shard_tokens: int,
-                 num_shards: beam.PCollection | None = None):
+    def __init__(self, layout: StreamLayout, shard_tokens: int, num_shards: beam.PCollection | None = None):
         super().__init__()
-        self.epochs, self.seed, self.shard_tokens, self.num_shards = epochs, seed, shard_tokens, num_shards
+        self.layout, self.shard_tokens, self.num_shards = layout, shard_tokens, num_shards
 
     def expand(self, tokens):
-        epochs, seed = self.epochs, self.seed
+        layout = self.layout
         num_shards = self.num_shards
         if num_shards is None:
-            num_shards = tokens | "CountShards" >> CountShards(epochs, seed, self.shard_tokens)
-        copies = tokens | "MakeCopies" >> beam.FlatMap(
-            lambda td: [ShardEntry(c.key, td.id, c.epoch, td.source, td.tokens)
-                        for c in epoch_copies(seed, td.id, epochs[td.source])])
-        return copies | "AssignShards" >> beam.Map(
-            lambda e, n: (shard_of(e.key, n), e), n=beam.pvalue.AsSingleton(num_shards))
+            num_shards = tokens | "CountShards" >> CountShards(layout, self.shard_tokens)
+
+        def copies(td, n):
+            split, keyed = layout.copies(td.id, td.source)
+            return [((split, shard_of(c.key, n[split])), ShardEntry(c.key, td.id, c.epoch, td.source, td.url, td.bytes, td.tokens))
+                    for c in keyed]
+
+        return tokens | "MakeCopies" >> beam.FlatMap(copies, n=beam.pvalue.AsSingleton(num_shards))
 
 
 FRAGMENT_BYTES = 64 << 20   # tokens a bundle buffers before it writes its fragments
 
 
-def write_fragment(work_dir: str, shard: int, entries: list[ShardEntry], dtype: str) -> dict:
+def write_fragment(work_dir: str, shard: ShardKey, entries: list[ShardEntry], dtype: str) -> dict:
     """One bundle's copies for one shard, in stream order: `<prefix>.tokens` (little-endian
-    tokens back to back) and `<prefix>.json` (key, id, epoch, source, length of each).
+    tokens back to back) and `<prefix>.json` (key, id, epoch, source, url, bytes, length of each).
     The name is unique per attempt, so a retried bundle never overwrites a fragment
     another attempt's output still names."""
     prefix = f"{work_dir}/fragments/{shard_name(shard)}-{uuid.uuid4().hex}"
@@ -152,7 +176,9 @@ def write_fragment(work_dir: str, shard: int, entries: list[ShardEntry], dtype: 
         for e in entries:
             f.write(np.asarray(e.tokens, dtype=le).tobytes())
     meta = {"keys": [e.key for e in entries], "ids": [e.id for e in entries], "epochs": [e.epoch for e in entries],
-            "sources": [e.source for e in entries], "lengths": [len(e.tokens) for e in entries]}
+            "sources": [e.source for e in entries], "urls": [e.url for e in entries],
+            "bytes": [e.bytes for e in entries],
+            "lengths": [len(e.tokens) for e in entries]}
     with FileSystems.create(f"{prefix}.json") as f:
         f.write(json.dumps(meta).encode("utf-8"))
     return {"prefix": prefix, "entries": len(entries), "tokens": sum(meta["lengths"])}
@@ -164,9 +190,10 @@ def read_fragment(prefix: str, dtype: str) -> Iterator[ShardEntry]:
         meta = json.loads(f.read())
     le = np.dtype(dtype).newbyteorder("<")
     with FileSystems.open(f"{prefix}.tokens") as f:
-        for key, doc_id, epoch, source, length in zip(meta["keys"], meta["ids"], meta["epochs"],
-                                                      meta["sources"], meta["lengths"]):
-            yield ShardEntry(key, doc_id, epoch, source, np.frombuffer(f.read(length * le.itemsize), le))
+        for key, doc_id, epoch, source, url, n_bytes, length in zip(
+                meta["keys"], meta["ids"], meta["epochs"], meta["sources"], meta["urls"], meta["bytes"],
+                meta["lengths"]):
+            yield ShardEntry(key, doc_id, epoch, source, url, n_bytes, np.frombuffer(f.read(length * le.itemsize), le))
 
 
 def merge_fragments(prefixes: Iterable[str], dtype: str) -> Iterator[ShardEntry]:
@@ -176,7 +203,7 @@ def merge_fragments(prefixes: Iterable[str], dtype: str) -> Iterator[ShardEntry]
 
 
 class WriteFragments(beam.DoFn):
-    """(shard, ShardEntry) -> (shard, fragment record) per shard a bundle touches."""
+    """((split, shard), ShardEntry) -> ((split, shard), fragment record) per shard a bundle touches."""
 
     def __init__(self, work_dir: str):
         super().__init__()
@@ -204,7 +231,7 @@ class WriteFragments(beam.DoFn):
 
 
 class MergeShard(beam.DoFn):
-    """(shard, its fragment records) -> the shard's files and manifest record."""
+    """((split, shard), its fragment records) -> (split, the shard's manifest record), files written."""
 
     def __init__(self, output: str):
         super().__init__()
@@ -214,13 +241,13 @@ class MergeShard(beam.DoFn):
         self.counters = Counters()
 
     def process(self, shard, tokenizer: dict):
-        index, fragments = shard
+        key, fragments = shard
         prefixes = [f["prefix"] for f in fragments]
-        record = write_shard(self.output, index, merge_fragments(prefixes, tokenizer["dtype"]), tokenizer["dtype"])
+        record = write_shard(self.output, key, merge_fragments(prefixes, tokenizer["dtype"]), tokenizer["dtype"])
         FileSystems.delete([f"{p}.{ext}" for p in prefixes for ext in ("tokens", "json")])
-        self.counters.inc("write/shards")
-        self.counters.inc("write/tokens", record["tokens"])
-        yield record
+        self.counters.inc(f"write/{key[0]}_shards")
+        self.counters.inc(f"write/{key[0]}_tokens", record["tokens"])
+        yield key[0], record
 
 
 class WriteShards(beam.PTransform):

@@ -1,16 +1,17 @@
 """TrainTokenizer and Tokenize.
 
-TrainTokenizer takes a bottom-k sample of the clean, deduplicated documents (the
-k smallest weighted keys of (seed, id), weights the source's epochs: the same
-sample on any runner, unlike a reservoir, whose contents depend on arrival
-order, and mixed as the stream is), trains a byte-level BPE on it, saves
+TrainTokenizer takes a bottom-k sample of the clean, deduplicated training
+documents (the k smallest weighted keys of (seed, id), weights the source's
+epochs: the same sample on any runner, unlike a reservoir, whose contents depend
+on arrival order, and mixed as the stream is; the validation split is never in
+it), trains a byte-level BPE on it, saves
 tokenizer.json in the output, and hands the tokenizer on as a side input.
 A recipe may name an existing tokenizer.json instead.
 
 Tokenize encodes with a tiktoken Encoding built from that tokenizer (ids equal to
 HF tokenizers', ~10x faster) and appends EOS to every document. It also measures
 the tokenizer: bytes per token on the documents left out of its training sample
-(all of them for a given tokenizer), per kind, and the share of the vocabulary
+(all of them for a given tokenizer; validation documents always), per kind, and the share of the vocabulary
 the corpus uses.
 """
 from __future__ import annotations
@@ -25,7 +26,8 @@ from apache_beam.io.filesystems import FileSystems
 
 from loader.indexed_dataset import token_dtype
 from pipeline.recipe import TokenizerSpec
-from pipeline.rules.epochs import sample_key
+from pipeline.rules.epochs import TRAIN, StreamLayout
+from pipeline.rules.stats import document_language
 from pipeline.rules.fim import FimSpec, fim_cut, fim_ids
 from pipeline.transforms.common import Counters, in_global_window
 from tokenizer.bpe import EOS, FIM_MIDDLE, FIM_PREFIX, FIM_SUFFIX, SPECIAL_TOKENS, train_bpe, transformers_files
@@ -40,6 +42,9 @@ class TokenizedDoc(NamedTuple):
     source: str
     kind: str
     tokens: np.ndarray   # ends with EOS
+    url: str = ""        # or the path, for code
+    language: str = "und"
+    bytes: int = 0       # of the UTF-8 text
 
 
 def tokenizer_info(tokenizer_json: str) -> dict:
@@ -72,15 +77,15 @@ def train_on_sample(sample: list, spec: TokenizerSpec) -> tuple[str, float]:
 
 
 class TrainTokenizer(beam.PTransform):
-    """Trains the BPE on a sample of the deduplicated documents drawn with weights by
-    source epochs (rules/epochs.sample_key), or loads the recipe's tokenizer.json."""
+    """Trains the BPE on a sample of the deduplicated training documents drawn with weights
+    by source epochs (rules/epochs.sample_key), or loads the recipe's tokenizer.json."""
 
-    def __init__(self, spec: TokenizerSpec, seed: int, output: str, epochs: dict[str, float] | None = None):
+    def __init__(self, spec: TokenizerSpec, layout: StreamLayout, output: str):
         super().__init__()
-        self.spec, self.seed, self.output, self.epochs = spec, seed, output, epochs or {}
+        self.spec, self.layout, self.output = spec, layout, output
 
     def expand(self, docs):
-        spec, seed, output, epochs = self.spec, self.seed, self.output, self.epochs
+        spec, layout, output = self.spec, self.layout, self.output
         if spec.path:
             with FileSystems.open(spec.path) as f:
                 given = f.read().decode("utf-8")
@@ -92,8 +97,9 @@ class TrainTokenizer(beam.PTransform):
             trained = docs.pipeline | "LoadTokenizer" >> beam.Create([(given, -1.0)])   # all held out
         else:
             trained = (docs
+                       | "DropValidation" >> beam.Filter(lambda d: layout.split(d.id, d.source) == TRAIN)
                        | "KeyBySampleWeight" >> beam.Map(
-                           lambda d: (sample_key(seed, d.id, epochs.get(d.source, 1.0)), d.id, d.text))
+                           lambda d: (layout.sample_key(d.id, d.source), d.id, d.text))
                        | "SampleDocuments" >> beam.combiners.Top.Smallest(spec.sample_docs)
                        | "TrainBpe" >> beam.Map(train_on_sample, spec))
         return trained | "SaveTokenizer" >> beam.Map(save_tokenizer, output)
@@ -103,9 +109,9 @@ class EncodeDocuments(beam.DoFn):
     """Document -> TokenizedDoc (ids, then EOS); on the QUALITY output, once per bundle, the
     held-out documents' bytes and tokens per kind and the token ids used (packed bits)."""
 
-    def __init__(self, seed: int, epochs: dict[str, float], fim: FimSpec = FimSpec(), measure: bool = True):
+    def __init__(self, layout: StreamLayout, fim: FimSpec = FimSpec(), measure: bool = True):
         super().__init__()
-        self.seed, self.epochs, self.fim, self.measure = seed, epochs, fim, measure
+        self.layout, self.fim, self.measure = layout, fim, measure
 
     def setup(self):
         self._sha, self._encoding = None, None
@@ -114,7 +120,7 @@ class EncodeDocuments(beam.DoFn):
     def encode(self, doc, info: dict) -> tuple[list[int], bool]:
         """The document's ids, and whether they are fill-in-the-middle (for a code document
         FIM picks) rather than the plain encoding."""
-        cut = fim_cut(self.seed, doc.id, doc.text, self.fim) if doc.kind == "code" else None
+        cut = fim_cut(self.layout.seed, doc.id, doc.text, self.fim) if doc.kind == "code" else None
         if cut is None:
             return self._encoding.encode_ordinary(doc.text), False
         if self.measure:
@@ -133,14 +139,15 @@ class EncodeDocuments(beam.DoFn):
         if self.measure:
             self.tally(doc, ids, fim, info)
         ids.append(info["eos_id"])
-        yield TokenizedDoc(doc.id, doc.source, doc.kind, np.asarray(ids, dtype=info["dtype"]))
+        yield TokenizedDoc(doc.id, doc.source, doc.kind, np.asarray(ids, dtype=info["dtype"]), doc.url,
+                           document_language(doc), len(doc.text.encode("utf-8")))
 
     def tally(self, doc, ids: list[int], fim: bool, info: dict) -> None:
         """Marks the ids used; counts bytes and tokens of a held-out, plainly encoded document."""
         if self.used is None:
             self.used = np.zeros(info["vocab_size"], dtype=bool)
         self.used[ids] = True
-        if not fim and sample_key(self.seed, doc.id, self.epochs.get(doc.source, 1.0)) > info["held_out_above"]:
+        if not fim and self.layout.held_out(doc.id, doc.source, info["held_out_above"]):
             row = self.held_out.setdefault(doc.kind, [0, 0, 0])
             row[0], row[1], row[2] = row[0] + 1, row[1] + len(doc.text.encode("utf-8")), row[2] + len(ids)
 
@@ -187,15 +194,14 @@ class Tokenize(beam.PTransform):
     """Documents -> TokenizedDocs, and the tokenizer's quality figures (`measure=False`
     skips them, and the FIM counters, for a second pass over the same documents)."""
 
-    def __init__(self, tokenizer: beam.PCollection, seed: int = 0, epochs: dict[str, float] | None = None,
+    def __init__(self, tokenizer: beam.PCollection, layout: StreamLayout = StreamLayout(0, {}),
                  fim: FimSpec = FimSpec(), measure: bool = True):
         super().__init__()
-        self.tokenizer, self.seed, self.epochs, self.fim = tokenizer, seed, epochs or {}, fim
-        self.measure = measure
+        self.tokenizer, self.layout, self.fim, self.measure = tokenizer, layout, fim, measure
 
     def expand(self, docs):
         out = docs | "EncodeDocuments" >> beam.ParDo(
-            EncodeDocuments(self.seed, self.epochs, self.fim, self.measure), info=beam.pvalue.AsSingleton(self.tokenizer)).with_outputs(
+            EncodeDocuments(self.layout, self.fim, self.measure), info=beam.pvalue.AsSingleton(self.tokenizer)).with_outputs(
             QUALITY, main="tokens")
         quality = out[QUALITY] | "MergeQuality" >> beam.CombineGlobally(MergeQuality())
         return TokenizeOutput(out.tokens, quality)

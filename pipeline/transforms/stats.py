@@ -1,0 +1,70 @@
+"""CountDocuments and MeasureWords: the corpus statistics the manifest reports.
+
+CountDocuments sums documents, tokens and bytes per (source, split, language)
+from the tokenized documents; MeasureWords counts words per source (and over
+all sources) on the documents a hash picks at the recipe's `stats_sample` rate,
+and reports unigram entropy (pipeline/rules/stats.py). Its accumulator is the
+word table, so a corpus much larger than memory needs a rate well under 1.
+"""
+from __future__ import annotations
+
+from collections import Counter
+
+import apache_beam as beam
+
+from pipeline.rules.epochs import uniform_hash
+from pipeline.rules.stats import entropy_report, words
+from pipeline.transforms.common import sum_columns
+
+ALL_SOURCES = ""   # MeasureWords' key for the whole corpus
+
+
+class WordCounts(beam.CombineFn):
+    def create_accumulator(self):
+        return Counter()
+
+    def add_input(self, acc, text):
+        acc.update(words(text))
+        return acc
+
+    def merge_accumulators(self, accs):
+        accs = iter(accs)
+        out = next(accs)
+        for acc in accs:
+            out.update(acc)
+        return out
+
+    def extract_output(self, acc):
+        return entropy_report(acc)
+
+
+class MeasureWords(beam.PTransform):
+    """Documents -> (source, {words, distinct_words, bits_per_word}), and (ALL_SOURCES, ...)."""
+
+    def __init__(self, seed: int, sample: float = 1.0):
+        super().__init__()
+        self.seed, self.sample = seed, sample
+
+    def expand(self, docs):
+        seed, sample = self.seed, self.sample
+        return (docs
+                | "SampleDocuments" >> beam.Filter(lambda d: sample >= 1 or uniform_hash(seed, d.id, "stats") < sample)
+                | "KeyBySource" >> beam.FlatMap(lambda d: [(d.source, d.text), (ALL_SOURCES, d.text)])
+                | "CountWords" >> beam.CombinePerKey(WordCounts()))
+
+
+class CountDocuments(beam.PTransform):
+    """TokenizedDocs -> (source, split, language, documents, tokens, bytes) rows; tokens
+    count the EOS each document ends with, as the shards do."""
+
+    def __init__(self, layout):
+        super().__init__()
+        self.layout = layout
+
+    def expand(self, tokens):
+        layout = self.layout
+        return (tokens
+                | "KeyByGroup" >> beam.Map(lambda t: ((t.source, layout.split(t.id, t.source), t.language),
+                                                      (1, len(t.tokens), t.bytes)))
+                | "SumGroups" >> beam.CombinePerKey(sum_columns)
+                | "FlattenRows" >> beam.MapTuple(lambda key, sums: (*key, *sums)))

@@ -1,0 +1,55 @@
+"""The manifest's versioned JSON Schema: what builds write, and what older corpora keep."""
+import json
+
+import pytest
+
+from manifests.io import SCHEMA_VERSIONS, dumps, read_manifest, schema, validation_errors, write_manifest
+
+
+@pytest.fixture(scope="module")
+def manifest(sample_corpus):
+    return json.loads((sample_corpus / "manifest.json").read_text())
+
+
+def as_version_1(manifest: dict) -> dict:
+    """What release 1 wrote: no validation split, lineage or corpus statistics."""
+    old = json.loads(json.dumps(manifest))
+    old["schema_version"] = 1
+    old.pop("validation")
+    for shard in old["shards"]:
+        shard.pop("lineage")
+    for source in old["sources"].values():
+        for key in ("bytes", "bytes_per_token", "validation", "languages", "words"):
+            source.pop(key)
+    return old
+
+
+def test_builds_write_the_newest_version_and_it_round_trips(manifest, tmp_path):
+    assert manifest["schema_version"] == SCHEMA_VERSIONS[-1] == 2
+    assert schema()["$id"] == "corpusmill/manifest/v2"
+    assert validation_errors(manifest) == []
+    write_manifest(str(tmp_path), manifest)
+    assert read_manifest(str(tmp_path)) == manifest
+    assert (tmp_path / "manifest.json").read_bytes() == dumps(manifest)
+
+
+def test_an_older_manifest_still_validates_against_its_own_version(manifest):
+    old = as_version_1(manifest)
+    assert validation_errors(old) == []
+    # ...but not as a version 2 one, and a version 2 one is not a valid version 1
+    assert any("validation" in e for e in validation_errors({**old, "schema_version": 2}))
+    assert validation_errors({**manifest, "schema_version": 1})
+
+
+def test_unknown_versions_and_bad_fields_are_named(manifest):
+    assert validation_errors({**manifest, "schema_version": 99}) == ["schema_version: 99 is not one of [1, 2]"]
+    with pytest.raises(ValueError, match="unknown manifest schema_version"):
+        schema(99)
+    bad = json.loads(json.dumps(manifest))
+    bad["shards"][0]["lineage"]["path"] = "shard-00000.csv"
+    bad["stats"]["words_sample"] = 2
+    errors = validation_errors(bad)
+    assert any(e.startswith("shards/0/lineage/path") for e in errors)
+    assert any(e.startswith("stats/words_sample") for e in errors)
+    with pytest.raises(ValueError, match="does not match its schema"):
+        write_manifest("/nonexistent", bad)
