@@ -8,12 +8,12 @@ OUT     ?= out/sample
 ARGS    ?=
 STAMP   := $(VENV)/.corpusmill-installed
 
-.PHONY: corpus test inspect verify bench samples venv clean
+.PHONY: corpus test inspect verify report bench samples venv browser clean
 
 corpus: $(STAMP)
 	$(PY) -m pipeline build --recipe $(RECIPE) --output $(OUT) $(ARGS)
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 inspect: $(STAMP)
@@ -21,6 +21,20 @@ inspect: $(STAMP)
 
 verify: $(STAMP)
 	$(PY) -m manifests verify $(OUT)
+
+report: $(STAMP)
+	$(PY) -m manifests report $(OUT)
+
+# The report's browser test renders the page in headless Chromium: Debian's package,
+# installed here where apt is available (as root, or through sudo). Elsewhere the
+# test is skipped unless CORPUSMILL_REQUIRE_BROWSER is set, as CI sets it.
+browser:
+	@if command -v chromium >/dev/null || command -v chromium-browser >/dev/null \
+	    || command -v google-chrome >/dev/null; then :; \
+	elif command -v apt-get >/dev/null; then \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; \
+	else echo "no apt-get: install Chromium to run the report's browser test"; fi
 
 bench: $(STAMP)
 	$(PY) -m bench.encode

@@ -14,17 +14,23 @@ def summary(manifest: dict, where: str = "") -> str:
              f"{tok['dtype']}  sha256 {tok['sha256'][:12]}",
              *quality_line(tok.get("quality")),
              "",
-             f"{'source':<{w}}{'kind':<6}{'epochs':>7}{'documents':>11}{'tokens':>13}{'in stream':>13}{'share':>8}"]
+             f"{'source':<{w}}{'kind':<6}{'epochs':>7}{'documents':>11}{'tokens':>13}{'in stream':>13}{'share':>8}"
+             f"{'B/token':>9}{'bits/word':>10}{'val docs':>10}"]
     for name, s in manifest["sources"].items():
         lines.append(f"{name:<{w}}{s['kind']:<6}{s['epochs']:>7g}{_n(s['documents']):>11}{_n(s['tokens']):>13}"
-                     f"{_n(s['stream_tokens']):>13}{s['share']:>8.1%}")
+                     f"{_n(s['stream_tokens']):>13}{s['share']:>8.1%}{_opt(s.get('bytes_per_token')):>9}"
+                     f"{_opt(s.get('words', {}).get('bits_per_word')):>10}"
+                     f"{_n(s.get('validation', {}).get('documents', 0)):>10}")
     st = stats["shard_tokens"]
     lines += [f"{'total':<{w}}{'':<6}{'':>7}{_n(stats['documents']):>11}{_n(stats['tokens']):>13}"
-              f"{_n(stats['stream_tokens']):>13}",
+              f"{_n(stats['stream_tokens']):>13}{'':>8}{_opt(stats.get('bytes_per_token')):>9}"
+              f"{_opt(stats.get('words', {}).get('bits_per_word')):>10}",
+              *language_line(stats.get("languages", {})),
               "",
               f"shards: {stats['shards']}  tokens per shard min {_n(st['min'])} mean {st['mean']:,.0f} "
               f"max {_n(st['max'])}" + (f"  (target {_n(st['target'])}, furthest {st['max_deviation']:.1%} off)"
                                         if "target" in st else ""),
+              *validation_line(manifest.get("validation")),
               "",
               *funnel_table(manifest["funnel"]),
               *tally_lines(manifest.get("tallies", {}), manifest.get("decontamination", {"enabled": False}))]
@@ -36,6 +42,25 @@ def summary(manifest: dict, where: str = "") -> str:
     if "rejects" in manifest:
         lines.append(f"rejects: {_n(manifest['rejects']['records'])} records under {manifest['rejects']['path']}")
     return "\n".join(lines)
+
+
+def _opt(x) -> str:
+    return "-" if x is None else f"{x:g}"
+
+
+def language_line(languages: dict) -> list[str]:
+    if not languages:
+        return []
+    ranked = sorted(languages.items(), key=lambda kv: -kv[1]["tokens"])
+    shown = ", ".join(f"{lang} {_n(v['documents'])} docs / {_n(v['tokens'])} tokens" for lang, v in ranked[:6])
+    return [f"languages: {shown}" + (f" (+{len(ranked) - 6} more)" if len(ranked) > 6 else "")]
+
+
+def validation_line(validation: dict | None) -> list[str]:
+    if not validation or not validation["shards"]:
+        return ["validation: none held out"]
+    return [f"validation: {_n(validation['documents'])} documents, {_n(validation['tokens'])} tokens in "
+            f"{len(validation['shards'])} shard(s), written once"]
 
 
 def quality_line(quality: dict | None) -> list[str]:
