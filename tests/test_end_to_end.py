@@ -19,7 +19,7 @@ from manifests.build import funnel_problems
 from manifests.io import validation_errors
 from manifests.verify import verify
 from pipeline.recipe import load_recipe
-from pipeline.rules.epochs import TRAIN, VALIDATION, epoch_copies, shard_of
+from pipeline.rules.epochs import TRAIN, VALIDATION, ShardPlan, epoch_copies
 from tests.conftest import REPO, SAMPLE_RECIPE, build_sample
 
 MEGATRON_DTYPES = {1: np.uint8, 2: np.int8, 3: np.int16, 4: np.int32, 5: np.int64, 6: np.float64,
@@ -87,7 +87,7 @@ def test_shards_hold_each_clean_document_epochs_times_in_epoch_order(sample_corp
     layout = recipe.layout
     by_text = {d.text: d for d in sample_documents}
     training = [d for d in sample_documents if layout.split(d.id, d.source) == TRAIN]
-    n = len(manifest["shards"])
+    plan = ShardPlan(len(manifest["shards"]), tuple(manifest["stats"]["shard_cuts"]["train"]))
     seen = defaultdict(list)   # doc id -> shard of each copy
     for shard in manifest["shards"]:
         docs = megatron_documents(sample_corpus / shard["path"][:-4])
@@ -100,14 +100,14 @@ def test_shards_hold_each_clean_document_epochs_times_in_epoch_order(sample_corp
             if doc.id not in unused:
                 unused[doc.id] = sorted(c.key for c in epoch_copies(recipe.seed, doc.id,
                                                                     recipe.source(doc.source).epochs)
-                                        if shard_of(c.key, n) == shard["index"])
+                                        if plan.shard_of(c.key) == shard["index"])
             flat.append(unused[doc.id].pop(0))
         assert flat == sorted(flat), "documents inside a shard are in epoch-key order"
     assert set(seen) == {d.id for d in training}, "every clean training document is in the stream"
     for doc in training:
         copies = epoch_copies(recipe.seed, doc.id, recipe.source(doc.source).epochs)
         assert len(copies) == {"text": 2, "code": 4}[doc.kind]
-        assert sorted(seen[doc.id]) == sorted(shard_of(c.key, n) for c in copies)
+        assert sorted(seen[doc.id]) == sorted(plan.shard_of(c.key) for c in copies)
         assert len({c.epoch for c in copies}) == len(copies), "never twice in one epoch"
 
 

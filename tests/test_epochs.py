@@ -3,8 +3,10 @@ import math
 
 import pytest
 
-from pipeline.rules.epochs import (TRAIN, VALIDATION, StreamLayout, epoch_copies, in_validation, sample_key,
-                                   shard_count, shard_of, uniform_hash)
+import numpy as np
+
+from pipeline.rules.epochs import (KEY_BINS, TRAIN, VALIDATION, ShardPlan, StreamLayout, epoch_copies, in_validation,
+                                   key_bin, plan_shards, sample_key, shard_count, shard_of, uniform_hash)
 
 IDS = [f"src/file-{i}.parquet@{i * 7}" for i in range(4000)]
 
@@ -89,3 +91,36 @@ def test_validation_split_is_a_stable_share_held_out_once():
         else:
             assert copies == epoch_copies(7, d, 2.0)
     assert not in_validation(IDS[0], 0.0)
+
+
+def test_shard_cuts_balance_tokens_where_equal_widths_do_not():
+    """Documents of very unequal lengths at random keys: equal-width shards differ by
+    chance; cuts placed on the key histogram leave each shard within one bin of its share."""
+    rng = np.random.default_rng(0)
+    keys = rng.random(20000)
+    lengths = rng.lognormal(6, 1.5, 20000).astype(np.int64) + 1
+    histogram = np.bincount([key_bin(k) for k in keys], weights=lengths, minlength=KEY_BINS).astype(np.int64)
+    target = int(lengths.sum()) // 37
+    plan = plan_shards(histogram, target)
+    assert plan.num_shards == 37 and len(plan.cuts) == 36 and list(plan.cuts) == sorted(set(plan.cuts))
+    balanced = np.bincount([plan.shard_of(k) for k in keys], weights=lengths, minlength=37)
+    uniform = np.bincount([shard_of(k, 37) for k in keys], weights=lengths, minlength=37)
+    share = lengths.sum() / 37
+    assert abs(balanced - share).max() <= lengths.max()          # at most one (bin's) document off
+    assert abs(balanced - share).max() / share < 0.02
+    assert abs(uniform - share).max() / share > 0.05, "equal widths are the worse plan here"
+    # stream order survives: a larger key never lands in an earlier shard
+    order = np.argsort(keys)
+    assert (np.diff([plan.shard_of(k) for k in keys[order]]) >= 0).all()
+
+
+def test_shard_plans_for_small_and_empty_splits():
+    assert plan_shards(np.zeros(KEY_BINS, np.int64), 100) == ShardPlan(0)
+    one = np.zeros(KEY_BINS, np.int64)
+    one[5] = 120
+    assert plan_shards(one, 100) == ShardPlan(1) and ShardPlan(1).shard_of(0.9) == 0
+    # one huge document in one bin still gives every shard a non-empty range of bins
+    heavy = np.zeros(KEY_BINS, np.int64)
+    heavy[100], heavy[200:300] = 10_000, 1
+    plan = plan_shards(heavy, 3_000)
+    assert len(set(plan.cuts)) == plan.num_shards - 1 and plan.cuts[0] > 100

@@ -4,7 +4,9 @@ A document d of a source with E epochs yields copies e = 0..ceil(E)-1, copy e at
 
     t(d, e) = (e + u(d, e)) / E,     u = uniform hash of (seed, d.id, e) in [0, 1)
 
-in shard floor(t * N), ordered by t inside the shard. For fractional E the last
+in shard floor(t * N) (see ShardPlan: the cuts between shards are placed on a
+histogram of the keys so every shard holds its share of tokens), ordered by t
+inside the shard. For fractional E the last
 copy (e = floor(E)) exists only if a second hash v(d) < frac(E), and sits at
 t = (e + u * frac(E)) / E, so it stays inside [floor(E)/E, 1). Every epoch of a
 source ends before its next begins, and the assignment needs no global sort.
@@ -16,8 +18,11 @@ from __future__ import annotations
 
 import hashlib
 import math
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from typing import Mapping, NamedTuple
+
+import numpy as np
 
 
 class EpochCopy(NamedTuple):
@@ -65,6 +70,55 @@ def shard_count(total_tokens: int, shard_tokens: int) -> int:
 
 def shard_of(key: float, num_shards: int) -> int:
     return min(int(key * num_shards), num_shards - 1)
+
+
+KEY_BINS = 1 << 20          # resolution of the key histogram the shard cuts are placed on
+MIN_BINS_PER_SHARD = 16     # finer than this, cuts would be too coarse: equal widths instead
+
+
+def key_bin(key: float) -> int:
+    return min(int(key * KEY_BINS), KEY_BINS - 1)
+
+
+class ShardPlan(NamedTuple):
+    """How a split's stream is cut into shards. Shard i holds the keys whose bin lies in
+    [cuts[i-1], cuts[i]): contiguous ranges of the stream in order, as floor(t * N)
+    gives, but with each cut moved to where the tokens before it are closest to
+    i/N of the total. Equal-width ranges leave shards a few percent apart by chance
+    (a shard's documents are a random draw); these cuts leave them at most a bin's
+    tokens apart. No cuts means equal widths."""
+    num_shards: int
+    cuts: tuple[int, ...] = ()
+
+    def shard_of(self, key: float) -> int:
+        if not self.cuts:
+            return shard_of(key, self.num_shards)
+        return bisect_right(self.cuts, key_bin(key))
+
+
+def plan_shards(histogram: np.ndarray, shard_tokens: int) -> ShardPlan:
+    """Tokens per key bin (len KEY_BINS) -> the shard count nearest the target and the cuts
+    that balance the shards. A cut goes only just after a bin holding tokens (and
+    before the last such bin), so no shard is empty; integer arithmetic throughout,
+    so every runner agrees."""
+    histogram = np.asarray(histogram, dtype=np.int64)
+    total = int(histogram.sum())
+    n = shard_count(total, shard_tokens)
+    filled = np.flatnonzero(histogram)
+    if n <= 1 or n * MIN_BINS_PER_SHARD > len(histogram) or len(filled) < n:
+        return ShardPlan(n)
+    candidates = filled[:-1] + 1                          # cut positions: just after a filled bin
+    scaled = np.cumsum(histogram)[filled[:-1]] * n        # n * tokens before each candidate cut
+    cuts, previous = [], -1                               # previous: index into candidates
+    for i in range(1, n):
+        ideal = total * i                                 # n * (i/n of the total)
+        j = int(np.searchsorted(scaled, ideal))           # first candidate reaching it
+        if j == len(scaled) or (j > 0 and ideal - int(scaled[j - 1]) <= int(scaled[j]) - ideal):
+            j -= 1                                        # the one before is nearer
+        j = min(max(j, previous + 1), len(candidates) - (n - i))   # strictly after the last cut
+        cuts.append(int(candidates[j]))
+        previous = j
+    return ShardPlan(n, tuple(cuts))
 
 
 TRAIN, VALIDATION = "train", "validation"

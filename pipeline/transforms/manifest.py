@@ -83,7 +83,7 @@ class WriteRejects(beam.PTransform):
 
 
 def assemble_manifest(config, shards, tokenizer, reads, drops, errors, documents, clusters, code,
-                      tallies=(), rejects=(), tokenizer_quality=None, entropy=()) -> dict:
+                      tallies=(), rejects=(), tokenizer_quality=None, entropy=(), plans=None) -> dict:
     """`shards`: (split, record) pairs from WriteShards; the rest, the stages' small figures."""
     from pipeline.rules.epochs import TRAIN, VALIDATION
     from pipeline.transforms.stats import ALL_SOURCES
@@ -120,12 +120,20 @@ def assemble_manifest(config, shards, tokenizer, reads, drops, errors, documents
         "dedup": dedup_figures(recipe.dedup, drops, clusters),
         "validation": validation_split(sources, held_out),
         "stats": corpus_stats(shards, sources, sum(n for _, _, n in errors), recipe.shard_tokens,
-                              words.get(ALL_SOURCES)) | {"words_sample": recipe.stats_sample},
+                              words.get(ALL_SOURCES)) | {"words_sample": recipe.stats_sample}
+        | ({"shard_cuts": shard_cuts(plans)} if plans else {}),
         "megatron": megatron_args(shards, tokenizer["dtype"], held_out),
     }
     if recipe.rejects:
         manifest["rejects"] = {"path": f"{REJECTS_DIR}/", "records": sum(rejects)}
     return manifest
+
+
+def shard_cuts(plans: dict) -> dict:
+    """Where each split's shards begin, as key bins (rules/epochs.ShardPlan): with these,
+    anyone can place a copy from its key without reading the shards."""
+    from pipeline.rules.epochs import KEY_BINS
+    return {"key_bins": KEY_BINS, **{split: list(plan.cuts) for split, plan in sorted(plans.items())}}
 
 
 def tokenizer_report(quality: dict, vocab: int) -> dict:
@@ -135,12 +143,13 @@ def tokenizer_report(quality: dict, vocab: int) -> dict:
 
 
 class WriteManifest(beam.PTransform):
-    def __init__(self, config, code: dict, *, tokenizer, tokenizer_quality, **lists):
+    def __init__(self, config, code: dict, *, tokenizer, tokenizer_quality, plans, **lists):
         """`lists`: reads, drops, errors, documents, entropy, clusters, tallies, rejects PCollections."""
         super().__init__()
         self.config, self.code = config, code
         self.sides = dict(tokenizer=beam.pvalue.AsSingleton(tokenizer),
                           tokenizer_quality=beam.pvalue.AsSingleton(tokenizer_quality),
+                          plans=beam.pvalue.AsSingleton(plans),
                           **{name: beam.pvalue.AsList(pcoll) for name, pcoll in lists.items()})
 
     def expand(self, shards):

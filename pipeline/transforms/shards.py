@@ -3,7 +3,8 @@
 ExpandEpochs gives each tokenized document its copies with their position keys
 (pipeline/rules/epochs.py: a validation document gets one copy, in the validation
 split), and keys every copy by its split and shard; CountShards, on an earlier
-pass, sizes each split's shard count from its tokens.
+pass, plans each split's shards from its tokens: how many, and where the cuts
+between them fall so each holds its share.
 
 WriteShards never holds a shard's tokens: each bundle writes, per target shard,
 a fragment (its copies for that shard in stream order: key, then id, then epoch)
@@ -29,8 +30,8 @@ from apache_beam.io.filesystems import FileSystems
 
 from loader.indexed_dataset import encode_index
 from manifests.lineage import LINEAGE_SUFFIX, HashingSink, LineageWriter
-from pipeline.rules.epochs import SPLITS, TRAIN, StreamLayout, shard_count, shard_of
-from pipeline.transforms.common import Counters, in_global_window, sum_columns
+from pipeline.rules.epochs import KEY_BINS, SPLITS, TRAIN, StreamLayout, key_bin, plan_shards
+from pipeline.transforms.common import Counters, in_global_window
 
 
 class ShardEntry(NamedTuple):
@@ -112,15 +113,44 @@ def write_shard(output: str, key: ShardKey, entries: Iterable[ShardEntry], dtype
                         "rows": len(lengths)}}
 
 
-def split_tokens(layout: StreamLayout, td) -> tuple[int, ...]:
-    """A document's tokens in each split (SPLITS order): its length times its copies."""
+class KeyHistograms(beam.CombineFn):
+    """(split, key bin, tokens) -> {split: tokens per key bin}; a dense array per split
+    seen (8 MB), whatever the corpus size."""
+
+    def create_accumulator(self):
+        return {}
+
+    def add_input(self, acc, row):
+        split, b, tokens = row
+        if split not in acc:
+            acc[split] = np.zeros(KEY_BINS, np.int64)
+        acc[split][b] += tokens
+        return acc
+
+    def merge_accumulators(self, accs):
+        out = {}
+        for acc in accs:
+            for split, hist in acc.items():
+                if split in out:
+                    out[split] += hist
+                else:
+                    out[split] = hist.copy()
+        return out
+
+    def extract_output(self, acc):
+        return acc
+
+
+def copy_bins(layout: StreamLayout, td) -> list[tuple[str, int, int]]:
+    """(split, key bin, tokens) for each copy of a document."""
     split, copies = layout.copies(td.id, td.source)
-    return tuple(len(td.tokens) * len(copies) if s == split else 0 for s in SPLITS)
+    return [(split, key_bin(c.key), len(td.tokens)) for c in copies]
 
 
 class CountShards(beam.PTransform):
-    """TokenizedDoc -> {split: number of shards}: each split's tokens (a training document's
-    tokens times its epoch copies, a validation document's once) over the shard size."""
+    """TokenizedDoc -> {split: ShardPlan}: each split's tokens (a training document's tokens
+    times its epoch copies, a validation document's once) over the shard size give the
+    count, and a histogram of the copies' keys places the cuts (rules/epochs.py)."""
 
     def __init__(self, layout: StreamLayout, shard_tokens: int):
         super().__init__()
@@ -128,37 +158,38 @@ class CountShards(beam.PTransform):
 
     def expand(self, tokens):
         layout, target = self.layout, self.shard_tokens
+        empty = np.zeros(KEY_BINS, np.int64)
         return (tokens
-                | "CountSplitTokens" >> beam.Map(lambda td: split_tokens(layout, td))
-                | "SumSplitTokens" >> beam.CombineGlobally(sum_columns)
-                | "ChooseShardCounts" >> beam.Map(lambda totals: {s: shard_count(t, target) for s, t in
-                                                                 zip(SPLITS, totals or (0,) * len(SPLITS))}))
+                | "BinCopyKeys" >> beam.FlatMap(lambda td: copy_bins(layout, td))
+                | "SumKeyHistograms" >> beam.CombineGlobally(KeyHistograms())
+                | "PlanShards" >> beam.Map(lambda hists: {s: plan_shards(hists.get(s, empty), target)
+                                                          for s in SPLITS}))
 
 
 class ExpandEpochs(beam.PTransform):
     """TokenizedDoc -> ((split, shard index), ShardEntry) for every epoch copy.
 
-    `num_shards` (CountShards' output) should come from an earlier pass over the
-    documents: counted from this transform's own input, every copy's tokens would wait
+    `plans` (CountShards' output) should come from an earlier pass over the
+    documents: planned from this transform's own input, every copy's tokens would wait
     in the runner until the last document is counted (the 4x memory run in
     bench/README.md)."""
 
-    def __init__(self, layout: StreamLayout, shard_tokens: int, num_shards: beam.PCollection | None = None):
+    def __init__(self, layout: StreamLayout, shard_tokens: int, plans: beam.PCollection | None = None):
         super().__init__()
-        self.layout, self.shard_tokens, self.num_shards = layout, shard_tokens, num_shards
+        self.layout, self.shard_tokens, self.plans = layout, shard_tokens, plans
 
     def expand(self, tokens):
         layout = self.layout
-        num_shards = self.num_shards
-        if num_shards is None:
-            num_shards = tokens | "CountShards" >> CountShards(layout, self.shard_tokens)
+        plans = self.plans
+        if plans is None:
+            plans = tokens | "CountShards" >> CountShards(layout, self.shard_tokens)
 
-        def copies(td, n):
+        def copies(td, plans):
             split, keyed = layout.copies(td.id, td.source)
-            return [((split, shard_of(c.key, n[split])), ShardEntry(c.key, td.id, c.epoch, td.source, td.url, td.bytes, td.tokens))
-                    for c in keyed]
+            return [((split, plans[split].shard_of(c.key)),
+                     ShardEntry(c.key, td.id, c.epoch, td.source, td.url, td.bytes, td.tokens)) for c in keyed]
 
-        return tokens | "MakeCopies" >> beam.FlatMap(copies, n=beam.pvalue.AsSingleton(num_shards))
+        return tokens | "MakeCopies" >> beam.FlatMap(copies, plans=beam.pvalue.AsSingleton(plans))
 
 
 FRAGMENT_BYTES = 64 << 20   # tokens a bundle buffers before it writes its fragments
