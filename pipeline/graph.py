@@ -44,18 +44,19 @@ def build_graph(p: beam.Pipeline, config: BuildConfig, code: dict) -> beam.PColl
     # The clean parts are read three times, each time streaming: to train the tokenizer,
     # to count the stream's tokens (and so the shards), and to write the shards. Reading
     # them once would leave every text, then every epoch copy's tokens, waiting in the
-    # runner for the tokenizer, then for the shard count; here only the small plan waits.
+    # runner for the tokenizer, then for the shard plans; here only the small plan
+    # waits, and each later read starts once what its consumer needs exists.
     plan = parts | "PlanCleanParts" >> PlanCleanParts(dedup.drop_list)
     layout = recipe.layout
     tokenizer = (plan | "ReadPartsToTrain" >> ReadPlannedParts()
                  | "TrainTokenizer" >> TrainTokenizer(recipe.tokenizer, layout, config.output))
-    counted = plan | "ReadPartsToCount" >> ReadPlannedParts()
+    counted = plan | "ReadPartsToCount" >> ReadPlannedParts(after=tokenizer)
     tokenized = counted | "Tokenize" >> Tokenize(tokenizer, layout, recipe.tokenizer.fim)
     tokens = tokenized.tokens
-    num_shards = tokens | "CountShards" >> CountShards(layout, recipe.shard_tokens)
-    tokens_to_shard = (plan | "ReadPartsToShard" >> ReadPlannedParts()
+    plans = tokens | "CountShards" >> CountShards(layout, recipe.shard_tokens)
+    tokens_to_shard = (plan | "ReadPartsToShard" >> ReadPlannedParts(after=plans)
                        | "TokenizeForShards" >> Tokenize(tokenizer, layout, recipe.tokenizer.fim, measure=False)).tokens
-    keyed_copies = tokens_to_shard | "ExpandEpochs" >> ExpandEpochs(layout, recipe.shard_tokens, num_shards)
+    keyed_copies = tokens_to_shard | "ExpandEpochs" >> ExpandEpochs(layout, recipe.shard_tokens, plans)
     shards = keyed_copies | "WriteShards" >> WriteShards(config.output, tokenizer, config.work_dir)
 
     # Accounting: every record read is kept, dropped with a reason, or dead-lettered.
@@ -79,6 +80,6 @@ def build_graph(p: beam.Pipeline, config: BuildConfig, code: dict) -> beam.PColl
     documents = tokens | "CountDocuments" >> CountDocuments(layout)
     entropy = counted | "MeasureWords" >> MeasureWords(recipe.seed, recipe.stats_sample)
     return shards | "WriteManifest" >> WriteManifest(
-        config, code, tokenizer=tokenizer, tokenizer_quality=tokenized.quality, reads=reads, drops=drops, errors=errors,
+        config, code, tokenizer=tokenizer, tokenizer_quality=tokenized.quality, plans=plans, reads=reads, drops=drops, errors=errors,
         documents=documents, entropy=entropy, clusters=dedup.clusters, tallies=tallies,
         rejects=written_rejects[0] if written_rejects else p | "NoRejects" >> beam.Create([]))

@@ -16,6 +16,11 @@ from pipeline.rules.minhash import doc_ref
 from pipeline.transforms.packed import PackedGroupByKey
 from sources.document import Document
 
+# Row groups of at most this much text: a reader decompresses a whole row group at a time,
+# so Beam's 64 MB default made each later pass over the parts hold up to 64 MB of text
+# (and its Python copies) at once; the peak grew with the corpus until it reached that.
+ROW_GROUP_BYTES = 8 << 20
+
 CLEAN_SCHEMA = pa.schema([("id", pa.string()), ("text", pa.string()), ("kind", pa.string()),
                           ("source", pa.string()), ("url", pa.string()), ("meta", pa.string())])
 
@@ -39,7 +44,9 @@ class WriteCleanParts(beam.PTransform):
         return (docs
                 | "ConvertToRows" >> beam.Map(to_row)
                 | "WriteParquet" >> beam.io.WriteToParquet(self.prefix, CLEAN_SCHEMA, codec="zstd",
-                                                          file_name_suffix=".parquet"))
+                                                          file_name_suffix=".parquet",
+                                                          row_group_buffer_size=ROW_GROUP_BYTES,
+                                                          record_batch_size=256))
 
 
 def part_ref(path: str) -> bytes:
@@ -106,9 +113,22 @@ class PlanCleanParts(beam.PTransform):
 
 
 class ReadPlannedParts(beam.PTransform):
-    """PlanCleanParts' plan -> the Documents of every part not on the drop list."""
+    """PlanCleanParts' plan -> the Documents of every part not on the drop list.
+
+    `after`: a singleton PCollection the reading must wait for (the tokenizer, the shard
+    plans). The documents are for a consumer that needs it as a side input; read
+    earlier, they would sit in the runner until it is ready (the local runner reads
+    every pass as soon as the plan exists, and holds what it read). Waiting on it
+    here, the read and its consumer run as one streaming stage."""
+
+    def __init__(self, after: beam.PCollection | None = None):
+        super().__init__()
+        self.after = after
 
     def expand(self, plan):
+        if self.after is not None:
+            plan = plan | "WaitForSideInput" >> beam.Map(lambda part, _: part,
+                                                         beam.pvalue.AsSingleton(self.after))
         return plan | "ReadPartsWithoutDrops" >> beam.ParDo(ReadPartWithout())
 
 
