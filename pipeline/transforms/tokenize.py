@@ -136,20 +136,22 @@ class EncodeDocuments(beam.DoFn):
         if info["sha256"] != self._sha:   # build the encoding once per worker
             self._encoding, self._sha = tiktoken_encoding(info["json"]), info["sha256"]
         ids, fim = self.encode(doc, info)
-        if self.measure:
-            self.tally(doc, ids, fim, info)
         ids.append(info["eos_id"])
-        yield TokenizedDoc(doc.id, doc.source, doc.kind, np.asarray(ids, dtype=info["dtype"]), doc.url,
-                           document_language(doc), len(doc.text.encode("utf-8")))
+        tokens = np.asarray(ids, dtype=info["dtype"])   # the one conversion: tally indexes with it
+        n_bytes = len(doc.text.encode("utf-8"))
+        if self.measure:
+            self.tally(doc, tokens, n_bytes, fim, info)
+        yield TokenizedDoc(doc.id, doc.source, doc.kind, tokens, doc.url, document_language(doc), n_bytes)
 
-    def tally(self, doc, ids: list[int], fim: bool, info: dict) -> None:
-        """Marks the ids used; counts bytes and tokens of a held-out, plainly encoded document."""
+    def tally(self, doc, tokens: np.ndarray, n_bytes: int, fim: bool, info: dict) -> None:
+        """Marks the ids used; counts bytes and tokens (EOS aside) of a held-out, plainly
+        encoded document."""
         if self.used is None:
             self.used = np.zeros(info["vocab_size"], dtype=bool)
-        self.used[ids] = True
+        self.used[tokens[:-1]] = True
         if not fim and self.layout.held_out(doc.id, doc.source, info["held_out_above"]):
             row = self.held_out.setdefault(doc.kind, [0, 0, 0])
-            row[0], row[1], row[2] = row[0] + 1, row[1] + len(doc.text.encode("utf-8")), row[2] + len(ids)
+            row[0], row[1], row[2] = row[0] + 1, row[1] + n_bytes, row[2] + len(tokens) - 1
 
     def finish_bundle(self):
         if self.used is not None:
