@@ -84,3 +84,25 @@ def test_output_loads_in_transformers_with_its_special_tokens(sample_documents, 
             assert ids == hf.encode(text, add_special_tokens=False).ids
             assert loaded.decode(ids) == text
         assert loaded.convert_tokens_to_ids(FIM_MIDDLE) == special_token_id(trained, FIM_MIDDLE)
+
+
+def test_a_vocabulary_over_100k_trains_encodes_exactly_and_needs_int32(sample_documents):
+    """GPT-4-sized vocabularies: synthetic words (seeded) give the trainer enough distinct
+    pairs to reach 110,000; ids above 65,535 must survive tiktoken and the shard dtype."""
+    import random
+
+    import numpy as np
+
+    from loader.indexed_dataset import token_dtype
+    rng = random.Random(0)
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    words = ["".join(rng.choice(letters) for _ in range(rng.randint(4, 12))) for _ in range(120_000)]
+    texts = [" ".join(words[i:i + 400] * 2) for i in range(0, len(words), 400)]
+    trained = train_bpe(texts, vocab_size=110_000)
+    assert vocab_size(trained) == 110_000 and token_dtype(110_000) == np.int32
+    hf, enc = Tokenizer.from_str(trained), tiktoken_encoding(trained)
+    probe = texts[:20] + [d.text for d in sample_documents[:50]] + EDGE_CASES
+    ids = [enc.encode_ordinary(t) for t in probe]
+    assert ids == [hf.encode(t, add_special_tokens=False).ids for t in probe]
+    assert max(max(i, default=0) for i in ids) > 65_535
+    assert special_token_id(trained, EOS) == 110_000 - len(SPECIAL_TOKENS)
