@@ -6,11 +6,17 @@ the lineage parquet when recorded), sizes and sha256 as recorded, the .idx
 parses as MMIDIDX, its lengths and pointers agree with the .bin, its document
 count and token count match the manifest, the lineage map's offsets and lengths
 agree with the .idx, and every document ends with EOS. Then the totals: the
-training shards add up to the stream, the validation shards to the split.
+training shards add up to the stream, the validation shards to the split. Then
+the epochs against the recipe, from the lineage maps: every whole epoch of a
+source holds each of its training documents once (its documents and tokens
+exactly), a fractional last epoch at most that, no epoch beyond; each document
+sits in the split its id's hash assigns; per-shard token counts per source match.
 """
 from __future__ import annotations
 
 import hashlib
+import math
+from collections import Counter, defaultdict
 
 import numpy as np
 
@@ -97,6 +103,54 @@ def verify(output: str) -> list[str]:
     held = sum(s["tokens"] for s in held_out["shards"])
     if "tokens" in held_out and held != held_out["tokens"]:
         problems.append(f"validation shards hold {held} tokens, the manifest says {held_out['tokens']}")
+    if not problems and all("lineage" in s for s in [*manifest["shards"], *held_out["shards"]]):
+        problems += epoch_problems(output, manifest)
+    return problems
+
+
+def epoch_problems(output: str, manifest: dict) -> list[str]:
+    """The stream's epochs and splits against the recipe, one lineage map at a time."""
+    from manifests.lineage import read_lineage
+    from pipeline.rules.epochs import TRAIN, VALIDATION, in_validation
+    sources = manifest["sources"]
+    fractions = manifest["validation"]["fractions"]
+    seen = {split: {name: defaultdict(lambda: [0, 0]) for name in sources} for split in (TRAIN, VALIDATION)}
+    problems = []
+    shards = [(TRAIN, s) for s in manifest["shards"]] + [(VALIDATION, s) for s in manifest["validation"]["shards"]]
+    for split, shard in shards:
+        table = read_lineage(f"{output}/{shard['lineage']['path']}", ["id", "source", "epoch", "tokens"])
+        by_source = Counter()
+        misplaced = 0
+        for doc_id, source, epoch, tokens in zip(*(table.column(c).to_pylist() for c in table.column_names)):
+            row = seen[split][source][epoch]
+            row[0], row[1] = row[0] + 1, row[1] + tokens
+            by_source[source] += tokens
+            misplaced += (split == VALIDATION) != in_validation(doc_id, fractions.get(source, 0.0))
+        if dict(by_source) != shard["tokens_by_source"]:
+            problems.append(f"{shard['path']}: lineage tokens per source {dict(sorted(by_source.items()))} "
+                            f"!= manifest {shard['tokens_by_source']}")
+        if misplaced:
+            problems.append(f"{shard['path']}: {misplaced} documents whose id hash puts them in the other split")
+    for name, spec in sources.items():
+        held = spec["validation"]
+        trained = (spec["documents"] - held["documents"], spec["tokens"] - held["tokens"])
+        epochs = spec["epochs"]
+        for epoch, (docs, tokens) in sorted(seen[TRAIN][name].items()):
+            whole = epoch < math.floor(epochs)
+            if epoch >= math.ceil(epochs):
+                problems.append(f"{name}: epoch {epoch} in the stream, the recipe gives {epochs:g} epochs")
+            elif whole and (docs, tokens) != trained:
+                problems.append(f"{name}: epoch {epoch} holds {docs} documents / {tokens} tokens, "
+                                f"expected each training document once: {trained[0]} / {trained[1]}")
+            elif not whole and (docs > trained[0] or tokens > trained[1]):
+                problems.append(f"{name}: partial epoch {epoch} holds more than the source")
+        missing = [e for e in range(math.floor(epochs)) if e not in seen[TRAIN][name] and trained[0]]
+        if missing:
+            problems.append(f"{name}: epochs {missing} missing from the stream")
+        validation = tuple(map(sum, zip(*seen[VALIDATION][name].values()))) or (0, 0)
+        if set(seen[VALIDATION][name]) - {0} or validation != (held["documents"], held["tokens"]):
+            problems.append(f"{name}: validation shards hold {validation[0]} documents / {validation[1]} tokens, "
+                            f"the manifest says {held['documents']} / {held['tokens']}, each once")
     return problems
 
 

@@ -163,6 +163,12 @@ CORRUPTIONS = {
                       ["cc-sample: read 1 != kept"]),
     "edited stats": (lambda root: edit_manifest(root, lambda m: m["stats"].update(stream_tokens=5)),
                      ["shards hold", "stats say 5"]),
+    "edited epochs": (lambda root: edit_manifest(root, lambda m: m["sources"]["stack-sample"].update(epochs=3.0)),
+                      ["stack-sample: epoch 3 in the stream, the recipe gives 3 epochs"]),
+    "edited source tokens": (lambda root: edit_manifest(root, lambda m: m["sources"]["cc-sample"].update(
+        tokens=m["sources"]["cc-sample"]["tokens"] + 5)), ["cc-sample: epoch 0 holds", "expected each training"]),
+    "edited validation share": (lambda root: edit_manifest(root, lambda m: m["validation"]["fractions"].update(
+        {"cc-sample": 0.5})), [f"shard-0000{i}.bin: " for i in range(3)] + ["id hash puts them in the other split"]),
     "edited schema": (lambda root: edit_manifest(root, lambda m: m.pop("funnel")), ["'funnel' is a required property"]),
     "edited tokenizer": (lambda root: (root / "tokenizer.json").write_text("{}"), ["tokenizer.json: sha256 mismatch"]),
 }
