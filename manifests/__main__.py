@@ -23,6 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     ins = sub.add_parser("inspect", help="print the manifest summary")
     ins.add_argument("output", help="corpus output directory (or its manifest.json)")
     ins.add_argument("--json", action="store_true", help="print the manifest as JSON")
+    ins.add_argument("--shards", type=int, default=8, metavar="N", help="list N shards (default 8; 0: none)")
     ver = sub.add_parser("verify", help="re-check every shard; exit 1 on any mismatch")
     ver.add_argument("output")
     loc = sub.add_parser("locate", help="which document sits at a token offset of a shard")
@@ -44,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
 def inspect_command(args) -> int:
     manifest = read_manifest(args.output)
     print(json.dumps(manifest, indent=2, sort_keys=True) if args.json
-          else summary(manifest, manifest_path(args.output)))
+          else summary(manifest, manifest_path(args.output), args.shards))
     return 0
 
 

@@ -6,7 +6,8 @@ def _n(x: int) -> str:
     return f"{x:,}"
 
 
-def summary(manifest: dict, where: str = "") -> str:
+def summary(manifest: dict, where: str = "", shards: int = 8) -> str:
+    """The manifest as text; `shards`: how many shards to list (the first and last half)."""
     tok, stats = manifest["tokenizer"], manifest["stats"]
     w = max([len(name) for name in manifest["sources"]] + [10]) + 2
     lines = [f"corpus {manifest['name']!r}" + (f"  ({where})" if where else ""),
@@ -31,6 +32,7 @@ def summary(manifest: dict, where: str = "") -> str:
               f"max {_n(st['max'])}" + (f"  (target {_n(st['target'])}, furthest {st['max_deviation']:.1%} off)"
                                         if "target" in st else ""),
               *validation_line(manifest.get("validation")),
+              *shard_table(manifest, shards),
               "",
               *funnel_table(manifest["funnel"]),
               *tally_lines(manifest.get("tallies", {}), manifest.get("decontamination", {"enabled": False}))]
@@ -61,6 +63,29 @@ def validation_line(validation: dict | None) -> list[str]:
         return ["validation: none held out"]
     return [f"validation: {_n(validation['documents'])} documents, {_n(validation['tokens'])} tokens in "
             f"{len(validation['shards'])} shard(s), written once"]
+
+
+def shard_table(manifest: dict, limit: int) -> list[str]:
+    """One row per shard (the first and last limit/2 of a long list): documents, tokens,
+    distance from the target, each source's share of its tokens, the epochs in it."""
+    records = [*manifest["shards"], *manifest.get("validation", {}).get("shards", [])]
+    if not records or limit <= 0:
+        return []
+    target = manifest["stats"]["shard_tokens"].get("target")
+    names = list(manifest["sources"])
+    w = max(len(r["path"]) for r in records) + 2
+    lines = ["", f"{'shard':<{w}}{'documents':>10}{'tokens':>12}{'vs target':>10}  "
+             + "".join(f"{n[:12]:>13}" for n in names) + "  epochs"]
+    shown = records if len(records) <= limit else records[:limit // 2] + [None] + records[-(limit - limit // 2):]
+    for r in shown:
+        if r is None:
+            lines.append(f"{'...':<{w}}({len(records) - limit} more; inspect --shards N)")
+            continue
+        off = f"{(r['tokens'] - target) / target:+.1%}" if target and r["path"].startswith("shard-") else ""
+        shares = "".join(f"{r['tokens_by_source'].get(n, 0) / (r['tokens'] or 1):>13.1%}" for n in names)
+        lines.append(f"{r['path']:<{w}}{_n(r['documents']):>10}{_n(r['tokens']):>12}{off:>10}  {shares}  "
+                     f"{','.join(r['tokens_by_epoch'])}")
+    return lines
 
 
 def quality_line(quality: dict | None) -> list[str]:
