@@ -11,9 +11,10 @@ a fragment (its copies for that shard in stream order: key, then id, then epoch)
 to the work directory, and only the fragments' names cross the shuffle. One
 worker per shard then merges its fragments in stream order, reading each
 sequentially and writing `.bin` as it goes, and writes `.idx` and `.bin.index`
-from the lengths; all three go under temporary names, renamed only when
-complete, with the shard's lineage map (manifests/lineage.py). Memory is one bundle's buffer (FRAGMENT_BYTES) on the writing side and
-a few numbers per document on the merging side, whatever the shard size.
+from the lengths, and the shard's lineage map (manifests/lineage.py) as it goes;
+all four go under temporary names, renamed only when complete. Memory is one
+bundle's buffer (FRAGMENT_BYTES) on the writing side and a few numbers per
+document on the merging side, whatever the shard size.
 """
 from __future__ import annotations
 
