@@ -47,9 +47,10 @@ def encode_index(lengths: np.ndarray, dtype: np.dtype) -> bytes:
 class IndexedShard:
     """A memory-mapped shard: `len(shard)` documents, `shard[i]` a token array."""
 
-    def __init__(self, prefix: str | Path):
+    def __init__(self, prefix: str | Path, bin_path: str | None = None, idx_path: str | None = None):
+        """`prefix`.bin and `prefix`.idx, or the two paths given (a cache may name them apart)."""
         prefix = str(prefix)
-        self.idx_path, self.bin_path = prefix + ".idx", prefix + ".bin"
+        self.idx_path, self.bin_path = idx_path or prefix + ".idx", bin_path or prefix + ".bin"
         buf = np.memmap(self.idx_path, mode="r", dtype=np.uint8)
         if bytes(buf[:9]) != MAGIC:
             raise ValueError(f"{self.idx_path}: not an MMIDIDX index")

@@ -1,0 +1,124 @@
+"""TokenStream: a corpus's shards as one token stream, opened from its manifest.
+
+Shard index order is training order (DESIGN.md's epoch rule), so the stream is
+the shards' tokens back to back. Opening reads only the manifest: each shard's
+token count is there, so where a shard starts in the stream is a prefix sum over
+shards, never a pass over documents. A shard's .bin and .idx are memory-mapped
+the first time a read touches it, with an optional sha256 check then (not at
+start-up). Document starts come straight from the .idx's byte pointers, so
+finding the documents inside a window is a binary search, with nothing built.
+
+Remote corpora (s3://, gs://, https://, any fsspec URL) are read through
+fsspec's file cache: each shard file is copied to `cache_dir` when first
+touched and memory-mapped from there.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from loader.indexed_dataset import IndexedShard
+
+MANIFEST_FILE = "manifest.json"
+
+
+def _is_remote(path: str) -> bool:
+    return "://" in path and not path.startswith("file://")
+
+
+@dataclass
+class TokenStream:
+    """The stream of one split ("train": the shards in order; "validation": its own)."""
+    root: str
+    manifest: dict
+    split: str = "train"
+    cache_dir: str | None = None
+    verify: bool = False
+    _open: dict = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def open(cls, path: str, split: str = "train", cache_dir: str | None = None, verify: bool = False):
+        """`path`: the corpus directory (or its manifest.json), local or an fsspec URL."""
+        root = path.removesuffix("/" + MANIFEST_FILE).rstrip("/")
+        if _is_remote(root):
+            import fsspec
+            with fsspec.open(f"{root}/{MANIFEST_FILE}", "rb") as f:
+                manifest = json.loads(f.read())
+        else:
+            root = root.removeprefix("file://")
+            manifest = json.loads(Path(root, MANIFEST_FILE).read_text("utf-8"))
+        return cls(root, manifest, split, cache_dir, verify)
+
+    def __post_init__(self):
+        records = self.manifest["shards"] if self.split == "train" else self.manifest["validation"]["shards"]
+        self.shards = sorted(records, key=lambda r: r["index"])
+        sizes = np.array([r["tokens"] for r in self.shards], dtype=np.int64)
+        self.offsets = np.concatenate([[0], np.cumsum(sizes)])   # shard i spans offsets[i]:offsets[i+1]
+        self.eos_id = int(self.manifest["tokenizer"]["eos_id"])
+        self.dtype = np.dtype(self.manifest["tokenizer"]["dtype"])
+        self.fingerprint = hashlib.sha256(json.dumps(
+            [self.split, [r["sha256"] for r in self.shards]]).encode()).hexdigest()
+
+    @property
+    def total_tokens(self) -> int:
+        return int(self.offsets[-1])
+
+    def _local(self, relpath: str) -> str:
+        if not _is_remote(self.root):
+            return f"{self.root}/{relpath}"
+        import fsspec
+        cache = {"cache_storage": self.cache_dir} if self.cache_dir else {}
+        return fsspec.open_local(f"filecache::{self.root}/{relpath}", filecache=cache)
+
+    def shard(self, i: int) -> tuple[IndexedShard, np.ndarray]:
+        """Shard i memory-mapped, and its documents' start offsets in tokens (from .idx)."""
+        if i not in self._open:
+            record = self.shards[i]
+            prefix = record["path"].removesuffix(".bin")
+            paths = {ext: self._local(f"{prefix}.{ext}") for ext in ("bin", "idx")}
+            if self.verify:
+                for ext, rec in (("bin", record), ("idx", record["idx"])):
+                    if _sha256(paths[ext]) != rec["sha256"]:
+                        raise ValueError(f"{rec['path']}: sha256 does not match the manifest")
+            shard = IndexedShard(prefix, bin_path=paths["bin"], idx_path=paths["idx"])
+            self._open[i] = (shard, shard.pointers // shard.dtype.itemsize)
+        return self._open[i]
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        """Tokens [start, stop) of the stream, across shard boundaries."""
+        stop = min(stop, self.total_tokens)
+        parts = []
+        i = int(np.searchsorted(self.offsets, start, side="right")) - 1
+        while start < stop:
+            shard, _ = self.shard(i)
+            lo, hi = start - self.offsets[i], min(stop, self.offsets[i + 1]) - self.offsets[i]
+            parts.append(shard.tokens[lo:hi])
+            start = int(self.offsets[i + 1])
+            i += 1
+        return np.concatenate(parts) if len(parts) != 1 else np.asarray(parts[0])
+
+    def document_starts(self, start: int, stop: int) -> np.ndarray:
+        """Stream offsets in [start, stop) where a document begins."""
+        stop = min(stop, self.total_tokens)
+        out = []
+        i = int(np.searchsorted(self.offsets, start, side="right")) - 1
+        while start < stop:
+            _, starts = self.shard(i)
+            base = int(self.offsets[i])
+            lo, hi = np.searchsorted(starts, [start - base, min(stop, self.offsets[i + 1]) - base])
+            out.append(starts[lo:hi] + base)
+            start = int(self.offsets[i + 1])
+            i += 1
+        return np.concatenate(out).astype(np.int64) if out else np.zeros(0, np.int64)
+
+
+def _sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 22):
+            digest.update(chunk)
+    return digest.hexdigest()
