@@ -74,8 +74,8 @@ class TokenStream:
         cache = {"cache_storage": self.cache_dir} if self.cache_dir else {}
         return fsspec.open_local(f"filecache::{self.root}/{relpath}", filecache=cache)
 
-    def shard(self, i: int) -> tuple[IndexedShard, np.ndarray]:
-        """Shard i memory-mapped, and its documents' start offsets in tokens (from .idx)."""
+    def shard(self, i: int) -> IndexedShard:
+        """Shard i, memory-mapped on first use."""
         if i not in self._open:
             record = self.shards[i]
             prefix = record["path"].removesuffix(".bin")
@@ -85,7 +85,7 @@ class TokenStream:
                     if _sha256(paths[ext]) != rec["sha256"]:
                         raise ValueError(f"{rec['path']}: sha256 does not match the manifest")
             shard = IndexedShard(prefix, bin_path=paths["bin"], idx_path=paths["idx"])
-            self._open[i] = (shard, shard.pointers // shard.dtype.itemsize)
+            self._open[i] = shard
         return self._open[i]
 
     def read(self, start: int, stop: int) -> np.ndarray:
@@ -94,7 +94,7 @@ class TokenStream:
         parts = []
         i = int(np.searchsorted(self.offsets, start, side="right")) - 1
         while start < stop:
-            shard, _ = self.shard(i)
+            shard = self.shard(i)
             lo, hi = start - self.offsets[i], min(stop, self.offsets[i + 1]) - self.offsets[i]
             parts.append(shard.tokens[lo:hi])
             start = int(self.offsets[i + 1])
@@ -102,15 +102,17 @@ class TokenStream:
         return np.concatenate(parts) if len(parts) != 1 else np.asarray(parts[0])
 
     def document_starts(self, start: int, stop: int) -> np.ndarray:
-        """Stream offsets in [start, stop) where a document begins."""
+        """Stream offsets in [start, stop) where a document begins: a binary search in the
+        memory-mapped .idx byte pointers, touching only the pages it reads."""
         stop = min(stop, self.total_tokens)
         out = []
         i = int(np.searchsorted(self.offsets, start, side="right")) - 1
         while start < stop:
-            _, starts = self.shard(i)
-            base = int(self.offsets[i])
-            lo, hi = np.searchsorted(starts, [start - base, min(stop, self.offsets[i + 1]) - base])
-            out.append(starts[lo:hi] + base)
+            shard = self.shard(i)
+            base, size = int(self.offsets[i]), shard.dtype.itemsize
+            window = [(start - base) * size, (min(stop, self.offsets[i + 1]) - base) * size]
+            lo, hi = np.searchsorted(shard.pointers, window)
+            out.append(shard.pointers[lo:hi] // size + base)
             start = int(self.offsets[i + 1])
             i += 1
         return np.concatenate(out).astype(np.int64) if out else np.zeros(0, np.int64)
