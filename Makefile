@@ -37,12 +37,14 @@ browser:
 	else echo "no apt-get: install Chromium to run the report's browser test"; fi
 
 bench: $(STAMP)
+	$(PY) -m pip install -q -c constraints.txt -e ".[bench]"
 	$(PY) -m bench.encode
 	$(PY) -m bench.extract
 	$(PY) -m bench.filters
 	$(PY) -m bench.dedup quality
 	$(PY) -m bench.dedup speed
 	$(PY) -m bench.scale
+	$(PY) -m bench.loader
 
 # Regenerates the bundled sample shards from installed material (needs
 # Debian's python3.11-doc for the HTML and reST; see sources/samples/make_samples.py).

@@ -31,6 +31,8 @@ def sample_arrays(stream: TokenStream, index: int, seq_len: int, mask_after_eos:
     """Sample `index`: its tokens (up to seq_len + 1), and for its inputs the document
     pieces (cu_seqlens), positions inside them and the loss mask."""
     start = index * seq_len
+    if not 0 <= start < stream.total_tokens - 1:
+        raise IndexError(f"sample {index} of {seq_len} tokens starts past the stream's {stream.total_tokens} tokens")
     tokens = stream.read(start, start + seq_len + 1)
     n = len(tokens) - 1
     inner = stream.document_starts(start + 1, start + n) - start   # documents beginning inside

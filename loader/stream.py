@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from bisect import bisect_left
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -99,7 +100,9 @@ class TokenStream:
             parts.append(shard.tokens[lo:hi])
             start = int(self.offsets[i + 1])
             i += 1
-        return np.concatenate(parts) if len(parts) != 1 else np.asarray(parts[0])
+        if not parts:
+            return np.zeros(0, self.dtype)
+        return np.concatenate(parts) if len(parts) > 1 else np.asarray(parts[0])
 
     def document_starts(self, start: int, stop: int) -> np.ndarray:
         """Stream offsets in [start, stop) where a document begins: a binary search in the
@@ -110,8 +113,11 @@ class TokenStream:
         while start < stop:
             shard = self.shard(i)
             base, size = int(self.offsets[i]), shard.dtype.itemsize
-            window = [(start - base) * size, (min(stop, self.offsets[i + 1]) - base) * size]
-            lo, hi = np.searchsorted(shard.pointers, window)
+            # bisect, not np.searchsorted: the .idx puts the int64 pointers after 34 + 4n bytes,
+            # unaligned for odd n, and NumPy then copies the whole array before searching
+            # (0.2 s a call at 1e8 documents); bisect reads ~log2(n) entries in place
+            lo = bisect_left(shard.pointers, (start - base) * size)
+            hi = bisect_left(shard.pointers, (min(stop, self.offsets[i + 1]) - base) * size, lo)
             out.append(shard.pointers[lo:hi] // size + base)
             start = int(self.offsets[i + 1])
             i += 1

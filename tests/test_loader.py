@@ -199,3 +199,21 @@ def test_torch_dataset_yields_tensors_in_order_across_workers(sample_corpus):
         assert got["loss_mask"].dtype == torch.float32 and got["position_ids"].shape == (4, 1024)
         assert got["cu_seqlens"].dtype == torch.int32
         assert np.array_equal(got["tokens"].numpy(), want["tokens"]) and got["batch_end"] == want["batch_end"]
+
+
+def test_a_sample_past_the_end_is_an_index_error(stream):
+    with pytest.raises(IndexError):
+        sample_arrays(stream, stream.total_tokens // SEQ + 1, SEQ)
+    assert len(stream.read(stream.total_tokens, stream.total_tokens + 5)) == 0
+
+
+def test_document_search_works_on_an_index_with_unaligned_pointers(tmp_path):
+    """An odd document count puts the .idx's int64 pointers off 8-byte alignment."""
+    from bench.loader import write_corpus
+    root = write_corpus(tmp_path / "odd", docs=1001, shards=1)
+    stream = TokenStream.open(str(root))
+    assert not stream.shard(0).pointers.flags["ALIGNED"]
+    lengths = stream.shard(0).lengths.astype(np.int64)
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    assert np.array_equal(stream.document_starts(0, stream.total_tokens), starts)
+    assert np.array_equal(stream.document_starts(100, 5000), starts[(starts >= 100) & (starts < 5000)])
