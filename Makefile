@@ -38,6 +38,8 @@ browser:
 
 bench: $(STAMP)
 	$(PY) -m pip install -q -c constraints.txt -e ".[bench]"
+	# litdata without torchvision: its 0.28 wheel does not load with torch 2.13; tokens need none of it
+	$(PY) -m pip install -q --no-deps litdata==0.2.76 lightning-utilities==0.15.3 obstore==0.12.1
 	$(PY) -m bench.encode
 	$(PY) -m bench.extract
 	$(PY) -m bench.filters

@@ -17,6 +17,10 @@ worker, on the same files:
   seq_len 8192 and 32768. Both give tokens, position ids reset at documents and
   a loss mask after EOS; ours also gives cu_seqlens. Megatron shuffles, so its
   reads are random; ours reads in stream order.
+- litdata (when installed): the 1e6-document corpus exported with optimize()
+  for its TokensLoader, then StreamingDataset's start-up and blocks/s against
+  our tokens alone (copied out of the memory map, no boundaries computed),
+  since litdata gives no document boundaries.
 """
 from __future__ import annotations
 
@@ -25,6 +29,7 @@ import hashlib
 import json
 import os
 import pathlib
+import shutil
 import time
 
 import numpy as np
@@ -98,6 +103,41 @@ def megatron_datasets(root: pathlib.Path, seq_len: int, cache: pathlib.Path):
     return time.perf_counter() - start, datasets
 
 
+def litdata_export(root: pathlib.Path, out: pathlib.Path) -> float:
+    """Our shards' documents written with litdata's optimize() for its TokensLoader (the
+    export a litdata user runs once); returns the seconds it took."""
+    import functools
+
+    import litdata
+    from litdata.streaming.item_loader import TokensLoader
+
+    from loader.stream import TokenStream
+    shards = len(TokenStream.open(str(root)).shards)
+    shutil.rmtree(out, ignore_errors=True)
+    start = time.perf_counter()
+    litdata.optimize(fn=functools.partial(shard_documents, str(root)), inputs=list(range(shards)), output_dir=str(out),
+                     chunk_bytes="64MB", item_loader=TokensLoader(), num_workers=1, verbose=False,
+                     keep_data_ordered=True)
+    return time.perf_counter() - start
+
+
+def shard_documents(root: str, shard_index: int):
+    """One shard's documents as int32 tensors (litdata's optimize() pickles this to a worker)."""
+    import torch
+
+    from loader.stream import TokenStream
+    shard = TokenStream.open(root).shard(shard_index)
+    for i in range(len(shard)):
+        yield torch.from_numpy(np.asarray(shard[i], dtype=np.int32))
+
+
+def litdata_dataset(out: pathlib.Path, seq_len: int):
+    import litdata
+    from litdata.streaming.item_loader import TokensLoader
+    return litdata.StreamingDataset(str(out), item_loader=TokensLoader(block_size=seq_len + 1), shuffle=False,
+                                    drop_last=True)
+
+
 def rate(fn, count: int) -> float:
     start = time.perf_counter()
     for i in range(count):
@@ -113,7 +153,6 @@ def main() -> None:
     parser.add_argument("--work", default="/tmp/corpusmill-loader")
     args = parser.parse_args()
     work = pathlib.Path(args.work)
-    import shutil
     import warnings
     warnings.filterwarnings("ignore")
 
@@ -146,6 +185,30 @@ def main() -> None:
         theirs = rate(lambda i: dataset[i], count_m)
         print(f"{seq_len:<9}{ours:>16.1f}{ours * seq_len / 1e6:>13.1f}{theirs:>20.1f}{theirs * seq_len / 1e6:>17.1f}"
               f"{ours / theirs:>16.2f}x")
+    try:
+        import litdata  # noqa: F401
+    except ImportError:
+        print("\nlitdata is not installed (make bench installs it): skipped")
+        return
+    out = work / f"litdata-{args.docs}"
+    exported = litdata_export(small, out)
+    print(f"\nlitdata (StreamingDataset + TokensLoader, blocks of seq_len + 1 tokens, no document boundaries); "
+          f"export of the {args.docs:,}-document corpus took {exported:.1f} s")
+    print(f"{'seq_len':<9}{'ours start-up s':>16}{'litdata start-up s':>20}{'ours tokens-only Mtok/s':>25}"
+          f"{'litdata Mtok/s':>16}{'ours / litdata':>16}")
+    for seq_len in (8192, 32768):
+        stream = TokenStream.open(str(small))
+        count = min(args.samples, stream.total_tokens // seq_len - 1)
+        ours_start = min(ours_startup(small, seq_len) for _ in range(3))
+        start = time.perf_counter()
+        dataset = litdata_dataset(out, seq_len)
+        items = iter(dataset)
+        next(items)
+        lit_start = time.perf_counter() - start
+        ours = rate(lambda i: np.array(stream.read(i * seq_len, i * seq_len + seq_len + 1)), count)   # a copy
+        theirs = rate(lambda i: next(items), count - 1)
+        print(f"{seq_len:<9}{ours_start:>16.4f}{lit_start:>20.3f}{ours * seq_len / 1e6:>25.1f}"
+              f"{theirs * seq_len / 1e6:>16.1f}{ours / theirs:>15.1f}x")
     print(f"\n(cpu count {os.cpu_count()}; synthetic corpora under {work})")
 
 
