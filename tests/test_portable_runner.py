@@ -1,0 +1,48 @@
+"""Beam's portable path: the sample recipe submitted to Beam's local job service
+(`local_job_service_main`, on loopback, workers in this process) builds a corpus
+byte-identical to the local runner's, the way a Flink or Spark job server would
+receive it."""
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.conftest import build_sample
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("localhost", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def job_service():
+    port = free_port()
+    service = subprocess.Popen([sys.executable, "-m", "apache_beam.runners.portability.local_job_service_main",
+                                "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with socket.socket() as s:
+                if s.connect_ex(("localhost", port)) == 0:
+                    break
+            assert service.poll() is None, service.stdout.read()
+            time.sleep(0.2)
+        else:
+            pytest.fail("the job service did not start listening")
+        yield f"localhost:{port}"
+    finally:
+        service.kill()
+        service.wait()
+
+
+def test_portable_runner_on_loopback_builds_the_same_bytes(sample_corpus, job_service, tmp_path):
+    portable = build_sample(tmp_path / "portable", "--runner=PortableRunner", f"--job_endpoint={job_service}",
+                            "--environment_type=LOOPBACK")
+    files = lambda root: sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+    assert files(portable) == files(sample_corpus)
+    for name in files(sample_corpus):
+        assert (portable / name).read_bytes() == (sample_corpus / name).read_bytes(), name
