@@ -31,14 +31,14 @@ from manifests.io import manifest_path, read_manifest  # noqa: E402
 from pipeline.graph import build_graph  # noqa: E402
 from pipeline.options import BuildConfig, MissingOption  # noqa: E402
 from pipeline.recipe import RecipeError  # noqa: E402
-from pipeline.runners import with_local_runner  # noqa: E402
+from pipeline.runners import local_parallelism, with_local_runner  # noqa: E402
 
 # Problems found before any work starts: one clear line, exit status 2.
 SETUP_ERRORS = (RecipeError, MissingOption, FileNotFoundError)
 
 
 def build(argv: list[str]) -> str:
-    options = with_local_runner(PipelineOptions(argv))
+    options = with_local_runner(PipelineOptions(argv + local_parallelism(argv)))
     config = BuildConfig.from_options(options)
     with beam.Pipeline(options=options) as p:
         build_graph(p, config, code_version())

@@ -8,8 +8,14 @@ on the runner its tests cover, so without a --runner, or with
 --runner=DirectRunner, it runs on that FnApiRunner directly; it still honours
 --direct_running_mode and --direct_num_workers. --runner=PrismRunner asks for
 Prism explicitly.
+
+With more than one core and neither option given, a local build runs one worker
+process per core (`local_parallelism`): the same bytes (tests/test_end_to_end.py
+builds with two workers and compares), in less time (bench/README.md).
 """
 from __future__ import annotations
+
+import os
 
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
@@ -21,3 +27,17 @@ def with_local_runner(options: PipelineOptions) -> PipelineOptions:
     if standard.runner in (None, "DirectRunner", "SwitchingDirectRunner"):
         standard.runner = LOCAL_RUNNER
     return options
+
+
+LOCAL_RUNNERS = (None, "DirectRunner", "SwitchingDirectRunner", LOCAL_RUNNER)
+
+
+def local_parallelism(argv: list[str], cores: int | None = None) -> list[str]:
+    """The options that make a local build use every core, unless `argv` names a
+    non-local runner or sets the direct runner's mode or workers itself."""
+    cores = cores or os.cpu_count() or 1
+    runner = PipelineOptions(argv).view_as(StandardOptions).runner
+    chosen = any(a.split("=")[0] in ("--direct_running_mode", "--direct_num_workers") for a in argv)
+    if cores < 2 or chosen or runner not in LOCAL_RUNNERS:
+        return []
+    return ["--direct_running_mode=multi_processing", f"--direct_num_workers={cores}"]

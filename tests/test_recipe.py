@@ -104,6 +104,16 @@ def test_local_runs_use_the_fnapi_runner_and_others_keep_theirs():
         assert options.view_as(StandardOptions).runner == runner
 
 
+def test_local_builds_use_every_core_unless_told_otherwise():
+    from pipeline.runners import local_parallelism
+    assert local_parallelism([], cores=2) == ["--direct_running_mode=multi_processing", "--direct_num_workers=2"]
+    assert local_parallelism(["--runner=DirectRunner"], cores=8)[-1] == "--direct_num_workers=8"
+    assert local_parallelism([], cores=1) == []
+    assert local_parallelism(["--direct_num_workers=1"], cores=4) == []
+    assert local_parallelism(["--direct_running_mode", "in_memory"], cores=4) == []
+    assert local_parallelism(["--runner=DataflowRunner"], cores=4) == []
+
+
 def test_cli_fails_before_work_with_one_line(tmp_path):
     import subprocess
     import sys

@@ -41,8 +41,8 @@ class SpacyWords:
     MAX_MEMO = 2_000_000   # chunks remembered; cleared when full, which only costs speed
 
     def __init__(self, language: str = "en"):
-        import spacy
-        nlp = spacy.blank(language)
+        from pipeline.rules.nlp import import_spacy
+        nlp = import_spacy().blank(language)
         # Lexical attributes (shape, like_num, ...) are computed for every new word and
         # never read by the tokenizer: 35% of its time here, same tokens without them.
         nlp.vocab.lex_attr_getters = {}

@@ -23,6 +23,8 @@ class DatatroveRule:
     Filters that rewrite the text (C4QualityFilter removes lines) keep the rewrite."""
 
     def __init__(self, class_name: str, **kwargs: Any):
+        from pipeline.rules.nlp import import_spacy
+        import_spacy()   # datatrove's filters import spaCy, which would bring torch
         from datatrove.pipeline import filters
         self.name = class_name
         self.filter = getattr(filters, class_name)(**kwargs)

@@ -37,6 +37,8 @@ POLICY_SUBSTRINGS = ("terms of use", "privacy policy", "cookie policy", "uses co
 
 
 def _sentences(line: str) -> int:
+    from pipeline.rules.nlp import import_spacy
+    import_spacy()   # before datatrove's sentence splitter imports it with torch
     from datatrove.utils.text import split_into_sentences
     return len(split_into_sentences(line))
 
