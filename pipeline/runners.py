@@ -38,6 +38,11 @@ def local_parallelism(argv: list[str], cores: int | None = None) -> list[str]:
     cores = cores or os.cpu_count() or 1
     runner = PipelineOptions(argv).view_as(StandardOptions).runner
     chosen = any(a.split("=")[0] in ("--direct_running_mode", "--direct_num_workers") for a in argv)
-    if cores < 2 or chosen or runner not in LOCAL_RUNNERS:
+    # Beam's local worker processes do not receive filesystem options given as flags
+    # (--s3_endpoint_url, --s3_access_key_id, ...): their S3 client would have no
+    # credentials. Such builds stay in one process (credentials from the environment
+    # reach the workers, so those builds still get every core).
+    filesystem_flags = any(a.startswith(("--s3_", "--hdfs_")) for a in argv)
+    if cores < 2 or chosen or filesystem_flags or runner not in LOCAL_RUNNERS:
         return []
     return ["--direct_running_mode=multi_processing", f"--direct_num_workers={cores}"]

@@ -112,6 +112,8 @@ def test_local_builds_use_every_core_unless_told_otherwise():
     assert local_parallelism(["--direct_num_workers=1"], cores=4) == []
     assert local_parallelism(["--direct_running_mode", "in_memory"], cores=4) == []
     assert local_parallelism(["--runner=DataflowRunner"], cores=4) == []
+    assert local_parallelism(["--s3_endpoint_url=http://localhost:9000"], cores=4) == [], \
+        "workers would not get the S3 flags (tests/test_object_storage.py)"
 
 
 def test_cli_fails_before_work_with_one_line(tmp_path):
