@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from loader.indexed_dataset import IndexedShard
+from loader.indexed_dataset import IndexedShard, stream_sha256
 
 MANIFEST_FILE = "manifest.json"
 
@@ -83,7 +83,9 @@ class TokenStream:
             paths = {ext: self._local(f"{prefix}.{ext}") for ext in ("bin", "idx")}
             if self.verify:
                 for ext, rec in (("bin", record), ("idx", record["idx"])):
-                    if _sha256(paths[ext]) != rec["sha256"]:
+                    with open(paths[ext], "rb") as f:
+                        digest, _ = stream_sha256(f)
+                    if digest != rec["sha256"]:
                         raise ValueError(f"{rec['path']}: sha256 does not match the manifest")
             shard = IndexedShard(prefix, bin_path=paths["bin"], idx_path=paths["idx"])
             self._open[i] = shard
@@ -123,10 +125,3 @@ class TokenStream:
             i += 1
         return np.concatenate(out).astype(np.int64) if out else np.zeros(0, np.int64)
 
-
-def _sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 22):
-            digest.update(chunk)
-    return digest.hexdigest()

@@ -14,25 +14,20 @@ sits in the split its id's hash assigns; per-shard token counts per source match
 """
 from __future__ import annotations
 
-import hashlib
 import math
 from collections import Counter, defaultdict
 
 import numpy as np
 
-from loader.indexed_dataset import IndexedShard
+from loader.indexed_dataset import IndexedShard, stream_sha256
 from manifests.build import funnel_problems
 from manifests.io import read_manifest, validation_errors
 
 
 def sha256_of(path: str) -> tuple[str, int]:
     from apache_beam.io.filesystems import FileSystems
-    digest, size = hashlib.sha256(), 0
     with FileSystems.open(path) as f:
-        while chunk := f.read(1 << 22):
-            digest.update(chunk)
-            size += len(chunk)
-    return digest.hexdigest(), size
+        return stream_sha256(f)
 
 
 def check_shard(output: str, shard: dict, dtype: str, eos_id: int) -> list[str]:
