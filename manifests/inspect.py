@@ -68,7 +68,8 @@ def validation_line(validation: dict | None) -> list[str]:
 def shard_table(manifest: dict, limit: int) -> list[str]:
     """One row per shard (the first and last limit/2 of a long list): documents, tokens,
     distance from the target, each source's share of its tokens, the epochs in it."""
-    records = [*manifest["shards"], *manifest.get("validation", {}).get("shards", [])]
+    from manifests.io import split_shards
+    records = [record for _, record in split_shards(manifest)]
     if not records or limit <= 0:
         return []
     target = manifest["stats"]["shard_tokens"].get("target")

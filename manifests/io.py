@@ -37,6 +37,14 @@ def validation_errors(manifest: dict) -> list[str]:
             for e in sorted(validator.iter_errors(manifest), key=lambda e: list(map(str, e.absolute_path)))]
 
 
+def split_shards(manifest: dict) -> list[tuple[str, dict]]:
+    """Every shard record as (split, record): the training stream's in order, then the
+    validation split's (none in a version 1 manifest, which had no split)."""
+    from pipeline.rules.epochs import TRAIN, VALIDATION
+    return [(TRAIN, s) for s in manifest["shards"]] + \
+        [(VALIDATION, s) for s in manifest.get("validation", {}).get("shards", [])]
+
+
 def dumps(manifest: dict) -> bytes:
     return (json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
 

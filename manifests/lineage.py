@@ -88,12 +88,11 @@ def read_lineage(path: str, columns: list[str] | None = None) -> pa.Table:
 
 def find_shard(manifest: dict, shard: str) -> tuple[str, dict]:
     """A shard named by its index (training split), its name or its .bin path -> (split, record)."""
-    splits = {"train": manifest["shards"], "validation": manifest.get("validation", {}).get("shards", [])}
-    for split, records in splits.items():
-        for record in records:
-            stem = record["path"].removesuffix(".bin")
-            if shard in (stem, record["path"]) or (split == "train" and shard == str(record["index"])):
-                return split, record
+    from manifests.io import split_shards
+    for split, record in split_shards(manifest):
+        stem = record["path"].removesuffix(".bin")
+        if shard in (stem, record["path"]) or (split == "train" and shard == str(record["index"])):
+            return split, record
     raise KeyError(f"no shard {shard!r} in the manifest")
 
 

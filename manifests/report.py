@@ -18,6 +18,7 @@ from html import escape
 import numpy as np
 
 from manifests import plots
+from manifests.io import split_shards
 from manifests.lineage import read_lineage
 
 LENGTH_EDGES = [2 ** (i / 2) for i in range(0, 61)]   # 1 to 2**30, half-octave bins
@@ -58,9 +59,8 @@ def gather(output: str, manifest: dict) -> dict:
     total = max(manifest["stats"]["stream_tokens"], 1)
     position = 0
     columns = ["source", "epoch", "token_offset", "tokens", "bytes"]
-    shards = [(s, True) for s in manifest["shards"]] + \
-             [(s, False) for s in manifest.get("validation", {}).get("shards", [])]
-    for shard, in_stream in shards:
+    for split, shard in split_shards(manifest):
+        in_stream = split == "train"
         if "lineage" not in shard:
             return {}
         table = read_lineage(f"{output}/{shard['lineage']['path']}", columns)

@@ -21,7 +21,7 @@ import numpy as np
 
 from loader.indexed_dataset import IndexedShard, stream_sha256
 from manifests.build import funnel_problems
-from manifests.io import read_manifest, validation_errors
+from manifests.io import read_manifest, split_shards, validation_errors
 
 
 def sha256_of(path: str) -> tuple[str, int]:
@@ -89,16 +89,17 @@ def verify(output: str) -> list[str]:
     digest, _ = sha256_of(f"{output}/{tok['path']}")
     if digest != tok["sha256"]:
         problems.append(f"{tok['path']}: sha256 mismatch")
-    held_out = manifest.get("validation", {"shards": []})
-    for shard in [*manifest["shards"], *held_out["shards"]]:
+    shards = split_shards(manifest)
+    for _, shard in shards:
         problems += check_shard(output, shard, tok["dtype"], tok["eos_id"])
     total = sum(s["tokens"] for s in manifest["shards"])
     if total != manifest["stats"]["stream_tokens"]:
         problems.append(f"shards hold {total} tokens, stats say {manifest['stats']['stream_tokens']}")
-    held = sum(s["tokens"] for s in held_out["shards"])
+    held_out = manifest.get("validation", {})
+    held = sum(s["tokens"] for split, s in shards if split == "validation")
     if "tokens" in held_out and held != held_out["tokens"]:
         problems.append(f"validation shards hold {held} tokens, the manifest says {held_out['tokens']}")
-    if not problems and all("lineage" in s for s in [*manifest["shards"], *held_out["shards"]]):
+    if not problems and all("lineage" in s for _, s in shards):
         problems += epoch_problems(output, manifest)
     return problems
 
@@ -111,8 +112,7 @@ def epoch_problems(output: str, manifest: dict) -> list[str]:
     fractions = manifest["validation"]["fractions"]
     seen = {split: {name: defaultdict(lambda: [0, 0]) for name in sources} for split in (TRAIN, VALIDATION)}
     problems = []
-    shards = [(TRAIN, s) for s in manifest["shards"]] + [(VALIDATION, s) for s in manifest["validation"]["shards"]]
-    for split, shard in shards:
+    for split, shard in split_shards(manifest):
         table = read_lineage(f"{output}/{shard['lineage']['path']}", ["id", "source", "epoch", "tokens"])
         by_source = Counter()
         misplaced = 0
