@@ -64,3 +64,14 @@ def sample_documents() -> list:
     from pipeline.reference import clean_documents
     with in_repo():
         return clean_documents(load_recipe(SAMPLE_RECIPE))
+
+
+def assert_same_files(expected: pathlib.Path, actual: pathlib.Path) -> list[str]:
+    """Two corpus outputs hold the same files, byte for byte; returns the relative names."""
+    def files(root):
+        return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+    names = files(expected)
+    assert names == files(actual)
+    for name in names:
+        assert (expected / name).read_bytes() == (actual / name).read_bytes(), name
+    return names

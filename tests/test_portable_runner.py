@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from tests.conftest import build_sample
+from tests.conftest import assert_same_files, build_sample
 
 
 def free_port() -> int:
@@ -42,7 +42,4 @@ def job_service():
 def test_portable_runner_on_loopback_builds_the_same_bytes(sample_corpus, job_service, tmp_path):
     portable = build_sample(tmp_path / "portable", "--runner=PortableRunner", f"--job_endpoint={job_service}",
                             "--environment_type=LOOPBACK")
-    files = lambda root: sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
-    assert files(portable) == files(sample_corpus)
-    for name in files(sample_corpus):
-        assert (portable / name).read_bytes() == (sample_corpus / name).read_bytes(), name
+    assert_same_files(sample_corpus, portable)
