@@ -135,15 +135,16 @@ DEDUP_METHODS = {
 }
 
 
-def dedup_figures(spec, drops: Iterable[tuple[str, str, int]], groups: Iterable[tuple[str, int]]) -> dict:
-    """Per method: whether it ran, its parameters, documents removed per source, group sizes."""
+def dedup_figures(spec, drops: Iterable[tuple[str, str, int]], groups: Iterable[tuple[str, int, int]]) -> dict:
+    """Per method: whether it ran, its parameters, documents removed per source, group sizes
+    (`groups`: method, size, number of groups of that size)."""
     removed = defaultdict(lambda: defaultdict(int))
     for name, reason, n in drops:
         if reason.startswith("dedup/"):
             removed[reason.split("/", 1)[1]][name] += n
     sizes = defaultdict(Counter)
-    for method, size in groups:
-        sizes[method][size] += 1
+    for method, size, n in groups:
+        sizes[method][size] += n
     enabled = {"exact": spec.exact, "url": spec.url, "near": spec.near is not None}
     out = {"scope": spec.scope}
     for method, about in DEDUP_METHODS.items():

@@ -3,6 +3,10 @@
 Builds the corpus the recipe describes into O (shards, tokenizer.json,
 manifest.json, dead_letters.jsonl) and prints the manifest summary. Runs on the
 DirectRunner unless a Beam --runner option says otherwise.
+
+Re-running into the same O after a failure or a kill resumes: a finished clean
+stage (read, filter, dedup) is reused when the recipe, inputs and code are
+unchanged, and the output is rewritten to the same bytes (pipeline/resume.py).
 """
 from __future__ import annotations
 
@@ -23,25 +27,50 @@ _quiet_optional_gcp_warning()
 # The imports below load Beam, so they follow the filter on purpose.
 import apache_beam as beam  # noqa: E402
 from apache_beam.io.filesystems import FileSystems  # noqa: E402
-from apache_beam.options.pipeline_options import PipelineOptions  # noqa: E402
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions  # noqa: E402
 
 from manifests.build import code_version  # noqa: E402
 from manifests.inspect import summary  # noqa: E402
 from manifests.io import manifest_path, read_manifest  # noqa: E402
-from pipeline.graph import build_graph  # noqa: E402
+from pipeline import progress, resume  # noqa: E402
+from pipeline.graph import build_clean, build_corpus  # noqa: E402
 from pipeline.options import BuildConfig, MissingOption  # noqa: E402
 from pipeline.recipe import RecipeError  # noqa: E402
-from pipeline.runners import local_parallelism, with_local_runner  # noqa: E402
+from pipeline.runners import LOCAL_RUNNERS, local_parallelism, with_local_runner  # noqa: E402
+from pipeline.transforms.manifest import DEAD_LETTER_FILE, REJECTS_DIR, kept_documents  # noqa: E402
 
 # Problems found before any work starts: one clear line, exit status 2.
 SETUP_ERRORS = (RecipeError, MissingOption, FileNotFoundError)
 
 
+log = logging.getLogger("corpusmill")
+
+
 def build(argv: list[str]) -> str:
     options = with_local_runner(PipelineOptions(argv + local_parallelism(argv)))
     config = BuildConfig.from_options(options)
-    with beam.Pipeline(options=options) as p:
-        build_graph(p, config, code_version())
+    FileSystems.set_options(options)   # the driver's own reads and deletes (s3 credentials given as flags)
+    code = code_version()
+    resume.clear_output(config.output)   # from here on the output reads as unfinished
+    inputs = resume.input_fingerprint(config.recipe)
+    key_document = resume.clean_key_document(config.recipe, config.strict, inputs, code)
+    stage = resume.stage_dir(config.work_dir, "clean", resume.stage_key(key_document))
+    local = options.view_as(StandardOptions).runner in LOCAL_RUNNERS
+    with progress.Display() if local and config.progress else progress.NoDisplay() as display:
+        if resume.is_done(stage):
+            log.warning("clean stage: reusing %s, finished by an earlier run with this recipe, "
+                        "these inputs and this code", stage)
+        else:
+            resume.clear_work(config.work_dir)
+            display.job(progress.JobPlan("clean", input_bytes=resume.source_bytes(inputs)))
+            with beam.Pipeline(options=options) as p:
+                build_clean(p, config, stage)
+            resume.mark_done(stage, key_document)
+        resume.clear_work(config.work_dir, keep=(stage,))   # a killed corpus job's fragments
+        resume.publish(stage, config.output, [DEAD_LETTER_FILE, f"{REJECTS_DIR}/*"])
+        display.job(progress.JobPlan("corpus", documents=kept_documents(stage)))
+        with beam.Pipeline(options=options) as p:
+            build_corpus(p, config, code, stage)
     remove_tree(config.work_dir)   # intermediate clean parts; the manifest is what counts
     return config.output
 

@@ -17,6 +17,7 @@ class InputFile:
     path: str        # as FileSystems sees it
     relpath: str     # relative to the pattern's non-glob prefix
     size: int
+    mtime: float | None = None   # where the filesystem tells: a resumed build's input fingerprint
 
 
 def fixed_prefix(pattern: str) -> str:
@@ -40,5 +41,5 @@ def expand_paths(patterns: list[str]) -> list[InputFile]:
         prefix = fixed_prefix(pattern)
         for m in metadata:
             rel = m.path[len(prefix):] if m.path.startswith(prefix) else m.path.rsplit("/", 1)[-1]
-            found.setdefault(m.path, InputFile(m.path, rel, m.size_in_bytes))
+            found.setdefault(m.path, InputFile(m.path, rel, m.size_in_bytes, m.last_updated_in_seconds))
     return sorted(found.values())

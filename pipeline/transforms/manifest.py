@@ -1,8 +1,10 @@
-"""CountFunnel, WriteDeadLetters and WriteManifest: the run's accounting, written last.
+"""CountFunnel, WriteDeadLetters, WriteAccounting and WriteManifest: the run's accounting.
 
-WriteManifest takes the shard records as its main input's side, so it runs only
-after every shard is renamed into place; the manifest's appearance is what marks
-the corpus complete.
+The clean job counts what it read, dropped and dead-lettered into its stage folder
+(WriteAccounting); the corpus job reads those counts back (ReadAccounting) for the
+manifest. WriteManifest takes the shard records as its main input's side, so it
+runs only after every shard is renamed into place; the manifest's appearance is
+what marks the corpus complete.
 """
 from __future__ import annotations
 
@@ -17,6 +19,10 @@ from manifests.build import (SCHEMA_VERSION, UnbalancedFunnel, build_funnel, cor
 from manifests.io import write_manifest
 
 DEAD_LETTER_FILE = "dead_letters.jsonl"
+ACCOUNTING_FILE = "accounting.json"
+# The clean job's figures, each a list of tuples: (source, n) reads; (source, reason, n)
+# drops and errors; (source, what, n) tallies; (method, group size, groups); rejects written.
+ACCOUNTS = ("reads", "drops", "errors", "tallies", "groups", "rejects")
 REJECTS_DIR = "rejects"
 REJECT_BUCKETS = 16
 
@@ -82,7 +88,52 @@ class WriteRejects(beam.PTransform):
                 | "CountRecords" >> beam.CombineGlobally(sum))
 
 
-def assemble_manifest(config, shards, tokenizer, reads, drops, errors, documents, clusters, code,
+class WriteAccounting(beam.PTransform):
+    """The clean job's small figures -> one sorted JSON file in its stage folder."""
+
+    def __init__(self, stage: str, **figures: beam.PCollection):
+        super().__init__()
+        assert set(figures) == set(ACCOUNTS), sorted(figures)
+        self.path = f"{stage}/{ACCOUNTING_FILE}"
+        self.sides = {name: beam.pvalue.AsList(pcoll) for name, pcoll in figures.items()}
+
+    def expand(self, pbegin):
+        path = self.path
+
+        def write(_, **figures):
+            doc = {name: sorted(list(row) if isinstance(row, tuple) else row for row in rows)
+                   for name, rows in figures.items()}
+            with FileSystems.create(path) as f:
+                f.write(json.dumps(doc, sort_keys=True).encode("utf-8"))
+            return path
+
+        return pbegin | "CreateTrigger" >> beam.Create([None]) | "WriteJson" >> beam.Map(write, **self.sides)
+
+
+def kept_documents(stage: str) -> int:
+    """Documents the clean job kept: read, less dropped and dead-lettered (the funnel's rule)."""
+    with FileSystems.open(f"{stage}/{ACCOUNTING_FILE}") as f:
+        figures = json.loads(f.read())
+    return (sum(n for _, n in figures["reads"]) - sum(n for _, _, n in figures["drops"])
+            - sum(n for _, _, n in figures["errors"]))
+
+
+class ReadAccounting(beam.PTransform):
+    """A finished clean stage's accounting.json -> {name: PCollection of tuples}. Read when
+    the graph is built: the file is small (figures per source and reason, not per document)."""
+
+    def __init__(self, stage: str):
+        super().__init__()
+        with FileSystems.open(f"{stage}/{ACCOUNTING_FILE}") as f:
+            self.figures = json.loads(f.read())
+
+    def expand(self, pbegin):
+        return {name: pbegin | f"Create{name.title()}" >> beam.Create(
+                    [tuple(row) if isinstance(row, list) else row for row in self.figures[name]])
+                for name in ACCOUNTS}
+
+
+def assemble_manifest(config, shards, tokenizer, reads, drops, errors, documents, groups, code,
                       tallies=(), rejects=(), tokenizer_quality=None, entropy=(), plans=None) -> dict:
     """`shards`: (split, record) pairs from WriteShards; the rest, the stages' small figures."""
     from pipeline.rules.epochs import TRAIN, VALIDATION
@@ -117,7 +168,7 @@ def assemble_manifest(config, shards, tokenizer, reads, drops, errors, documents
         "funnel": funnel,
         "tallies": tally,
         "decontamination": decontamination_report(recipe.decontaminate, tally, eval_sets),
-        "dedup": dedup_figures(recipe.dedup, drops, clusters),
+        "dedup": dedup_figures(recipe.dedup, drops, groups),
         "validation": validation_split(sources, held_out),
         "stats": corpus_stats(shards, sources, sum(n for _, _, n in errors), recipe.shard_tokens,
                               words.get(ALL_SOURCES)) | {"words_sample": recipe.stats_sample}
@@ -144,7 +195,7 @@ def tokenizer_report(quality: dict, vocab: int) -> dict:
 
 class WriteManifest(beam.PTransform):
     def __init__(self, config, code: dict, *, tokenizer, tokenizer_quality, plans, **lists):
-        """`lists`: reads, drops, errors, documents, entropy, clusters, tallies, rejects PCollections."""
+        """`lists`: reads, drops, errors, documents, entropy, groups, tallies, rejects PCollections."""
         super().__init__()
         self.config, self.code = config, code
         self.sides = dict(tokenizer=beam.pvalue.AsSingleton(tokenizer),

@@ -2,8 +2,10 @@
 
 Filtered documents are written once, as zstd parquet through Beam's own parquet IO
 (temp files, finalised on success, so a retried bundle never leaves a duplicate),
-while only small dedup keys go through a shuffle. The tokenize stage reads the
-parts back and subtracts the drop list, part by part (PlanCleanParts, ReadPlannedParts).
+while only small dedup keys go through a shuffle. The clean job writes the parts
+and the drop list into its stage folder (pipeline/resume.py); the corpus job reads
+the parts back and subtracts the drop list, part by part (PlanCleanParts,
+ReadPlannedParts).
 """
 from __future__ import annotations
 
@@ -35,10 +37,25 @@ def from_row(row: dict) -> Document:
                     url=row["url"], meta=json.loads(row["meta"]))
 
 
+CLEAN_PARTS = "clean/part"
+DROP_LIST = "drops/part"
+DROP_SCHEMA = pa.schema([("id", pa.string())])
+
+
+def stage_files(stage: str, prefix: str) -> list[str]:
+    """The parquet files a finished stage holds under `prefix`, sorted (none: an empty list)."""
+    from apache_beam.io.filesystems import FileSystems
+    return sorted(m.path for m in FileSystems.match([f"{stage}/{prefix}-*.parquet"])[0].metadata_list)
+
+
+def clean_part_files(stage: str) -> list[str]:
+    return stage_files(stage, CLEAN_PARTS)
+
+
 class WriteCleanParts(beam.PTransform):
-    def __init__(self, work_dir: str):
+    def __init__(self, stage: str):
         super().__init__()
-        self.prefix = f"{work_dir}/clean/part"
+        self.prefix = f"{stage}/{CLEAN_PARTS}"
 
     def expand(self, docs):
         return (docs
@@ -47,6 +64,35 @@ class WriteCleanParts(beam.PTransform):
                                                           file_name_suffix=".parquet",
                                                           row_group_buffer_size=ROW_GROUP_BYTES,
                                                           record_batch_size=256))
+
+
+class WriteDropList(beam.PTransform):
+    """(doc id, (source, reason)) drops -> the ids, as parquet in the stage folder. The
+    reasons are counted in the clean job's accounting; the corpus job needs only ids."""
+
+    def __init__(self, stage: str):
+        super().__init__()
+        self.prefix = f"{stage}/{DROP_LIST}"
+
+    def expand(self, drops):
+        return (drops
+                | "ConvertToRows" >> beam.MapTuple(lambda doc_id, _: {"id": doc_id})
+                | "WriteParquet" >> beam.io.WriteToParquet(self.prefix, DROP_SCHEMA, codec="zstd",
+                                                          file_name_suffix=".parquet"))
+
+
+class ReadDropList(beam.PTransform):
+    """The stage folder's drop list -> (doc id, None), as PlanCleanParts takes it."""
+
+    def __init__(self, stage: str):
+        super().__init__()
+        self.files = stage_files(stage, DROP_LIST)
+
+    def expand(self, pbegin):
+        return (pbegin
+                | "ListDropFiles" >> beam.Create(self.files)
+                | "ReadIds" >> beam.io.ReadAllFromParquet(columns=["id"])
+                | "KeyById" >> beam.Map(lambda row: (row["id"], None)))
 
 
 def part_ref(path: str) -> bytes:
