@@ -25,6 +25,8 @@ class CorpusOptions(PipelineOptions):
         parser.add_argument("--output", help="output root: shards, tokenizer, manifest; required")
         parser.add_argument("--strict", action="store_true",
                             help="fail the job on the first unparseable record instead of dead-lettering it")
+        parser.add_argument("--no_progress", action="store_true",
+                            help="no live progress line on the terminal (local runs; clusters show counters)")
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,7 @@ class BuildConfig:
     recipe_path: str
     output: str
     strict: bool
+    progress: bool = True
 
     @property
     def work_dir(self) -> str:
@@ -45,4 +48,4 @@ class BuildConfig:
         if missing:
             raise MissingOption(f"missing required option(s): {', '.join(missing)}")
         return cls(recipe=load_recipe(ours.recipe), recipe_path=ours.recipe,
-                   output=ours.output.rstrip("/"), strict=bool(ours.strict))
+                   output=ours.output.rstrip("/"), strict=bool(ours.strict), progress=not ours.no_progress)

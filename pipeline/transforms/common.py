@@ -7,9 +7,9 @@ With rejects on, each drop also emits its audit record (id, source, reason, the
 text's first 200 characters).
 
 Every drop is counted twice on purpose: a Beam counter `dropped/<stage>/<reason>`
-(live progress in the runner's UI) and a (source, reason) element that the
-manifest's funnel adds up, because counters are not exact on every runner
-(retried bundles) while elements are.
+(live progress in the runner's UI, and in pipeline/progress.py's line on a local
+terminal) and a (source, reason) element that the manifest's funnel adds up,
+because counters are not exact on every runner (retried bundles) while elements are.
 """
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from apache_beam.transforms.window import GlobalWindow
 from apache_beam.utils.timestamp import MIN_TIMESTAMP
 from apache_beam.utils.windowed_value import WindowedValue
 
+from pipeline.progress import LIVE
 from pipeline.rules.verdict import Dropped, Edited
 from sources.document import Document
 
@@ -48,7 +49,7 @@ def sum_columns(rows) -> tuple:
 
 
 class Counters:
-    """Lazily created Beam counters, one per name."""
+    """Lazily created Beam counters, one per name, mirrored for a local run's progress line."""
 
     def __init__(self):
         self._counters = {}
@@ -57,6 +58,7 @@ class Counters:
         if name not in self._counters:
             self._counters[name] = Metrics.counter(NAMESPACE, name)
         self._counters[name].inc(n)
+        LIVE.add(name, n)
 
     def drop(self, source: str, reason: str) -> beam.pvalue.TaggedOutput:
         """Counts `dropped/<reason>` and returns the funnel element for the drop."""
@@ -89,6 +91,7 @@ class ApplyRule(beam.DoFn):
             close()
 
     def process(self, doc: Document):
+        self.counters.inc(f"{self.stage}/documents")
         result = self.rule(doc)
         for what, n in getattr(result, "counts", {}).items():
             self.counters.inc(f"{self.stage}/{what}", n)

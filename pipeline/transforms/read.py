@@ -35,9 +35,12 @@ class ReadOutput(NamedTuple):
 
 
 def split_file(item: tuple[str, InputFile], sources: dict[str, SourceSpec]) -> list[tuple]:
+    """(source, file) -> (source, file, split, the split's share of the file's bytes) per split."""
     name, file = item
     spec = sources[name]
-    return [(name, file, split) for split in file_splits(spec.type, file.path, spec.options)]
+    splits = file_splits(spec.type, file.path, spec.options)
+    return [(name, file, split, file.size // len(splits) + (i < file.size % len(splits)))
+            for i, split in enumerate(splits)]
 
 
 class ReadFile(beam.DoFn):
@@ -48,14 +51,15 @@ class ReadFile(beam.DoFn):
     def setup(self):
         self.counters = Counters()
 
-    def process(self, item: tuple[str, InputFile, dict | None]):
-        name, file, split = item
+    def process(self, item: tuple[str, InputFile, dict | None, int]):
+        name, file, split, share = item
         spec = self.sources[name]
         ctx = ReadContext(source=name, kind=spec.kind, path=file.path, relpath=file.relpath,
                           columns=spec.columns, options=spec.options, split=split)
         n = 0
         for record in file_records(spec.type, ctx):
             n += 1
+            self.counters.inc("read/documents")
             if isinstance(record, Document):
                 if record.meta.get("charset_repaired"):   # kept, but worth seeing in the job's counters
                     self.counters.inc("read/charset_repaired")
@@ -68,6 +72,7 @@ class ReadFile(beam.DoFn):
                 self.counters.inc(f"errors/{record.reason}")
                 yield beam.pvalue.TaggedOutput(DEAD, dataclasses.asdict(record))
         self.counters.inc(f"read/{name}", n)
+        self.counters.inc("read/input_bytes", share)   # progress: the ETA's measure
         yield beam.pvalue.TaggedOutput(READ, (name, n))
 
 

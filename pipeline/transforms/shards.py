@@ -279,6 +279,7 @@ class MergeShard(beam.DoFn):
         FileSystems.delete([f"{p}.{ext}" for p in prefixes for ext in ("tokens", "json")])
         self.counters.inc(f"write/{key[0]}_shards")
         self.counters.inc(f"write/{key[0]}_tokens", record["tokens"])
+        self.counters.inc("shards/written")
         yield key[0], record
 
 

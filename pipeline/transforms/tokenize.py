@@ -139,6 +139,8 @@ class EncodeDocuments(beam.DoFn):
         ids.append(info["eos_id"])
         tokens = np.asarray(ids, dtype=info["dtype"])   # the one conversion: tally indexes with it
         n_bytes = len(doc.text.encode("utf-8"))
+        self.counters.inc("tokenize/documents")
+        self.counters.inc("tokenize/tokens", len(tokens))
         if self.measure:
             self.tally(doc, tokens, n_bytes, fim, info)
         yield TokenizedDoc(doc.id, doc.source, doc.kind, tokens, doc.url, document_language(doc), n_bytes)
