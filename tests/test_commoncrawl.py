@@ -127,4 +127,5 @@ def test_read_counters_name_stage_and_reason(tmp_path):
     result = p.run()
     result.wait_until_finish()
     counters = {c.key.metric.name: c.committed for c in result.metrics().query(MetricsFilter())["counters"]}
-    assert counters == {"read/cc": 3, "dropped/read/binary_body": 1, "read/charset_repaired": 1}
+    assert counters == {"read/cc": 3, "dropped/read/binary_body": 1, "read/charset_repaired": 1,
+                        "read/documents": 3, "read/input_bytes": (tmp_path / "m.warc.gz").stat().st_size}
