@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from pipeline.rules.code import literal_fraction
+from pipeline.rules.code import alnum_fraction, literal_fraction
 from pipeline.rules.decontaminate import Contamination, EvalSetSpec, MatchEvalSets, ngram_hashes
-from pipeline.rules.normalize import Normalizer
+from pipeline.rules.normalize import Normalizer, fix_mojibake
 from pipeline.rules.quality import build_rule, reference_rule
 from pipeline.rules.verdict import Dropped, Edited, apply_rules
 from sources.document import Document
@@ -264,6 +264,40 @@ def test_mojibake_repair_is_optional_counted_and_leaves_correct_text_alone():
     assert Normalizer()(broken).text == broken.text
     correct = doc("“Quotes” stay curly; ﬁ ligatures and &amp; stay as they are.")
     assert Normalizer(fix_mojibake=True)(correct) is correct
+
+
+MIXED_TEXTS = [
+    "plain ASCII line\nanother one\n",
+    "The café’s menu doesn’t change.".encode("utf-8").decode("cp1252") + "\nASCII after\n",
+    "ascii\r\nwith CRLF and a bell\x07 and \x1b[31mred\x1b[0m\n" + "naïve".encode().decode("latin-1"),
+    "no newline at the end, Ã©",
+    "\n\n\x0b\x0cform feed and vertical tab\u2028separator\u0085NEL\n",
+    "snake_case_name = 42  # ²³ ٣ 五 é́ ǅ Ⅻ ½\n" * 3,
+    "",
+]
+
+
+def test_fast_paths_give_the_library_functions_answers(sample_documents):
+    """alnum_fraction, literal_fraction and fix_mojibake skip work that cannot change
+    their answer (C-level counting; ftfy only on lines it could change); the straight
+    definitions are the reference, on every sample document and on edge cases."""
+    import re
+
+    import ftfy
+    config = ftfy.TextFixerConfig(unescape_html=False, uncurl_quotes=False, fix_latin_ligatures=False,
+                                  fix_character_width=False, fix_line_breaks=False, explain=False)
+    space = re.compile(r"\s")
+    literal = re.compile(r"[-+]?(?:0[xX][0-9a-fA-F]+|\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)|\"[^\"\n]*\"|'[^'\n]*'")
+
+    def literal_reference(text):
+        solid = len(text) - len(space.findall(text))
+        return sum(len(m.group(0)) - len(space.findall(m.group(0))) for m in literal.finditer(text)) / max(solid, 1)
+
+    texts = [d.text for d in sample_documents] + MIXED_TEXTS + ["".join(map(chr, range(0, 0x3000, 7)))]
+    for text in texts:
+        assert alnum_fraction(text) == sum(c.isalnum() for c in text) / max(len(text), 1)
+        assert literal_fraction(text) == literal_reference(text)
+        assert fix_mojibake(text) == ftfy.fix_text(text, config)
 
 
 # --- decontamination --------------------------------------------------------------------

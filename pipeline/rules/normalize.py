@@ -32,11 +32,25 @@ def normalize_text(text: str, kind: str = "text") -> str:
     return _BLANK_RUNS.sub("\n\n", text).strip()
 
 
+# What ftfy may change in an ASCII line under the configuration below: the control
+# characters it removes and the escape that starts a terminal sequence. Anything else
+# ASCII is left as it is (mojibake needs bytes above 127).
+_FTFY_ASCII = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
+
+
 def fix_mojibake(text: str) -> str:
+    """ftfy.fix_text with its encoding fixes only. ftfy fixes a text line by line; lines
+    it would leave unchanged (ASCII, no control characters) are passed over here without
+    calling it, which on web text is most of them (tests/test_filters.py compares)."""
     import ftfy
     config = ftfy.TextFixerConfig(unescape_html=False, uncurl_quotes=False, fix_latin_ligatures=False,
                                   fix_character_width=False, fix_line_breaks=False, explain=False)
-    return ftfy.fix_text(text, config)
+    if text.isascii() and not _FTFY_ASCII.search(text):
+        return text
+    parts = text.split("\n")   # ftfy's own segments: up to and including each \n
+    lines = [part + "\n" for part in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
+    return "".join(line if line.isascii() and not _FTFY_ASCII.search(line) else ftfy.fix_text(line, config)
+                   for line in lines)
 
 
 class Normalizer:
