@@ -1,8 +1,11 @@
 """python -m pipeline build --recipe R --output O [any Beam pipeline option]
+   python -m pipeline plan --recipe R [--sample-mb 64] [--workers N]
 
 Builds the corpus the recipe describes into O (shards, tokenizer.json,
 manifest.json, dead_letters.jsonl) and prints the manifest summary. Runs on the
-DirectRunner unless a Beam --runner option says otherwise.
+DirectRunner unless a Beam --runner option says otherwise. `plan` reads a sample
+of the inputs and estimates the full build's documents, tokens, output size,
+time and memory, writing nothing (pipeline/plan.py).
 
 Re-running into the same O after a failure or a kill resumes: a finished clean
 stage (read, filter, dedup) is reused when the recipe, inputs and code are
@@ -87,6 +90,13 @@ def remove_tree(path: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "plan":
+        from pipeline.plan import main as plan
+        try:
+            return plan(argv[1:])
+        except SETUP_ERRORS as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     if not argv or argv[0] != "build":
         print(__doc__.strip(), file=sys.stderr)
         return 2
