@@ -47,6 +47,7 @@ bench: $(STAMP)
 	$(PY) -m bench.dedup speed
 	$(PY) -m bench.scale
 	$(PY) -m bench.loader
+	$(PY) -m bench.versus --readme
 
 # Regenerates the bundled sample shards from installed material (needs
 # Debian's python3.11-doc for the HTML and reST; see sources/samples/make_samples.py).

@@ -12,8 +12,10 @@ each source's input bytes:
   and measured on the other half (or the recipe's tokenizer.json), times epochs;
 - output bytes: the stream's tokens at the tokenizer's dtype, the .idx entries and
   lineage rows;
-- CPU time: the rules' measured seconds per input byte, plus tokenizing twice and
-  MinHash signing at the measured rates; wall time for N workers;
+- CPU time: the rules' measured seconds per input byte (timed by the clock, as
+  this one process runs alone, so an extractor's child process counts), plus
+  tokenizing twice and MinHash signing at the measured rates; wall time for N
+  workers;
 - local memory: the local runner's peak, about 0.75 GB plus 2 kB per kept document
   (bench/README.md: bench.scale and bench.dedup memory).
 
@@ -91,7 +93,7 @@ def measure_source(recipe: Recipe, spec: SourceSpec, budget: int) -> SourceSampl
             sample.sampled_files += 1
             sample.sampled_bytes += file.size
             ctx = ReadContext(spec.name, spec.kind, file.path, file.relpath, spec.columns, spec.options)
-            start = time.process_time()
+            start = time.perf_counter()
             for record in file_records(spec.type, ctx):
                 sample.read += 1
                 if not isinstance(record, Document):
@@ -102,7 +104,7 @@ def measure_source(recipe: Recipe, spec: SourceSpec, budget: int) -> SourceSampl
                     sample.kept += 1
                     sample.kept_bytes += len(verdict.text.encode("utf-8"))
                     sample.kept_texts.append(verdict.text)
-            sample.seconds += time.process_time() - start
+            sample.seconds += time.perf_counter() - start
     finally:
         extract.close()
     return sample
@@ -128,9 +130,9 @@ def token_figures(recipe: Recipe, texts: list[str]) -> TokenFigures:
         train, held_out = texts[::2], texts[1::2] or texts
         tokenizer_json = train_bpe(train, vocab_size=recipe.tokenizer.vocab_size)
     encoding = tiktoken_encoding(tokenizer_json)
-    start = time.process_time()
+    start = time.perf_counter()
     tokens = sum(len(encoding.encode_ordinary(t)) for t in held_out)
-    seconds = time.process_time() - start
+    seconds = time.perf_counter() - start
     n_bytes = sum(len(t.encode("utf-8")) for t in held_out)
     return TokenFigures(n_bytes / max(tokens, 1), seconds / max(n_bytes, 1), encoding.n_vocab)
 
@@ -140,10 +142,10 @@ def signing_s_per_byte(recipe: Recipe, texts: list[str]) -> float:
         return 0.0
     from pipeline.rules.minhash import Signer
     signer = Signer(recipe.dedup.near)
-    start = time.process_time()
+    start = time.perf_counter()
     for t in texts:
         signer.keys_and_sketch(t)
-    return (time.process_time() - start) / max(sum(len(t.encode("utf-8")) for t in texts), 1)
+    return (time.perf_counter() - start) / max(sum(len(t.encode("utf-8")) for t in texts), 1)
 
 
 def _size(n: float) -> str:
