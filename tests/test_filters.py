@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from pipeline.rules.code import alnum_fraction, literal_fraction
+from pipeline.rules.code import alnum_fraction, literal_fraction, whitespace
 from pipeline.rules.decontaminate import Contamination, EvalSetSpec, MatchEvalSets, ngram_hashes
 from pipeline.rules.normalize import Normalizer, fix_mojibake
 from pipeline.rules.quality import build_rule, reference_rule
@@ -278,7 +278,7 @@ MIXED_TEXTS = [
 
 
 def test_fast_paths_give_the_library_functions_answers(sample_documents):
-    """alnum_fraction, literal_fraction and fix_mojibake skip work that cannot change
+    """alnum_fraction, whitespace, literal_fraction and fix_mojibake skip work that cannot change
     their answer (C-level counting; ftfy only on lines it could change); the straight
     definitions are the reference, on every sample document and on edge cases."""
     import re
@@ -296,6 +296,7 @@ def test_fast_paths_give_the_library_functions_answers(sample_documents):
     texts = [d.text for d in sample_documents] + MIXED_TEXTS + ["".join(map(chr, range(0, 0x3000, 7)))]
     for text in texts:
         assert alnum_fraction(text) == sum(c.isalnum() for c in text) / max(len(text), 1)
+        assert whitespace(text) == len(space.findall(text))
         assert literal_fraction(text) == literal_reference(text)
         assert fix_mojibake(text) == ftfy.fix_text(text, config)
 
