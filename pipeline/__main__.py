@@ -54,9 +54,9 @@ def build(argv: list[str]) -> str:
     config = BuildConfig.from_options(options)
     FileSystems.set_options(options)   # the driver's own reads and deletes (s3 credentials given as flags)
     code = code_version()
-    resume.clear_output(config.output)   # from here on the output reads as unfinished
-    inputs = resume.input_fingerprint(config.recipe)
+    inputs = resume.input_fingerprint(config.recipe)   # a missing input fails here, output untouched
     key_document = resume.clean_key_document(config.recipe, config.strict, inputs, code)
+    resume.clear_output(config.output)   # from here on the output reads as unfinished
     stage = resume.stage_dir(config.work_dir, "clean", resume.stage_key(key_document))
     local = options.view_as(StandardOptions).runner in LOCAL_RUNNERS
     with progress.Display() if local and config.progress else progress.NoDisplay() as display:

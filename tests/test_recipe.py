@@ -131,6 +131,10 @@ def test_cli_fails_before_work_with_one_line(tmp_path):
     code, line = run("--recipe", str(tmp_path / "bad.yaml"), "--output", str(tmp_path))
     assert code == 2 and line.startswith("error: recipe ") and "not valid YAML" in line
     (tmp_path / "r.yaml").write_text("name: x\nsources:\n - {name: a, type: warc, paths: [/nonexistent/*.warc.gz]}\n")
-    assert run("--recipe", str(tmp_path / "r.yaml"), "--output", str(tmp_path)) == \
+    finished = tmp_path / "finished"   # a finished corpus from an earlier build stays one
+    finished.mkdir()
+    (finished / "manifest.json").write_text("{}")
+    assert run("--recipe", str(tmp_path / "r.yaml"), "--output", str(finished)) == \
         (2, "error: no input file matches '/nonexistent/*.warc.gz'")
+    assert (finished / "manifest.json").read_text() == "{}"
     assert not (tmp_path / "manifest.json").exists()
