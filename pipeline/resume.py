@@ -10,10 +10,11 @@ A build runs as two Beam jobs (pipeline/graph.py):
    (manifests.build.code_version). A re-run whose key has a `_SUCCESS` skips the job.
 2. **corpus**: tokenizer, shards and, last, the manifest, into `<output>/`.
 
-Before the corpus job writes anything it deletes the manifest, then the files an
-earlier corpus job may have left (shards, `.inprogress` temporaries, tokenizer files,
-dead letters, rejects), so an output with a manifest is always a finished one and
-one without is never mistaken for it (`python -m manifests verify` says so). What
+Once its inputs are listed, and before either job writes anything, a build deletes
+the manifest, then the files an earlier corpus job may have left (shards,
+`.inprogress` temporaries, tokenizer files, dead letters, rejects), so an output
+with a manifest is always a finished one and one without is never mistaken for it
+(`python -m manifests verify` says so). What
 is under `_work/` and not a finished stage (a killed job's temporary files, parts
 of an unfinished clean job, shard fragments) is deleted before a job starts, and
 the whole of `_work/` once the manifest is written. Every job writes the same bytes
