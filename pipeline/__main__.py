@@ -13,6 +13,7 @@ unchanged, and the output is rewritten to the same bytes (pipeline/resume.py).
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 import time
@@ -39,7 +40,7 @@ from pipeline import progress, resume  # noqa: E402
 from pipeline.graph import build_clean, build_corpus  # noqa: E402
 from pipeline.options import BuildConfig, MissingOption  # noqa: E402
 from pipeline.recipe import RecipeError  # noqa: E402
-from pipeline.runners import LOCAL_RUNNERS, local_parallelism, with_local_runner  # noqa: E402
+from pipeline.runners import LOCAL_RUNNERS, local_parallelism, quiet_local_workers, with_local_runner  # noqa: E402
 from pipeline.transforms.manifest import DEAD_LETTER_FILE, REJECTS_DIR, kept_documents  # noqa: E402
 
 # Problems found before any work starts: one clear line, exit status 2.
@@ -59,7 +60,8 @@ def build(argv: list[str]) -> str:
     resume.clear_output(config.output)   # from here on the output reads as unfinished
     stage = resume.stage_dir(config.work_dir, "clean", resume.stage_key(key_document))
     local = options.view_as(StandardOptions).runner in LOCAL_RUNNERS
-    with progress.Display() if local and config.progress else progress.NoDisplay() as display:
+    with progress.Display() if local and config.progress else progress.NoDisplay() as display, \
+            quiet_local_workers() if local else contextlib.nullcontext():
         if resume.is_done(stage):
             log.warning("clean stage: reusing %s, finished by an earlier run with this recipe, "
                         "these inputs and this code", stage)

@@ -15,6 +15,8 @@ builds with two workers and compares), in less time (bench/README.md).
 """
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
@@ -46,3 +48,26 @@ def local_parallelism(argv: list[str], cores: int | None = None) -> list[str]:
     if cores < 2 or chosen or filesystem_flags or runner not in LOCAL_RUNNERS:
         return []
     return ["--direct_running_mode=multi_processing", f"--direct_num_workers={cores}"]
+
+
+@contextlib.contextmanager
+def quiet_local_workers():
+    """Local worker processes log at WARNING, not INFO: their start-up and shut-down
+    chatter (about 70 lines a build) broke the progress line. The local runner hands
+    its workers empty pipeline options, which they read from PIPELINE_OPTIONS_FILE
+    when that is set; gRPC's core logging follows GRPC_VERBOSITY. Variables the user
+    has set win."""
+    import tempfile
+    with tempfile.NamedTemporaryFile("w", prefix="corpusmill-worker-options-", suffix=".json") as f:
+        json.dump({"options": {"default_sdk_harness_log_level": "WARNING",
+                               # its warning that it has no semi-persistent directory, which a local run never has
+                               "sdk_harness_log_level_overrides": {"__main__": "ERROR"}}}, f)
+        f.flush()
+        quiet = {"PIPELINE_OPTIONS_FILE": f.name, "GRPC_VERBOSITY": "ERROR"}
+        added = [name for name in quiet if name not in os.environ]
+        os.environ.update({name: quiet[name] for name in added})
+        try:
+            yield
+        finally:
+            for name in added:
+                os.environ.pop(name, None)

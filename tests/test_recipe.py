@@ -116,6 +116,25 @@ def test_local_builds_use_every_core_unless_told_otherwise():
         "workers would not get the S3 flags (tests/test_object_storage.py)"
 
 
+def test_local_workers_log_warnings_only_while_a_build_runs(monkeypatch):
+    """The worker options file sets the harness log level the local runner's workers
+    read; a variable the user set is left as it is, and nothing outlives the build."""
+    import json
+    import os
+
+    from pipeline.runners import quiet_local_workers
+    monkeypatch.delenv("PIPELINE_OPTIONS_FILE", raising=False)
+    monkeypatch.setenv("GRPC_VERBOSITY", "DEBUG")
+    with quiet_local_workers():
+        with open(os.environ["PIPELINE_OPTIONS_FILE"]) as f:
+            options = json.load(f)["options"]
+        assert options["default_sdk_harness_log_level"] == "WARNING"
+        assert os.environ["GRPC_VERBOSITY"] == "DEBUG"
+        path = os.environ["PIPELINE_OPTIONS_FILE"]
+    assert "PIPELINE_OPTIONS_FILE" not in os.environ and not os.path.exists(path)
+    assert os.environ["GRPC_VERBOSITY"] == "DEBUG"
+
+
 def test_cli_fails_before_work_with_one_line(tmp_path):
     import subprocess
     import sys
