@@ -41,7 +41,7 @@ from pipeline.graph import build_clean, build_corpus  # noqa: E402
 from pipeline.options import BuildConfig, MissingOption  # noqa: E402
 from pipeline.recipe import RecipeError  # noqa: E402
 from pipeline.runners import LOCAL_RUNNERS, local_parallelism, quiet_local_workers, with_local_runner  # noqa: E402
-from pipeline.transforms.manifest import DEAD_LETTER_FILE, REJECTS_DIR, kept_documents  # noqa: E402
+from pipeline.transforms.manifest import DEAD_LETTER_FILE, REJECTS_DIR, kept_documents, read_accounting  # noqa: E402
 
 # Problems found before any work starts: one clear line, exit status 2.
 SETUP_ERRORS = (RecipeError, MissingOption, FileNotFoundError)
@@ -73,21 +73,12 @@ def build(argv: list[str]) -> str:
             resume.mark_done(stage, key_document)
         resume.clear_work(config.work_dir, keep=(stage,))   # a killed corpus job's fragments
         resume.publish(stage, config.output, [DEAD_LETTER_FILE, f"{REJECTS_DIR}/*"])
-        display.job(progress.JobPlan("corpus", documents=kept_documents(stage)))
+        figures = read_accounting(stage)
+        display.job(progress.JobPlan("corpus", documents=kept_documents(figures)))
         with beam.Pipeline(options=options) as p:
-            build_corpus(p, config, code, stage)
-    remove_tree(config.work_dir)   # intermediate clean parts; the manifest is what counts
+            build_corpus(p, config, code, stage, figures)
+    resume.remove_work(config.work_dir)   # intermediate clean parts; the manifest is what counts
     return config.output
-
-
-def remove_tree(path: str) -> None:
-    """Deletes every file under `path`, on local disks and object stores alike (an
-    object store has no directories to delete, a local disk has them left over)."""
-    files = [m.path for m in FileSystems.match([f"{path}/**"])[0].metadata_list]
-    if files:
-        FileSystems.delete(files)
-    if FileSystems.exists(path):
-        FileSystems.delete([path])
 
 
 def main(argv: list[str] | None = None) -> int:

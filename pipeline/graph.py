@@ -76,9 +76,9 @@ def build_clean(p: beam.Pipeline, config: BuildConfig, stage: str) -> None:
                                              groups=groups, rejects=written_rejects)
 
 
-def build_corpus(p: beam.Pipeline, config: BuildConfig, code: dict, stage: str) -> beam.PCollection:
-    """Adds the corpus job to `p`, reading the finished clean `stage`; returns the
-    PCollection of the manifest's path."""
+def build_corpus(p: beam.Pipeline, config: BuildConfig, code: dict, stage: str, figures: dict) -> beam.PCollection:
+    """Adds the corpus job to `p`, reading the finished clean `stage` and its `figures`
+    (transforms/manifest.read_accounting); returns the PCollection of the manifest's path."""
     recipe = config.recipe
     # The clean parts are read three times, each time streaming: to train the tokenizer,
     # to count the stream's tokens (and so the shards), and to write the shards. Reading
@@ -99,7 +99,7 @@ def build_corpus(p: beam.Pipeline, config: BuildConfig, code: dict, stage: str) 
                        | "TokenizeForShards" >> Tokenize(tokenizer, layout, recipe.tokenizer.fim, measure=False)).tokens
     keyed_copies = tokens_to_shard | "ExpandEpochs" >> ExpandEpochs(layout, recipe.shard_tokens, plans)
     shards = keyed_copies | "WriteShards" >> WriteShards(config.output, tokenizer, config.work_dir)
-    counts = p | "ReadAccounting" >> ReadAccounting(stage)
+    counts = p | "ReadAccounting" >> ReadAccounting(figures)
     documents = tokens | "CountDocuments" >> CountDocuments(layout)
     entropy = counted | "MeasureWords" >> MeasureWords(recipe.seed, recipe.stats_sample)
     return shards | "WriteManifest" >> WriteManifest(

@@ -74,20 +74,12 @@ def spread_sample(files: list, budget: int) -> list:
 
 
 def measure_source(recipe: Recipe, spec: SourceSpec, budget: int) -> SourceSample:
-    from pipeline.rules.decontaminate import MatchEvalSets
-    from pipeline.rules.extract import Extractor
-    from pipeline.rules.normalize import Normalizer
-    from pipeline.rules.quality import QualityRules
-    from pipeline.rules.verdict import Edited, apply_rules
-    from sources.document import Document
+    from pipeline.reference import document_rules, kept_document
     from sources.readers import ReadContext, file_records, source_inputs
     files, ignored = source_inputs(spec.type, list(spec.paths), spec.options)
     sample = SourceSample(spec.name, spec.kind, spec.epochs, spec.validation, len(files) + len(ignored),
                           sum(f.size for f in files))
-    extract = Extractor(recipe.extract_html, recipe.extract_limits)
-    chain = [extract, Normalizer(recipe.fix_mojibake), QualityRules(recipe.filters)]
-    if recipe.decontaminate is not None:
-        chain.append(MatchEvalSets(recipe.decontaminate.sets, recipe.decontaminate.ngram, recipe.decontaminate.mode))
+    chain = document_rules(recipe)
     try:
         for file in spread_sample(files, budget):
             sample.sampled_files += 1
@@ -96,17 +88,14 @@ def measure_source(recipe: Recipe, spec: SourceSpec, budget: int) -> SourceSampl
             start = time.perf_counter()
             for record in file_records(spec.type, ctx):
                 sample.read += 1
-                if not isinstance(record, Document):
-                    continue
-                verdict = apply_rules(record, chain)
-                verdict = verdict.doc if isinstance(verdict, Edited) else verdict
-                if isinstance(verdict, Document):
+                doc = kept_document(record, chain)
+                if doc is not None:
                     sample.kept += 1
-                    sample.kept_bytes += len(verdict.text.encode("utf-8"))
-                    sample.kept_texts.append(verdict.text)
+                    sample.kept_bytes += len(doc.text.encode("utf-8"))
+                    sample.kept_texts.append(doc.text)
             sample.seconds += time.perf_counter() - start
     finally:
-        extract.close()
+        chain[0].close()
     return sample
 
 

@@ -21,17 +21,34 @@ from sources.document import Document
 from sources.readers import ReadContext, file_records, source_inputs
 
 
-def filtered_documents(recipe: Recipe) -> list[Document]:
-    extract = Extractor(recipe.extract_html, recipe.extract_limits)
-    chain = [extract, Normalizer(recipe.fix_mojibake), QualityRules(recipe.filters)]   # the graph's order
+def document_rules(recipe: Recipe) -> list:
+    """The per-document rules in the graph's order; the first, the extractor, holds a
+    child process when a timeout is set: close() it when done."""
+    chain = [Extractor(recipe.extract_html, recipe.extract_limits), Normalizer(recipe.fix_mojibake),
+             QualityRules(recipe.filters)]
     if recipe.decontaminate is not None:
         spec = recipe.decontaminate
         chain.append(MatchEvalSets(spec.sets, spec.ngram, spec.mode))
+    return chain
+
+
+def kept_document(record, chain: list) -> Document | None:
+    """A read record through the rules: the document they keep (edits applied), or None."""
+    if not isinstance(record, Document):
+        return None
+    verdict = apply_rules(record, chain)
+    if isinstance(verdict, Edited):
+        verdict = verdict.doc
+    return verdict if isinstance(verdict, Document) else None
+
+
+def filtered_documents(recipe: Recipe) -> list[Document]:
+    chain = document_rules(recipe)
     kept = []
     try:
         _read_and_filter(recipe, chain, kept)
     finally:
-        extract.close()
+        chain[0].close()
     return kept
 
 
@@ -41,13 +58,9 @@ def _read_and_filter(recipe: Recipe, chain: list, kept: list[Document]) -> None:
         for file in files:
             ctx = ReadContext(spec.name, spec.kind, file.path, file.relpath, spec.columns, spec.options)
             for record in file_records(spec.type, ctx):
-                if not isinstance(record, Document):
-                    continue
-                verdict = apply_rules(record, chain)
-                if isinstance(verdict, Edited):
-                    verdict = verdict.doc
-                if isinstance(verdict, Document):
-                    kept.append(verdict)
+                doc = kept_document(record, chain)
+                if doc is not None:
+                    kept.append(doc)
 
 
 def duplicate_ids(recipe: Recipe, docs: list[Document]) -> set[str]:

@@ -104,6 +104,14 @@ def clear_work(work_dir: str, keep: tuple[str, ...] = ()) -> list[str]:
     return stale
 
 
+def remove_work(work_dir: str) -> None:
+    """Deletes `work_dir` with everything in it, on local disks and object stores alike
+    (an object store has no directories to delete, a local disk has them left over)."""
+    clear_work(work_dir)
+    if FileSystems.exists(work_dir):
+        FileSystems.delete([work_dir])
+
+
 def clear_output(output: str) -> list[str]:
     """The manifest first (from then on the output reads as unfinished), then every file
     an earlier corpus job may have left. Returns what was deleted."""

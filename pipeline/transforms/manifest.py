@@ -110,22 +110,25 @@ class WriteAccounting(beam.PTransform):
         return pbegin | "CreateTrigger" >> beam.Create([None]) | "WriteJson" >> beam.Map(write, **self.sides)
 
 
-def kept_documents(stage: str) -> int:
-    """Documents the clean job kept: read, less dropped and dead-lettered (the funnel's rule)."""
+def read_accounting(stage: str) -> dict:
+    """A finished clean stage's figures (accounting.json): small, per source and reason."""
     with FileSystems.open(f"{stage}/{ACCOUNTING_FILE}") as f:
-        figures = json.loads(f.read())
+        return json.loads(f.read())
+
+
+def kept_documents(figures: dict) -> int:
+    """Documents the clean job kept: read, less dropped and dead-lettered (the funnel's rule)."""
     return (sum(n for _, n in figures["reads"]) - sum(n for _, _, n in figures["drops"])
             - sum(n for _, _, n in figures["errors"]))
 
 
 class ReadAccounting(beam.PTransform):
-    """A finished clean stage's accounting.json -> {name: PCollection of tuples}. Read when
-    the graph is built: the file is small (figures per source and reason, not per document)."""
+    """A finished clean stage's figures (read_accounting, when the graph is built) ->
+    {name: PCollection of tuples}."""
 
-    def __init__(self, stage: str):
+    def __init__(self, figures: dict):
         super().__init__()
-        with FileSystems.open(f"{stage}/{ACCOUNTING_FILE}") as f:
-            self.figures = json.loads(f.read())
+        self.figures = figures
 
     def expand(self, pbegin):
         return {name: pbegin | f"Create{name.title()}" >> beam.Create(
