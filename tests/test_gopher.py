@@ -14,17 +14,17 @@ def test_ngram_figures_equal_datatrove_on_random_word_lists():
     for _ in range(2000):
         vocab = [rng.choice(["a", "b", "ab", "c", "bc", "x", "é", "naïve"]) for _ in range(rng.randint(1, 6))]
         words = [rng.choice(vocab) for _ in range(rng.randint(0, 60))]
-        grams = NGrams(words)
+        grams = NGrams.of_words(words)
         for n in (2, 3, 4, 5, 7, 10):
             if n <= min(len(words), 4):
                 assert top_ngram_chars(grams, n) == find_top_duplicate(get_n_grams(words, n))
             assert duplicate_ngram_chars(grams, n) == find_all_duplicate(words, n), (words, n)
-        assert duplicate_ngram_chars(NGrams(words), 5, limit=10 ** 9) >= find_all_duplicate(words, 5)
+        assert duplicate_ngram_chars(NGrams.of_words(words), 5, limit=10 ** 9) >= find_all_duplicate(words, 5)
 
 
 def test_concatenation_collisions_count_as_datatrove_counts_them():
     words = ["ab", "c", "x", "a", "bc", "y"]           # "abc" twice as a 2-gram concatenation
-    assert duplicate_ngram_chars(NGrams(words), 2) == find_all_duplicate(words, 2) == 3
+    assert duplicate_ngram_chars(NGrams.of_words(words), 2) == find_all_duplicate(words, 2) == 3
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +54,7 @@ def test_chunk_shortcut_equals_spacy_on_every_chunk(corpus):
     words = SpacyWords()
     words._learn(chunks)
     tokenizer = spacy.blank("en").tokenizer
-    wrong = [c for c in chunks if words.memo[c] != tuple(t.text for t in tokenizer(c))]
+    wrong = [c for c in chunks if words.split(c) != tuple(t.text for t in tokenizer(c))]
     assert wrong == []
 
 
@@ -70,3 +70,14 @@ def test_fused_chain_decides_as_datatrove_chain(corpus, chain, step):
     assert r["same_decision"] >= 0.995 and r["same_reason"] >= 0.995 and r["same_outcome"] >= 0.995
     kept = r["kept"][1]
     assert 0 < kept < len(docs), "the corpus has both kept and dropped documents"
+
+
+def test_full_memo_forgets_words_and_ids_together():
+    """When the chunk memo fills, the vocabulary goes with it: ids stay consistent."""
+    words = SpacyWords()
+    words.MAX_MEMO = 8
+    texts = ["the cat sat on the mat.", "a dog (barked) twice, loudly!", "the cat sat on the mat."]
+    fresh = SpacyWords()
+    for text in texts:
+        assert words(text) == fresh(text) == split_into_words(text)
+        assert len(words.memo) <= 8 or len(set(text.split())) > 8

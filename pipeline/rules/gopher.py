@@ -14,9 +14,7 @@ its reasons in its order. bench/filters.py measures speed and agreement.
 """
 from __future__ import annotations
 
-import bisect
 import re
-from collections import Counter
 from itertools import chain
 from typing import Sequence
 
@@ -35,10 +33,63 @@ def _punctuation() -> frozenset[str]:
     return frozenset(PUNCTUATION_SET)
 
 
-class SpacyWords:
-    """spaCy's English word split (as datatrove uses it), memoised per whitespace chunk."""
+_CHAR_BASE = np.uint64(1_000_003)
+_WORD_BASE = np.uint64(0x100000001B3)
 
-    MAX_MEMO = 2_000_000   # chunks remembered; cleared when full, which only costs speed
+
+class Vocabulary:
+    """Every word met so far, numbered, with its per-word figures in NumPy arrays, so
+    that a document's figures are array look-ups on its word ids: the hashes the
+    n-gram rules combine, the length, and the two flags Gopher quality counts."""
+
+    def __init__(self):
+        self.index: dict[str, int] = {}
+        self.words: list[str] = []
+        self.char_hash = np.empty(0, np.uint64)    # polynomial hash of the characters
+        self.char_power = np.empty(0, np.uint64)   # 1_000_003 ** len, to append a word to a hash
+        self.word_hash = np.empty(0, np.uint64)    # the word as one symbol
+        self.word_len = np.empty(0, np.int64)
+        self.wordy = np.empty(0, bool)             # not all punctuation (Gopher's "non-symbol word")
+        self.alpha = np.empty(0, bool)             # holds a letter
+        self._punctuation: frozenset[str] | None = None
+
+    def __len__(self) -> int:
+        return len(self.words)
+
+    def ids(self, words: list[str]) -> np.ndarray:
+        new = set(words).difference(self.index)
+        if new:
+            self.add(sorted(new))
+        return np.fromiter(map(self.index.__getitem__, words), dtype=np.int64, count=len(words))
+
+    def add(self, words: list[str]) -> None:
+        """Numbers words not met before (the caller has checked they are new)."""
+        if self._punctuation is None:
+            self._punctuation = _punctuation()
+        punctuation, mask, figures = self._punctuation, (1 << 64) - 1, []
+        for word in words:
+            h = 0
+            for ch in word:
+                h = (h * 1_000_003 + ord(ch)) & mask
+            figures.append((h, pow(1_000_003, len(word), 1 << 64), hash(word) & mask, len(word),
+                            not punctuation.issuperset(word), any(ch.isalpha() for ch in word)))
+        start = len(self.words)
+        self.index.update((w, start + i) for i, w in enumerate(words))
+        self.words.extend(words)
+        columns = list(zip(*figures))
+        self.char_hash, self.char_power, self.word_hash = (
+            np.concatenate([old, np.array(col, dtype=np.uint64)])
+            for old, col in zip((self.char_hash, self.char_power, self.word_hash), columns))
+        self.word_len = np.concatenate([self.word_len, np.array(columns[3], dtype=np.int64)])
+        self.wordy = np.concatenate([self.wordy, np.array(columns[4], dtype=bool)])
+        self.alpha = np.concatenate([self.alpha, np.array(columns[5], dtype=bool)])
+
+
+class SpacyWords:
+    """spaCy's English word split (as datatrove uses it), memoised per whitespace chunk
+    as word ids in a Vocabulary."""
+
+    MAX_MEMO = 2_000_000   # chunks (and words) remembered; both forgotten when full, which only costs speed
 
     def __init__(self, language: str = "en"):
         from pipeline.rules.nlp import import_spacy
@@ -48,17 +99,28 @@ class SpacyWords:
         nlp.vocab.lex_attr_getters = {}
         self.tokenizer = nlp.tokenizer
         self.specials = frozenset(self.tokenizer.rules or ())
-        self.memo: dict[str, tuple[str, ...]] = {}
+        self.memo: dict[str, tuple[int, ...]] = {}
+        self.vocabulary = Vocabulary()
 
-    def __call__(self, text: str) -> list[str]:
+    def ids(self, text: str) -> np.ndarray:
+        """The text's word ids, in order."""
         chunks = text.split()
         memo = self.memo
-        missing = sorted(set(chunks).difference(memo))
+        missing = set(chunks).difference(memo)
         if missing:
-            if len(memo) + len(missing) > self.MAX_MEMO:
-                memo.clear()
-            self._learn(missing)
-        return list(chain.from_iterable(map(memo.__getitem__, chunks)))
+            if len(memo) + len(missing) > self.MAX_MEMO or len(self.vocabulary) > self.MAX_MEMO:
+                self.memo, self.vocabulary = {}, Vocabulary()
+                memo, missing = self.memo, set(chunks)
+            self._learn(sorted(missing))
+        return np.fromiter(chain.from_iterable(map(memo.__getitem__, chunks)), dtype=np.int64)
+
+    def __call__(self, text: str) -> list[str]:
+        ids = self.ids(text).tolist()         # first: it may start a new vocabulary
+        return list(map(self.vocabulary.words.__getitem__, ids))
+
+    def split(self, chunk: str) -> tuple[str, ...]:
+        """One learnt chunk's words."""
+        return tuple(self.vocabulary.words[i] for i in self.memo[chunk])
 
     def _learn(self, chunks: list[str]) -> None:
         """Tokenizes each new chunk on its own: spaCy's special-case matcher can look
@@ -69,17 +131,22 @@ class SpacyWords:
         lower-case letter: "GiB." stays whole), no rule splits letters, and special
         cases ("cannot", "id", "etc.") are looked up first, as spaCy does.
         tests/test_gopher.py holds this shortcut to spaCy on every chunk of a corpus."""
-        memo, specials = self.memo, self.specials
-        rest = []
+        specials, split, rest = self.specials, {}, []
         for chunk in chunks:
             m = _SIMPLE_CHUNK.fullmatch(chunk)
             if m and _simple(m) and specials.isdisjoint((chunk, m.group(2), m.group(1) + m.group(2),
                                                          m.group(2) + m.group(3))):
-                memo[chunk] = tuple(part for part in m.groups() if part)
+                split[chunk] = tuple(part for part in m.groups() if part)
             else:
                 rest.append(chunk)
         for chunk, doc in zip(rest, self.tokenizer.pipe(rest, batch_size=1000)):
-            memo[chunk] = tuple([token.text for token in doc])   # chunks hold no whitespace
+            split[chunk] = tuple([token.text for token in doc])   # chunks hold no whitespace
+        vocabulary = self.vocabulary
+        index = vocabulary.index
+        new = set(chain.from_iterable(split.values())).difference(index)
+        if new:
+            vocabulary.add(sorted(new))
+        self.memo.update((chunk, tuple(map(index.__getitem__, words))) for chunk, words in split.items())
 
 
 def _simple(m: re.Match) -> bool:
@@ -88,14 +155,14 @@ def _simple(m: re.Match) -> bool:
 
 
 class Signals:
-    """Per-document figures both rules read; computed on first use, once."""
+    """Per-document figures the rules read; computed on first use, once."""
 
     _last: "Signals | None" = None
     _words: SpacyWords | None = None
 
     def __init__(self, text: str):
         self.text = text
-        self._word_list: list[str] | None = None
+        self._ids: np.ndarray | None = None
 
     @classmethod
     def of(cls, text: str) -> "Signals":
@@ -103,19 +170,25 @@ class Signals:
             cls._last = cls(text)
         return cls._last
 
-    @property
-    def words(self) -> list[str]:
-        if self._word_list is None:
-            if Signals._words is None:
-                Signals._words = SpacyWords()
-            self._word_list = Signals._words(self.text)
-        return self._word_list
+    @classmethod
+    def splitter(cls) -> SpacyWords:
+        if cls._words is None:
+            cls._words = SpacyWords()
+        return cls._words
 
     @property
-    def word_counts(self) -> Counter:
-        if not hasattr(self, "_counts"):
-            self._counts = Counter(self.words)
-        return self._counts
+    def ids(self) -> np.ndarray:
+        """The document's words, as ids in `vocabulary`."""
+        if self._ids is None:
+            self._ids = self.splitter().ids(self.text)
+        return self._ids
+
+    @property
+    def vocabulary(self) -> Vocabulary:
+        return self.splitter().vocabulary
+
+    def ngrams(self) -> "NGrams":
+        return NGrams(self.ids, self.vocabulary)
 
 
 def duplicates(items: Sequence) -> tuple[int, int]:
@@ -130,51 +203,6 @@ def duplicates(items: Sequence) -> tuple[int, int]:
     return count, chars
 
 
-_CHAR_BASE = np.uint64(1_000_003)
-_WORD_BASE = np.uint64(0x100000001B3)
-
-
-class Vocabulary:
-    """Every word met so far, numbered, with its per-word figures in NumPy arrays, so
-    a document's figures are one dictionary pass and four array look-ups."""
-
-    MAX_WORDS = 2_000_000   # forgotten when full, which only costs speed
-
-    def __init__(self):
-        self.index: dict[str, int] = {}
-        self.char_hash = np.empty(0, np.uint64)    # polynomial hash of the characters
-        self.char_power = np.empty(0, np.uint64)   # 1_000_003 ** len, to append a word to a hash
-        self.word_hash = np.empty(0, np.uint64)    # the word as one symbol
-        self.word_len = np.empty(0, np.int64)
-
-    def ids(self, words: list[str]) -> np.ndarray:
-        new = set(words).difference(self.index)
-        if new:
-            if len(self.index) + len(new) > self.MAX_WORDS:
-                self.__init__()
-                new = set(words)
-            self._add(sorted(new))
-        return np.fromiter(map(self.index.__getitem__, words), dtype=np.int64, count=len(words))
-
-    def _add(self, words: list[str]) -> None:
-        mask, figures = (1 << 64) - 1, []
-        for word in words:
-            h = 0
-            for ch in word:
-                h = (h * 1_000_003 + ord(ch)) & mask
-            figures.append((h, pow(1_000_003, len(word), 1 << 64), hash(word) & mask, len(word)))
-        start = len(self.index)
-        self.index.update((w, start + i) for i, w in enumerate(words))
-        columns = list(zip(*figures))
-        self.char_hash, self.char_power, self.word_hash = (
-            np.concatenate([old, np.array(col, dtype=np.uint64)])
-            for old, col in zip((self.char_hash, self.char_power, self.word_hash), columns))
-        self.word_len = np.concatenate([self.word_len, np.array(columns[3], dtype=np.int64)])
-
-
-VOCABULARY = Vocabulary()
-
-
 class NGrams:
     """Hashes of every n-gram of a word list, for n = 1, 2, ... in turn, in NumPy.
 
@@ -184,12 +212,16 @@ class NGrams:
     (top n-grams are compared joined by spaces, which is the same as word by word).
     """
 
-    def __init__(self, words: list[str]):
-        ids = VOCABULARY.ids(words)
-        v = VOCABULARY
+    def __init__(self, ids: np.ndarray, vocabulary: Vocabulary):
+        v = vocabulary
         self.char_hash, self.char_power = v.char_hash[ids], v.char_power[ids]
         self.word_hash, self.word_len = v.word_hash[ids], v.word_len[ids]
         self._reset()
+
+    @classmethod
+    def of_words(cls, words: list[str]) -> "NGrams":
+        vocabulary = Vocabulary()
+        return cls(vocabulary.ids(words), vocabulary)
 
     def _reset(self) -> None:
         self.n = 1
@@ -244,12 +276,14 @@ def top_ngram_chars(grams: NGrams, n: int) -> int:
 def duplicate_ngram_chars(grams: NGrams, n: int, limit: float | None = None) -> int:
     """Characters in repeated n-grams, skipping past each repeat (the Gopher paper's rule;
     n-grams compared as their space-less concatenation, exactly as datatrove does).
-    With `limit`, an upper bound at or under it is returned without the exact scan:
-    the caller only asks whether the count exceeds the limit.
+    With `limit` the caller only asks whether the count exceeds it, so an upper bound
+    at or under it is returned without the scan.
 
-    The scan is sequential (a repeat skips the next n-1 positions, whose n-grams are
-    then never 'seen'), but only positions whose n-gram occurred earlier can be
-    repeats; NumPy finds them and the Python loop visits only those."""
+    datatrove's scan is sequential: at a repeat it counts and jumps n positions, whose
+    n-grams are then never 'seen'. Only positions whose n-gram occurred earlier
+    (candidates, found in NumPy) can count, and they come in runs: the stretches
+    between runs hold first occurrences only, which the scan marks seen in one NumPy
+    step, and Python walks the runs position by position (a jump skips n at once)."""
     grams.grow(n)
     hashes, lengths = grams.joined, grams.chars
     if len(hashes) < 2:
@@ -262,22 +296,26 @@ def duplicate_ngram_chars(grams: NGrams, n: int, limit: float | None = None) -> 
         bound = int(lengths[candidates].sum())
         if bound <= limit:
             return bound
-    order, group = groups.order, groups.group_of()
-    bounds = np.append(groups.starts, len(hashes))
-    chars, resume, windows = 0, 0, []                       # windows: skipped [start, end) runs
-    for c in candidates.tolist():
-        if c < resume:                                      # inside a skipped run: never visited
-            continue
-        g = group[c]
-        for p in order[bounds[g]:bounds[g + 1]].tolist():
-            if p >= c:
-                break
-            w = bisect.bisect_right(windows, (p, float("inf"))) - 1
-            if w < 0 or not windows[w][0] <= p < windows[w][1]:   # an earlier visited occurrence
-                chars += int(lengths[c])
-                windows.append((c + 1, c + n))
-                resume = c + n
-                break
+    codes = groups.group_of()
+    seen = np.zeros(len(groups.starts), dtype=np.uint8)
+    flags = memoryview(seen)              # the same bytes, read and set per item without NumPy scalars
+    breaks = np.flatnonzero(np.diff(candidates) != 1) + 1
+    run_starts = candidates[np.concatenate(([0], breaks))].tolist()
+    run_ends = (candidates[np.append(breaks - 1, len(candidates) - 1)] + 1).tolist()
+    code_list, size_list = codes.tolist(), lengths.tolist()
+    chars, i = 0, 0
+    for start, end in zip(run_starts, run_ends):
+        if i < start:                     # first occurrences only: each is seen, none counts
+            seen[codes[i:start]] = 1
+            i = start
+        while i < end:
+            c = code_list[i]
+            if flags[c]:
+                chars += size_list[i]
+                i += n
+            else:
+                flags[c] = 1
+                i += 1
     return chars
 
 
@@ -306,10 +344,10 @@ class GopherRepetition:
             return "dup_line_frac"
         if self.dup_line_char_frac and chars / len(text) > self.dup_line_char_frac:
             return "dup_line_char_frac"
-        words = Signals.of(text).words
-        grams = NGrams(words)
+        signals = Signals.of(text)
+        grams = signals.ngrams()
         for n, frac in sorted(self.top_n_grams):
-            if len(words) >= n and top_ngram_chars(grams, n) / len(text) > frac:
+            if len(signals.ids) >= n and top_ngram_chars(grams, n) / len(text) > frac:
                 return f"top_{n}_gram"
         for n, frac in sorted(self.dup_n_grams):
             if duplicate_ngram_chars(grams, n, limit=frac * len(text)) / len(text) > frac:
@@ -327,34 +365,19 @@ class GopherQuality:
         self.max_bullet_lines_ratio, self.max_ellipsis_lines_ratio = max_bullet_lines_ratio, max_ellipsis_lines_ratio
         self.max_non_alpha_words_ratio, self.min_stop_words = max_non_alpha_words_ratio, min_stop_words
         self.stop_words = frozenset(STOP_WORDS if stop_words is None else stop_words)
-        self.punctuation = _punctuation()
-        self._flags: dict[str, tuple[bool, bool]] = {}   # per word: (not all punctuation, has a letter)
-
-    def _word_flags(self, counts: Counter) -> list[tuple[str, int, bool, bool]]:
-        flags = self._flags
-        if len(flags) > 2_000_000:
-            flags.clear()
-        out = []
-        for w, c in counts.items():
-            f = flags.get(w)
-            if f is None:
-                f = flags[w] = (any(ch not in self.punctuation for ch in w), any(ch.isalpha() for ch in w))
-            out.append((w, c, *f))
-        return out
 
     def __call__(self, doc: Document) -> str | None:
         text = doc.text
         signals = Signals.of(text)
-        n_words = len(signals.words)
-        counts = signals.word_counts   # per distinct word: the checks below cost O(vocabulary)
-        flagged = self._word_flags(counts)
-        wordy = [(w, c) for w, c, is_wordy, _ in flagged if is_wordy]
-        n_wordy = sum(c for _, c in wordy)
+        ids, v = signals.ids, signals.vocabulary
+        n_words = len(ids)
+        wordy = v.wordy[ids]     # per word: the vocabulary's flags and lengths, looked up in NumPy
+        n_wordy = int(np.count_nonzero(wordy))
         if self.min_doc_words and n_wordy < self.min_doc_words:
             return "gopher_short_doc"
         if self.max_doc_words and n_wordy > self.max_doc_words:
             return "gopher_long_doc"
-        mean = sum(len(w) * c for w, c in wordy) / n_wordy if n_wordy else float("nan")
+        mean = int(v.word_len[ids[wordy]].sum()) / n_wordy if n_wordy else float("nan")
         if self.min_avg_word_length and mean < self.min_avg_word_length:
             return "gopher_below_avg_threshold"
         if self.max_avg_word_length and mean > self.max_avg_word_length:
@@ -370,9 +393,11 @@ class GopherQuality:
         if self.max_ellipsis_lines_ratio and \
                 sum(s.rstrip().endswith(("...", "…")) for s in lines) / len(lines) > self.max_ellipsis_lines_ratio:
             return "gopher_too_many_end_ellipsis"
-        if self.max_non_alpha_words_ratio and sum(c for _, c, _, alpha in flagged if alpha) \
-                / n_words < self.max_non_alpha_words_ratio:
+        if self.max_non_alpha_words_ratio and \
+                np.count_nonzero(v.alpha[ids]) / n_words < self.max_non_alpha_words_ratio:
             return "gopher_below_alpha_threshold"
-        if self.min_stop_words and len(self.stop_words.intersection(counts)) < self.min_stop_words:
-            return "gopher_enough_stop_words"
+        if self.min_stop_words:
+            stop_ids = [v.index[w] for w in self.stop_words if w in v.index]
+            if np.count_nonzero(np.isin(stop_ids, ids)) < self.min_stop_words:
+                return "gopher_enough_stop_words"
         return None

@@ -114,6 +114,6 @@ class FineWebQuality:
             return "short_line_ratio"
         if duplicates(lines)[1] / len(text.replace("\n", "")) > self.char_duplicates_ratio:
             return "char_dup_ratio"
-        if text.count("\n") / len(Signals.of(text).words) > self.new_line_ratio:
+        if text.count("\n") / len(Signals.of(text).ids) > self.new_line_ratio:
             return "list_ratio"
         return None
