@@ -81,3 +81,22 @@ def test_full_memo_forgets_words_and_ids_together():
     for text in texts:
         assert words(text) == fresh(text) == split_into_words(text)
         assert len(words.memo) <= 8 or len(set(text.split())) > 8
+
+
+def test_fast_affix_searches_answer_as_spacy_regexes(corpus):
+    """SuffixSearch (tail search plus the unbounded rules) and the prefix `match` give
+    spaCy's own spans on every chunk of the corpus and on shapes built to trip them."""
+    import spacy
+
+    from pipeline.rules.nlp import SuffixSearch
+    nlp = spacy.blank("en")
+    suffix, prefix = nlp.tokenizer.suffix_search, nlp.tokenizer.prefix_search
+    fast_suffix, fast_prefix = SuffixSearch(nlp.Defaults.suffixes), prefix.__self__.match
+    tricky = ["a" + "." * k for k in range(1, 12)] + ["5km", "10km²", "x5km", "é..", "…", "a……", "''''''''",
+                                                     "(x)).", "3.5%", "$5", "x.\n", "...\n", "A.", "a.", "°C."]
+    chunks = sorted({c for d in corpus for c in d.text.split()}) + tricky
+
+    def span(match):
+        return match and match.span()
+    assert [c for c in chunks if span(suffix(c)) != span(fast_suffix(c))] == []
+    assert [c for c in chunks if span(prefix(c)) != span(fast_prefix(c))] == []

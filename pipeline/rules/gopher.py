@@ -92,11 +92,12 @@ class SpacyWords:
     MAX_MEMO = 2_000_000   # chunks (and words) remembered; both forgotten when full, which only costs speed
 
     def __init__(self, language: str = "en"):
-        from pipeline.rules.nlp import import_spacy
+        from pipeline.rules.nlp import fast_affixes, import_spacy
         nlp = import_spacy().blank(language)
         # Lexical attributes (shape, like_num, ...) are computed for every new word and
         # never read by the tokenizer: 35% of its time here, same tokens without them.
         nlp.vocab.lex_attr_getters = {}
+        fast_affixes(nlp)   # the same affix answers, without searching every position
         self.tokenizer = nlp.tokenizer
         self.specials = frozenset(self.tokenizer.rules or ())
         self.memo: dict[str, tuple[int, ...]] = {}
