@@ -40,17 +40,22 @@ _WORD_BASE = np.uint64(0x100000001B3)
 class Vocabulary:
     """Every word met so far, numbered, with its per-word figures in NumPy arrays, so
     that a document's figures are array look-ups on its word ids: the hashes the
-    n-gram rules combine, the length, and the two flags Gopher quality counts."""
+    n-gram rules combine, the length, and the two flags Gopher quality counts. The
+    arrays grow by doubling: appending by copy cost O(vocabulary) per document that
+    brings a new word, 31 ms each at two million words. Ids index them directly."""
+
+    COLUMNS = (("char_hash", np.uint64),    # polynomial hash of the characters
+               ("char_power", np.uint64),   # 1_000_003 ** len, to append a word to a hash
+               ("word_hash", np.uint64),    # the word as one symbol
+               ("word_len", np.int64),
+               ("wordy", bool),             # not all punctuation (Gopher's "non-symbol word")
+               ("alpha", bool))             # holds a letter
 
     def __init__(self):
         self.index: dict[str, int] = {}
         self.words: list[str] = []
-        self.char_hash = np.empty(0, np.uint64)    # polynomial hash of the characters
-        self.char_power = np.empty(0, np.uint64)   # 1_000_003 ** len, to append a word to a hash
-        self.word_hash = np.empty(0, np.uint64)    # the word as one symbol
-        self.word_len = np.empty(0, np.int64)
-        self.wordy = np.empty(0, bool)             # not all punctuation (Gopher's "non-symbol word")
-        self.alpha = np.empty(0, bool)             # holds a letter
+        for name, dtype in self.COLUMNS:
+            setattr(self, name, np.empty(1024, dtype))
         self._punctuation: frozenset[str] | None = None
 
     def __len__(self) -> int:
@@ -73,16 +78,15 @@ class Vocabulary:
                 h = (h * 1_000_003 + ord(ch)) & mask
             figures.append((h, pow(1_000_003, len(word), 1 << 64), hash(word) & mask, len(word),
                             not punctuation.issuperset(word), any(ch.isalpha() for ch in word)))
-        start = len(self.words)
+        start, end = len(self.words), len(self.words) + len(words)
         self.index.update((w, start + i) for i, w in enumerate(words))
         self.words.extend(words)
-        columns = list(zip(*figures))
-        self.char_hash, self.char_power, self.word_hash = (
-            np.concatenate([old, np.array(col, dtype=np.uint64)])
-            for old, col in zip((self.char_hash, self.char_power, self.word_hash), columns))
-        self.word_len = np.concatenate([self.word_len, np.array(columns[3], dtype=np.int64)])
-        self.wordy = np.concatenate([self.wordy, np.array(columns[4], dtype=bool)])
-        self.alpha = np.concatenate([self.alpha, np.array(columns[5], dtype=bool)])
+        for (name, dtype), column in zip(self.COLUMNS, zip(*figures)):
+            array = getattr(self, name)
+            if end > len(array):
+                array = np.resize(array, max(end, 2 * len(array)))
+                setattr(self, name, array)
+            array[start:end] = np.array(column, dtype=dtype)
 
 
 class SpacyWords:
