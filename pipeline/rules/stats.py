@@ -32,8 +32,10 @@ def document_language(doc: Document) -> str:
 
 
 def unigram_entropy(counts: Iterable[int]) -> float:
-    """Shannon entropy in bits of the distribution the counts give; 0 for none."""
-    counts = [c for c in counts if c > 0]
+    """Shannon entropy in bits of the distribution the counts give; 0 for none. The
+    counts are summed in sorted order, so the figure does not depend on the order in
+    which a runner merged the tables."""
+    counts = sorted(c for c in counts if c > 0)
     total = sum(counts)
     if not total:
         return 0.0

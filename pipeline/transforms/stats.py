@@ -20,6 +20,8 @@ ALL_SOURCES = ""   # MeasureWords' key for the whole corpus
 
 
 class WordCounts(beam.CombineFn):
+    """Texts -> one word table (a Counter)."""
+
     def create_accumulator(self):
         return Counter()
 
@@ -28,18 +30,26 @@ class WordCounts(beam.CombineFn):
         return acc
 
     def merge_accumulators(self, accs):
-        accs = iter(accs)
-        out = next(accs)
-        for acc in accs:
-            out.update(acc)
-        return out
+        return self.sum_tables(accs)
+
+    @staticmethod
+    def sum_tables(tables) -> Counter:
+        """The sources' tables added into one (a fresh Counter: Beam's inputs stay as they are)."""
+        total = Counter()
+        for table in tables:
+            total.update(table)
+        return total
 
     def extract_output(self, acc):
-        return entropy_report(acc)
+        return acc
 
 
 class MeasureWords(beam.PTransform):
-    """Documents -> (source, {words, distinct_words, bits_per_word}), and (ALL_SOURCES, ...)."""
+    """Documents -> (source, {words, distinct_words, bits_per_word}), and (ALL_SOURCES, ...).
+
+    Each document's words are counted once, into its source's table; the whole
+    corpus's table is the sum of the sources' tables (a few per recipe), not a
+    second count of every text."""
 
     def __init__(self, seed: int, sample: float = 1.0):
         super().__init__()
@@ -47,10 +57,17 @@ class MeasureWords(beam.PTransform):
 
     def expand(self, docs):
         seed, sample = self.seed, self.sample
-        return (docs
-                | "SampleDocuments" >> beam.Filter(lambda d: sample >= 1 or uniform_hash(seed, d.id, "stats") < sample)
-                | "KeyBySource" >> beam.FlatMap(lambda d: [(d.source, d.text), (ALL_SOURCES, d.text)])
-                | "CountWords" >> beam.CombinePerKey(WordCounts()))
+        tables = (docs
+                  | "SampleDocuments" >> beam.Filter(lambda d: sample >= 1 or uniform_hash(seed, d.id, "stats") < sample)
+                  | "KeyBySource" >> beam.Map(lambda d: (d.source, d.text))
+                  | "CountWords" >> beam.CombinePerKey(WordCounts()))
+        everything = (tables
+                      | "DropSources" >> beam.MapTuple(lambda source, table: table)
+                      | "SumTables" >> beam.CombineGlobally(WordCounts.sum_tables).without_defaults()
+                      | "KeyAsAllSources" >> beam.Map(lambda table: (ALL_SOURCES, table)))
+        return ((tables, everything)
+                | "JoinTables" >> beam.Flatten()
+                | "ReportEntropy" >> beam.MapTuple(lambda key, table: (key, entropy_report(table))))
 
 
 class CountDocuments(beam.PTransform):
