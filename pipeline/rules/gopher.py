@@ -33,7 +33,7 @@ def _punctuation() -> frozenset[str]:
     return frozenset(PUNCTUATION_SET)
 
 
-_CHAR_BASE = np.uint64(1_000_003)
+_CHAR_BASE = 1_000_003                   # the characters' polynomial hash
 _WORD_BASE = np.uint64(0x100000001B3)
 
 
@@ -62,10 +62,14 @@ class Vocabulary:
         return len(self.words)
 
     def ids(self, words: list[str]) -> np.ndarray:
+        self.learn(words)
+        return np.fromiter(map(self.index.__getitem__, words), dtype=np.int64, count=len(words))
+
+    def learn(self, words) -> None:
+        """Numbers the words not met before, in sorted order."""
         new = set(words).difference(self.index)
         if new:
             self.add(sorted(new))
-        return np.fromiter(map(self.index.__getitem__, words), dtype=np.int64, count=len(words))
 
     def add(self, words: list[str]) -> None:
         """Numbers words not met before (the caller has checked they are new)."""
@@ -75,8 +79,8 @@ class Vocabulary:
         for word in words:
             h = 0
             for ch in word:
-                h = (h * 1_000_003 + ord(ch)) & mask
-            figures.append((h, pow(1_000_003, len(word), 1 << 64), hash(word) & mask, len(word),
+                h = (h * _CHAR_BASE + ord(ch)) & mask
+            figures.append((h, pow(_CHAR_BASE, len(word), 1 << 64), hash(word) & mask, len(word),
                             not punctuation.issuperset(word), any(ch.isalpha() for ch in word)))
         start, end = len(self.words), len(self.words) + len(words)
         self.index.update((w, start + i) for i, w in enumerate(words))
@@ -146,11 +150,8 @@ class SpacyWords:
                 rest.append(chunk)
         for chunk, doc in zip(rest, self.tokenizer.pipe(rest, batch_size=1000)):
             split[chunk] = tuple([token.text for token in doc])   # chunks hold no whitespace
-        vocabulary = self.vocabulary
-        index = vocabulary.index
-        new = set(chain.from_iterable(split.values())).difference(index)
-        if new:
-            vocabulary.add(sorted(new))
+        self.vocabulary.learn(chain.from_iterable(split.values()))
+        index = self.vocabulary.index
         self.memo.update((chunk, tuple(map(index.__getitem__, words))) for chunk, words in split.items())
 
 

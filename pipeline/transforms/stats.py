@@ -62,7 +62,7 @@ class MeasureWords(beam.PTransform):
                   | "KeyBySource" >> beam.Map(lambda d: (d.source, d.text))
                   | "CountWords" >> beam.CombinePerKey(WordCounts()))
         everything = (tables
-                      | "DropSources" >> beam.MapTuple(lambda source, table: table)
+                      | "DropSources" >> beam.Values()
                       | "SumTables" >> beam.CombineGlobally(WordCounts.sum_tables).without_defaults()
                       | "KeyAsAllSources" >> beam.Map(lambda table: (ALL_SOURCES, table)))
         return ((tables, everything)
