@@ -34,7 +34,7 @@ import time
 
 import numpy as np
 
-from loader.indexed_dataset import encode_index
+from manifests.shard_format import encode_index
 
 EOS, PAD, VOCAB = 32763, 32764, 32768
 

@@ -18,17 +18,12 @@ import hashlib
 import json
 from bisect import bisect_left
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
-from loader.indexed_dataset import IndexedShard, stream_sha256
-
-MANIFEST_FILE = "manifest.json"
-
-
-def _is_remote(path: str) -> bool:
-    return "://" in path and not path.startswith("file://")
+from manifests.files import is_remote, local_path
+from manifests.io import corpus_root, read_manifest
+from manifests.shard_format import IndexedShard, stream_sha256
 
 
 @dataclass
@@ -44,15 +39,9 @@ class TokenStream:
     @classmethod
     def open(cls, path: str, split: str = "train", cache_dir: str | None = None, verify: bool = False):
         """`path`: the corpus directory (or its manifest.json), local or an fsspec URL."""
-        root = path.removesuffix("/" + MANIFEST_FILE).rstrip("/")
-        if _is_remote(root):
-            import fsspec
-            with fsspec.open(f"{root}/{MANIFEST_FILE}", "rb") as f:
-                manifest = json.loads(f.read())
-        else:
-            root = root.removeprefix("file://")
-            manifest = json.loads(Path(root, MANIFEST_FILE).read_text("utf-8"))
-        return cls(root, manifest, split, cache_dir, verify)
+        root = corpus_root(path)
+        root = root if is_remote(root) else local_path(root)
+        return cls(root, read_manifest(root), split, cache_dir, verify)
 
     def __post_init__(self):
         records = self.manifest["shards"] if self.split == "train" else self.manifest["validation"]["shards"]
@@ -69,7 +58,7 @@ class TokenStream:
         return int(self.offsets[-1])
 
     def _local(self, relpath: str) -> str:
-        if not _is_remote(self.root):
+        if not is_remote(self.root):
             return f"{self.root}/{relpath}"
         import fsspec
         cache = {"cache_storage": self.cache_dir} if self.cache_dir else {}

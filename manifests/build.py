@@ -206,7 +206,7 @@ def megatron_args(shards: list[Mapping[str, Any]], dtype: str, validation: list[
     .idx header at start-up), the validation shards' blend for `--valid-data-path` (with
     `--train-data-path` for the training blend), and the shards' token dtype code (Megatron derives its own
     from the tokenizer's vocabulary size when it skips the headers)."""
-    from loader.indexed_dataset import CODE_OF
+    from manifests.shard_format import CODE_OF
 
     def blend(records):
         return [str(x) for s in sorted(records, key=lambda s: s["index"])

@@ -1,7 +1,9 @@
-"""Reading, validating and writing manifest.json.
+"""manifest.json: its name, its JSON Schemas, reading it and encoding it.
 
-Written with sorted keys and a fixed layout, so equal content means equal bytes,
-and renamed into place last: a corpus without its manifest is not a corpus.
+Encoded with sorted keys and a fixed layout, so equal content means equal bytes.
+The pipeline writes the encoded bytes under a temporary name and renames them
+into place last: a corpus without its manifest is not a corpus. Reading goes
+through manifests/files.py (no Beam), or through an opener the caller gives.
 """
 from __future__ import annotations
 
@@ -9,6 +11,9 @@ import json
 from functools import lru_cache
 from importlib import resources
 from typing import Any
+
+from manifests.files import Opener, open_file, read_bytes
+from manifests.splits import TRAIN, VALIDATION
 
 MANIFEST_FILE = "manifest.json"
 
@@ -40,7 +45,6 @@ def validation_errors(manifest: dict) -> list[str]:
 def split_shards(manifest: dict) -> list[tuple[str, dict]]:
     """Every shard record as (split, record): the training stream's in order, then the
     validation split's (none in a version 1 manifest, which had no split)."""
-    from pipeline.rules.epochs import TRAIN, VALIDATION
     return [(TRAIN, s) for s in manifest["shards"]] + \
         [(VALIDATION, s) for s in manifest.get("validation", {}).get("shards", [])]
 
@@ -53,21 +57,19 @@ def manifest_path(output: str) -> str:
     return output if output.endswith(".json") else f"{output.rstrip('/')}/{MANIFEST_FILE}"
 
 
-def read_manifest(output: str) -> dict[str, Any]:
-    from apache_beam.io.filesystems import FileSystems
-    with FileSystems.open(manifest_path(output)) as f:
-        return json.loads(f.read().decode("utf-8"))
+def corpus_root(path: str) -> str:
+    """The corpus directory of a corpus directory or its manifest.json."""
+    return path.rstrip("/").removesuffix("/" + MANIFEST_FILE)
 
 
-def write_manifest(output: str, manifest: dict) -> str:
-    """Validates, writes to a temporary name, renames. Returns the manifest's path."""
-    from apache_beam.io.filesystems import FileSystems
+def read_manifest(output: str, opener: Opener = open_file) -> dict[str, Any]:
+    """The manifest of a corpus directory (or the manifest.json named), local or remote."""
+    return json.loads(read_bytes(manifest_path(output), opener).decode("utf-8"))
+
+
+def encode_manifest(manifest: dict) -> bytes:
+    """The manifest's bytes, once it matches its schema (else ValueError naming each error)."""
     errors = validation_errors(manifest)
     if errors:
         raise ValueError("manifest does not match its schema:\n  " + "\n  ".join(errors))
-    final = manifest_path(output)
-    temp = f"{output.rstrip('/')}/.{MANIFEST_FILE}.inprogress"
-    with FileSystems.create(temp) as f:
-        f.write(dumps(manifest))
-    FileSystems.rename([temp], [final])
-    return final
+    return dumps(manifest)

@@ -16,6 +16,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from manifests.files import read_bytes
+from manifests.io import read_manifest, split_shards
+from manifests.shard_format import IndexedShard
+
 LINEAGE_SUFFIX = ".docs.parquet"
 LINEAGE_ROWS = 65536   # rows per row group, and all the writer buffers
 LINEAGE_SCHEMA = pa.schema([("position", pa.int64()), ("id", pa.string()), ("source", pa.string()),
@@ -81,14 +85,11 @@ def read_lineage(path: str, columns: list[str] | None = None) -> pa.Table:
     """The map as a table. Read without Arrow's thread pool: with Beam loaded, a CLI that
     had used the pool aborted at exit ("terminate called without an active exception")
     in about 1 run in 10 here; the maps are small enough for one thread."""
-    from apache_beam.io.filesystems import FileSystems
-    with FileSystems.open(path) as f:
-        return pq.read_table(pa.BufferReader(f.read()), columns=columns, use_threads=False)
+    return pq.read_table(pa.BufferReader(read_bytes(path)), columns=columns, use_threads=False)
 
 
 def find_shard(manifest: dict, shard: str) -> tuple[str, dict]:
     """A shard named by its index (training split), its name or its .bin path -> (split, record)."""
-    from manifests.io import split_shards
     for split, record in split_shards(manifest):
         stem = record["path"].removesuffix(".bin")
         if shard in (stem, record["path"]) or (split == "train" and shard == str(record["index"])):
@@ -110,8 +111,6 @@ def locate_row(table: pa.Table, token_offset: int) -> int:
 def locate(output: str, shard: str, token_offset: int) -> dict:
     """The document at `token_offset` of `shard`: its lineage row, the offset inside it,
     and its text decoded with the corpus's tokenizer (EOS left out)."""
-    from loader.indexed_dataset import IndexedShard
-    from manifests.io import read_manifest
     from tokenizers import Tokenizer
     output = output.rstrip("/")
     manifest = read_manifest(output)

@@ -18,7 +18,8 @@ from html import escape
 import numpy as np
 
 from manifests import plots
-from manifests.io import split_shards
+from manifests.files import open_file
+from manifests.io import read_manifest, split_shards
 from manifests.lineage import read_lineage
 
 LENGTH_EDGES = [2 ** (i / 2) for i in range(0, 61)]   # 1 to 2**30, half-octave bins
@@ -164,11 +165,8 @@ def render_report(output: str, manifest: dict) -> str:
 
 
 def write_report(output: str, path: str | None = None) -> str:
-    from apache_beam.io.filesystems import FileSystems
-
-    from manifests.io import read_manifest
     path = path or f"{output.rstrip('/')}/{REPORT_FILE}"
     html = render_report(output, read_manifest(output))
-    with FileSystems.create(path) as f:
+    with open_file(path, "wb") as f:
         f.write(html.encode("utf-8"))
     return path

@@ -19,23 +19,24 @@ from collections import Counter, defaultdict
 
 import numpy as np
 
-from loader.indexed_dataset import IndexedShard, stream_sha256
 from manifests.build import funnel_problems
+from manifests.files import exists, open_file, read_bytes
 from manifests.io import read_manifest, split_shards, validation_errors
+from manifests.lineage import read_lineage
+from manifests.shard_format import IndexedShard, stream_sha256
+from manifests.splits import TRAIN, VALIDATION, in_validation
 
 
 def sha256_of(path: str) -> tuple[str, int]:
-    from apache_beam.io.filesystems import FileSystems
-    with FileSystems.open(path) as f:
+    with open_file(path) as f:
         return stream_sha256(f)
 
 
 def check_shard(output: str, shard: dict, dtype: str, eos_id: int) -> list[str]:
-    from apache_beam.io.filesystems import FileSystems
     problems = []
     for rec in (shard, shard["idx"], *(shard[k] for k in ("ds_index", "lineage") if k in shard)):
         path = f"{output}/{rec['path']}"
-        if not FileSystems.exists(path):
+        if not exists(path):
             return [f"{rec['path']}: missing"]
         digest, size = sha256_of(path)
         if size != rec["bytes"]:
@@ -62,8 +63,7 @@ def check_shard(output: str, shard: dict, dtype: str, eos_id: int) -> list[str]:
         (bool((lengths > 0).all()), f"{name}: empty document"),
     ]
     if "ds_index" in shard:
-        with FileSystems.open(f"{output}/{shard['ds_index']['path']}") as f:
-            ends = np.frombuffer(f.read(), dtype="<u8")
+        ends = np.frombuffer(read_bytes(f"{output}/{shard['ds_index']['path']}"), dtype="<u8")
         checks.append((np.array_equal(ends, np.cumsum(lengths)), f"{shard['ds_index']['path']}: document ends "
                                                                   f"disagree with {shard['idx']['path']}"))
     if "lineage" in shard:
@@ -106,8 +106,6 @@ def verify(output: str) -> list[str]:
 
 def epoch_problems(output: str, manifest: dict) -> list[str]:
     """The stream's epochs and splits against the recipe, one lineage map at a time."""
-    from manifests.lineage import read_lineage
-    from pipeline.rules.epochs import TRAIN, VALIDATION, in_validation
     sources = manifest["sources"]
     fractions = manifest["validation"]["fractions"]
     seen = {split: {name: defaultdict(lambda: [0, 0]) for name in sources} for split in (TRAIN, VALIDATION)}
@@ -150,7 +148,6 @@ def epoch_problems(output: str, manifest: dict) -> list[str]:
 
 
 def lineage_agrees(path: str, lengths: np.ndarray) -> bool:
-    from manifests.lineage import read_lineage
     table = read_lineage(path, ["position", "token_offset", "tokens"])
     offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]])
     return (np.array_equal(table.column("position").to_numpy(), np.arange(len(lengths)))

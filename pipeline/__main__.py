@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     except SETUP_ERRORS as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(summary(read_manifest(output), manifest_path(output)))
+    print(summary(read_manifest(output, FileSystems.open), manifest_path(output)))
     print(f"\nbuilt in {time.perf_counter() - start:.1f}s")
     return 0
 

@@ -31,8 +31,9 @@ from typing import Any
 
 from apache_beam.io.filesystems import FileSystems
 
+from manifests.io import manifest_path
+
 DONE = "_SUCCESS"
-MANIFEST = "manifest.json"
 # What a corpus job writes into the output root (and nothing else of the user's is touched).
 CORPUS_FILES = ("shard-*", "validation-*", ".*.inprogress", "tokenizer.json", "tokenizer_config.json",
                 "special_tokens_map.json", "dead_letters.jsonl", "rejects/*")
@@ -115,7 +116,7 @@ def remove_work(work_dir: str) -> None:
 def clear_output(output: str) -> list[str]:
     """The manifest first (from then on the output reads as unfinished), then every file
     an earlier corpus job may have left. Returns what was deleted."""
-    manifest = f"{output}/{MANIFEST}"
+    manifest = manifest_path(output)
     if FileSystems.exists(manifest):
         FileSystems.delete([manifest])
     stale = _matching([f"{output}/{pattern}" for pattern in CORPUS_FILES])

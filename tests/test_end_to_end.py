@@ -19,7 +19,8 @@ from manifests.build import funnel_problems
 from manifests.io import validation_errors
 from manifests.verify import verify
 from pipeline.recipe import load_recipe
-from pipeline.rules.epochs import TRAIN, VALIDATION, ShardPlan, epoch_copies
+from manifests.splits import TRAIN, VALIDATION
+from pipeline.rules.epochs import ShardPlan, epoch_copies
 from tests.conftest import REPO, SAMPLE_RECIPE, assert_same_files, build_sample
 
 MEGATRON_DTYPES = {1: np.uint8, 2: np.int8, 3: np.int16, 4: np.int32, 5: np.int64, 6: np.float64,

@@ -5,8 +5,9 @@ import pytest
 
 import numpy as np
 
-from pipeline.rules.epochs import (KEY_BINS, TRAIN, VALIDATION, ShardPlan, StreamLayout, epoch_copies, in_validation,
-                                   key_bin, plan_shards, sample_key, shard_count, shard_of, uniform_hash)
+from manifests.splits import TRAIN, VALIDATION, in_validation, uniform_hash
+from pipeline.rules.epochs import (KEY_BINS, ShardPlan, StreamLayout, epoch_copies, key_bin, plan_shards, sample_key,
+                                   shard_count, shard_of)
 
 IDS = [f"src/file-{i}.parquet@{i * 7}" for i in range(4000)]
 

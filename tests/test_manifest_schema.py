@@ -3,7 +3,8 @@ import json
 
 import pytest
 
-from manifests.io import SCHEMA_VERSIONS, dumps, read_manifest, schema, validation_errors, write_manifest
+from manifests.io import SCHEMA_VERSIONS, dumps, read_manifest, schema, validation_errors
+from pipeline.transforms.manifest import write_manifest
 
 
 @pytest.fixture(scope="module")

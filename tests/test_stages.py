@@ -7,7 +7,7 @@ import pytest
 from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
 from apache_beam.testing.util import assert_that, equal_to, is_not_empty
 
-from loader.indexed_dataset import IndexedShard
+from manifests.shard_format import IndexedShard
 from pipeline.recipe import SourceSpec, TokenizerSpec
 from pipeline.rules.epochs import StreamLayout
 from pipeline.transforms.dedup import Deduplicate

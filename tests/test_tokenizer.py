@@ -93,7 +93,7 @@ def test_a_vocabulary_over_100k_trains_encodes_exactly_and_needs_int32(sample_do
 
     import numpy as np
 
-    from loader.indexed_dataset import token_dtype
+    from manifests.shard_format import token_dtype
     rng = random.Random(0)
     letters = "abcdefghijklmnopqrstuvwxyz"
     words = ["".join(rng.choice(letters) for _ in range(rng.randint(4, 12))) for _ in range(120_000)]

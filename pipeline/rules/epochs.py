@@ -12,11 +12,11 @@ t = (e + u * frac(E)) / E, so it stays inside [floor(E)/E, 1). Every epoch of a
 source ends before its next begins, and the assignment needs no global sort.
 
 A recipe may hold a fraction of each source's documents out as a validation split
-(StreamLayout): chosen by a hash of the id, written once in shards of their own.
+(StreamLayout): chosen by a hash of the id (the split rule, manifests/splits.py,
+which a verifier reads without the pipeline), written once in shards of their own.
 """
 from __future__ import annotations
 
-import hashlib
 import math
 from bisect import bisect_right
 from dataclasses import dataclass, field
@@ -24,16 +24,12 @@ from typing import Mapping, NamedTuple
 
 import numpy as np
 
+from manifests.splits import TRAIN, VALIDATION, in_validation, uniform_hash
+
 
 class EpochCopy(NamedTuple):
     epoch: int
     key: float   # t(d, e) in [0, 1)
-
-
-def uniform_hash(seed: int, doc_id: str, salt: str) -> float:
-    """A uniform float in [0, 1) from (seed, doc_id, salt); 53 bits, exact in a double."""
-    digest = hashlib.blake2b(f"{seed}\x1f{doc_id}\x1f{salt}".encode("utf-8"), digest_size=8).digest()
-    return (int.from_bytes(digest, "little") >> 11) / float(1 << 53)
 
 
 def sample_key(seed: int, doc_id: str, weight: float) -> float:
@@ -119,18 +115,6 @@ def plan_shards(histogram: np.ndarray, shard_tokens: int) -> ShardPlan:
         cuts.append(int(candidates[j]))
         previous = j
     return ShardPlan(n, tuple(cuts))
-
-
-TRAIN, VALIDATION = "train", "validation"
-SPLITS = (TRAIN, VALIDATION)
-
-
-def in_validation(doc_id: str, fraction: float) -> bool:
-    """Whether a document is held out for validation: a hash of its id alone, as TFDS's C4
-    splits by a hash of the URL. The recipe seed is left out on purpose, so builds with
-    different seeds (a different stream order) keep the same validation documents and
-    their losses stay comparable."""
-    return fraction > 0 and uniform_hash(0, doc_id, VALIDATION) < fraction
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, NamedTuple
 
-from pipeline.rules.epochs import uniform_hash
+from manifests.splits import uniform_hash
 
 
 @dataclass(frozen=True)

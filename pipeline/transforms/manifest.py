@@ -16,7 +16,8 @@ from apache_beam.io.filesystems import FileSystems
 from manifests.build import (SCHEMA_VERSION, UnbalancedFunnel, build_funnel, corpus_stats,
                              decontamination_report, dedup_figures, funnel_problems, megatron_args,
                              source_totals, tally_table, validation_split)
-from manifests.io import write_manifest
+from manifests.io import MANIFEST_FILE, encode_manifest, manifest_path
+from manifests.splits import TRAIN, VALIDATION
 
 DEAD_LETTER_FILE = "dead_letters.jsonl"
 ACCOUNTING_FILE = "accounting.json"
@@ -139,7 +140,6 @@ class ReadAccounting(beam.PTransform):
 def assemble_manifest(config, shards, tokenizer, reads, drops, errors, documents, groups, code,
                       tallies=(), rejects=(), tokenizer_quality=None, entropy=(), plans=None) -> dict:
     """`shards`: (split, record) pairs from WriteShards; the rest, the stages' small figures."""
-    from pipeline.rules.epochs import TRAIN, VALIDATION
     from pipeline.transforms.stats import ALL_SOURCES
     recipe = config.recipe
     by_split = {split: sorted((r for s, r in shards if s == split), key=lambda r: r["index"])
@@ -194,6 +194,18 @@ def tokenizer_report(quality: dict, vocab: int) -> dict:
     """Bytes per token on held-out documents per kind, and the vocabulary the corpus uses."""
     return {"held_out": quality["held_out"], "vocab_used": quality["tokens_used"],
             "vocab_used_share": round(quality["tokens_used"] / vocab, 4)}
+
+
+def write_manifest(output: str, manifest: dict) -> str:
+    """Validates (manifests/io.encode_manifest), writes to a temporary name, renames: the
+    manifest appears whole or not at all. Returns its path."""
+    data = encode_manifest(manifest)
+    final = manifest_path(output)
+    temp = f"{output.rstrip('/')}/.{MANIFEST_FILE}.inprogress"
+    with FileSystems.create(temp) as f:
+        f.write(data)
+    FileSystems.rename([temp], [final])
+    return final
 
 
 class WriteManifest(beam.PTransform):

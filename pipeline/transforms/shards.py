@@ -11,7 +11,8 @@ a fragment (its copies for that shard in stream order: key, then id, then epoch)
 to the work directory, and only the fragments' names cross the shuffle. One
 worker per shard then merges its fragments in stream order, reading each
 sequentially and writing `.bin` as it goes, and writes `.idx` and `.bin.index`
-from the lengths, and the shard's lineage map (manifests/lineage.py) as it goes;
+from the lengths (the format is manifests/shard_format.py's), and the shard's
+lineage map (manifests/lineage.py) as it goes;
 all four go under temporary names, renamed only when complete. Memory is one
 bundle's buffer (FRAGMENT_BYTES) on the writing side and a few numbers per
 document on the merging side, whatever the shard size.
@@ -29,9 +30,10 @@ import apache_beam as beam
 import numpy as np
 from apache_beam.io.filesystems import FileSystems
 
-from loader.indexed_dataset import encode_index
 from manifests.lineage import LINEAGE_SUFFIX, HashingSink, LineageWriter
-from pipeline.rules.epochs import KEY_BINS, SPLITS, TRAIN, StreamLayout, key_bin, plan_shards
+from manifests.shard_format import EXTENSIONS, datatrove_index, encode_index, shard_name
+from manifests.splits import SPLITS
+from pipeline.rules.epochs import KEY_BINS, StreamLayout, key_bin, plan_shards
 from pipeline.transforms.common import Counters, in_global_window
 
 
@@ -45,24 +47,7 @@ class ShardEntry(NamedTuple):
     tokens: np.ndarray
 
 
-# .bin tokens, .idx Megatron's index, .bin.index datatrove's: the same .bin read by both
-EXTENSIONS = ("bin", "idx", "bin.index")
-
-
-def datatrove_index(lengths) -> bytes:
-    """datatrove's .index for a token file: each document's end as a uint64 token offset,
-    so DatatroveFolderDataset(folder, filename_pattern="shard-*.bin") reads our .bin files
-    in place, with document positions (return_positions=True)."""
-    return np.cumsum(np.asarray(lengths, dtype=np.uint64), dtype=np.uint64).astype("<u8").tobytes()
-
-
 ShardKey = tuple[str, int]   # (split, shard index)
-
-
-def shard_name(key: ShardKey) -> str:
-    """`shard-00000` for the training stream, `validation-00000` for the held-out split."""
-    split, index = key
-    return f"{'shard' if split == TRAIN else split}-{index:05d}"
 
 
 def stream_key(e: ShardEntry) -> tuple:
@@ -76,7 +61,7 @@ def stream_order(entries: Iterable[ShardEntry]) -> list[ShardEntry]:
 
 def write_shard(output: str, key: ShardKey, entries: Iterable[ShardEntry], dtype: str) -> dict:
     """Writes one shard from entries already in stream order; returns its manifest record."""
-    name = shard_name(key)
+    name = shard_name(*key)
     files = (*EXTENSIONS, LINEAGE_SUFFIX[1:])
     final = {ext: f"{output}/{name}.{ext}" for ext in files}
     temp = {ext: f"{output}/.{name}.{ext}.inprogress" for ext in files}
@@ -201,7 +186,7 @@ def write_fragment(work_dir: str, shard: ShardKey, entries: list[ShardEntry], dt
     tokens back to back) and `<prefix>.json` (key, id, epoch, source, url, bytes, length of each).
     The name is unique per attempt, so a retried bundle never overwrites a fragment
     another attempt's output still names."""
-    prefix = f"{work_dir}/fragments/{shard_name(shard)}-{uuid.uuid4().hex}"
+    prefix = f"{work_dir}/fragments/{shard_name(*shard)}-{uuid.uuid4().hex}"
     entries = stream_order(entries)
     le = np.dtype(dtype).newbyteorder("<")
     with FileSystems.create(f"{prefix}.tokens") as f:

@@ -12,7 +12,7 @@ from collections import Counter
 
 import apache_beam as beam
 
-from pipeline.rules.epochs import uniform_hash
+from manifests.splits import uniform_hash
 from pipeline.rules.stats import entropy_report, words
 from pipeline.transforms.common import sum_columns
 

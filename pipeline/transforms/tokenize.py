@@ -24,9 +24,10 @@ import apache_beam as beam
 import numpy as np
 from apache_beam.io.filesystems import FileSystems
 
-from loader.indexed_dataset import token_dtype
+from manifests.shard_format import token_dtype
 from pipeline.recipe import TokenizerSpec
-from pipeline.rules.epochs import TRAIN, StreamLayout
+from manifests.splits import TRAIN
+from pipeline.rules.epochs import StreamLayout
 from pipeline.rules.stats import document_language
 from pipeline.rules.fim import FimSpec, fim_cut, fim_ids
 from pipeline.transforms.common import Counters, in_global_window

@@ -4,7 +4,7 @@ import struct
 import numpy as np
 import pytest
 
-from loader.indexed_dataset import MAGIC, IndexedShard, encode_index, token_dtype
+from manifests.shard_format import MAGIC, IndexedShard, encode_index, token_dtype
 
 
 @pytest.mark.parametrize("dtype", [np.uint16, np.int32])

@@ -1,4 +1,9 @@
-"""Megatron-LM's indexed-dataset shard format (MMIDIDX version 1): write and read.
+"""The token shard files: Megatron-LM's MMIDIDX pair, datatrove's `.bin.index`, their names.
+
+This module owns the shard format: the pipeline writes through it, `verify` and
+the loader read through it, and nothing here imports Beam.
+
+Megatron-LM's indexed-dataset format (MMIDIDX version 1):
 
 `<name>.bin` holds the tokens of every document back to back (little-endian,
 uint16 when the vocabulary is under 65,500, else int32). `<name>.idx` is:
@@ -13,7 +18,11 @@ uint16 when the vocabulary is under 65,500, else int32). `<name>.idx` is:
     int64[D]  document boundaries as sequence indices: 0, 1, ..., S
 
 We write one sequence per document, so the document index is 0..S. Megatron,
-NeMo and our loader all read this without conversion.
+NeMo and our loader all read this without conversion. Beside them,
+`<name>.bin.index` is datatrove's index of the same `.bin` (each document's end
+as a uint64 token offset), so DatatroveFolderDataset reads our shards in place.
+Shards are named `shard-00000` in the training stream and `validation-00000`
+in the held-out split (manifests/splits.py).
 """
 from __future__ import annotations
 
@@ -22,6 +31,8 @@ import struct
 from pathlib import Path
 
 import numpy as np
+
+from manifests.splits import TRAIN
 
 MAGIC = b"MMIDIDX\x00\x00"
 VERSION = 1
@@ -43,6 +54,22 @@ def stream_sha256(f) -> tuple[str, int]:
 def token_dtype(vocab_size: int) -> np.dtype:
     """Megatron's best_fitting_dtype: uint16 below 65,500 tokens, else int32."""
     return np.dtype(np.uint16 if vocab_size < 65500 else np.int32)
+
+
+# .bin tokens, .idx Megatron's index, .bin.index datatrove's: the same .bin read by both
+EXTENSIONS = ("bin", "idx", "bin.index")
+
+
+def shard_name(split: str, index: int) -> str:
+    """`shard-00000` for the training stream, `validation-00000` for the held-out split."""
+    return f"{'shard' if split == TRAIN else split}-{index:05d}"
+
+
+def datatrove_index(lengths) -> bytes:
+    """datatrove's .index for a token file: each document's end as a uint64 token offset,
+    so DatatroveFolderDataset(folder, filename_pattern="shard-*.bin") reads our .bin files
+    in place, with document positions (return_positions=True)."""
+    return np.cumsum(np.asarray(lengths, dtype=np.uint64), dtype=np.uint64).astype("<u8").tobytes()
 
 
 def encode_index(lengths: np.ndarray, dtype: np.dtype) -> bytes:
