@@ -14,7 +14,7 @@ import time
 
 from pipeline.rules.extract import html_to_text
 from sources.document import Document
-from sources.readers import ReadContext
+from sources.files import ReadContext
 from sources.warc import read_warc
 
 

@@ -17,12 +17,12 @@ from __future__ import annotations
 import posixpath
 import re
 import tarfile
-from typing import BinaryIO, Iterable, Iterator
+from typing import BinaryIO, Iterable, Iterator, Mapping
 
 import pathspec
 
 from sources.document import DeadLetter, Document, Rejected, document_id
-from sources.readers import ReadContext
+from sources.files import InputFile, ReadContext, expand_paths
 
 Record = Document | Rejected | DeadLetter
 DEFAULT_MAX_BYTES = 1_000_000
@@ -107,6 +107,11 @@ def ignored_paths(relpaths: list[str], gitignores: dict[str, str], extra: Iterab
         below = [p for p in relpaths if p.startswith(prefix)]
         out.update(p for p in below if spec.match_file(p[len(prefix):]))
     return out
+
+
+def code_tree_inputs(paths: list[str], options: Mapping) -> tuple[list[InputFile], list[InputFile]]:
+    """The tree's files, less those its `.gitignore` files or `exclude` patterns leave out."""
+    return split_ignored(expand_paths(paths), options.get("exclude", ()))
 
 
 def split_ignored(files: list, exclude: Iterable[str] = ()) -> tuple[list, list]:

@@ -1,14 +1,19 @@
-"""Expanding recipe globs into files, through Beam's FileSystems.
+"""Inputs: recipe globs expanded into files, each opened, and what its reader is told.
 
-Local paths, gs://, s3:// and hdfs:// all go through the same call. Each match is
-returned with its path relative to the glob's fixed prefix: that relative path goes
-into document ids, so moving a dataset from a laptop to a bucket keeps its ids.
+Globs go through Beam's FileSystems, so local paths, gs://, s3:// and hdfs:// all
+go through the same call. Each match is returned with its path relative to the
+glob's fixed prefix: that relative path goes into document ids, so moving a
+dataset from a laptop to a bucket keeps its ids. Every reader module (warc,
+parquet, jsonl, ...) imports its ReadContext and `open_input` from here, and the
+registry (sources/readers.py) imports the readers, never the reverse.
 """
 from __future__ import annotations
 
 import glob as _glob
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO, Mapping
 
+from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 
@@ -43,3 +48,29 @@ def expand_paths(patterns: list[str]) -> list[InputFile]:
             rel = m.path[len(prefix):] if m.path.startswith(prefix) else m.path.rsplit("/", 1)[-1]
             found.setdefault(m.path, InputFile(m.path, rel, m.size_in_bytes, m.last_updated_in_seconds))
     return sorted(found.values())
+
+
+def glob_inputs(patterns: list[str], options: Mapping[str, Any]) -> tuple[list[InputFile], list[InputFile]]:
+    """(inputs, ignored inputs) of a source whose inputs are its globs' files: all kept."""
+    return expand_paths(patterns), []
+
+
+@dataclass(frozen=True)
+class ReadContext:
+    source: str                   # recipe source name
+    kind: str                     # text | code
+    path: str                     # full path, for dead-letter locations
+    relpath: str                  # path used in document ids
+    columns: Mapping[str, str] = field(default_factory=dict)
+    options: Mapping[str, Any] = field(default_factory=dict)   # per-type source options
+    split: Mapping[str, Any] | None = None                     # the part of the file to read
+
+
+def open_input(path: str, options: Mapping[str, Any] | None = None) -> BinaryIO:
+    """A binary stream over `path`: HTTP(S) with retries and range resumption, anything
+    else through Beam's FileSystems (local, gs://, s3://, hdfs://), bytes as stored."""
+    from sources.http import is_url, open_url
+    options = options or {}
+    if is_url(path):
+        return open_url(path, retries=int(options.get("retries", 5)), backoff_s=float(options.get("backoff_s", 0.5)))
+    return FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED)

@@ -15,21 +15,26 @@ become metadata.
 """
 from __future__ import annotations
 
-from typing import BinaryIO, Iterator
+from typing import BinaryIO, Iterator, Mapping
 
 from sources.document import DeadLetter, Document, Rejected, document_id
+from sources.files import InputFile, ReadContext, expand_paths
 from sources.parquet import json_safe
-from sources.readers import ReadContext
 
 BUILDERS = {".arrow": "arrow", ".parquet": "parquet", ".jsonl": "json", ".json": "json"}
 SCHEME = "hf-dataset:"
 
 
-def dataset_inputs(name: str, split: str = "train") -> list:
+def hf_inputs(paths: list[str], options: Mapping) -> tuple[list[InputFile], list[InputFile]]:
+    """A named dataset's shards, else the globs' data files (none ignored)."""
+    if options.get("dataset"):
+        return dataset_inputs(str(options["dataset"]), str(options.get("split", "train"))), []
+    return expand_paths(paths), []
+
+
+def dataset_inputs(name: str, split: str = "train") -> list[InputFile]:
     """One input per shard of a named dataset: a pseudo-path the reader understands."""
     import datasets
-
-    from sources.files import InputFile
     shards = datasets.load_dataset(name, split=split, streaming=True).n_shards
     label = name.strip("/").replace("/", "--")
     return [InputFile(path=f"{SCHEME}{i}/{shards}:{split}:{name}", relpath=f"{label}/{split}/shard-{i:05d}", size=0)

@@ -28,7 +28,7 @@ import zstandard
 
 from sources.document import DeadLetter, Document, Rejected, document_id
 from sources.integrity import FrameDecoder, new_gzip_decoder
-from sources.readers import ReadContext
+from sources.files import ReadContext
 
 Record = Document | Rejected | DeadLetter
 CHAT_TEMPLATES = ("plain", "chatml")

@@ -13,9 +13,8 @@ import gzip
 from typing import BinaryIO, Iterator, Mapping
 
 from sources.document import DeadLetter
-from sources.files import InputFile, expand_paths
+from sources.files import InputFile, ReadContext, expand_paths, open_input
 from sources.http import is_url
-from sources.readers import ReadContext, open_input
 from sources.warc import read_warc, read_wet
 
 
@@ -27,14 +26,15 @@ def listing_lines(path: str, options: Mapping) -> list[str]:
     return [line.strip() for line in data.decode("utf-8").splitlines() if line.strip()]
 
 
-def listing_inputs(patterns: list[str], options: Mapping) -> list[InputFile]:
+def listing_inputs(patterns: list[str], options: Mapping) -> tuple[list[InputFile], list[InputFile]]:
+    """One input per listed line (none ignored)."""
     local = [p for p in patterns if not is_url(p)]
     listings = [p for p in patterns if is_url(p)] + ([f.path for f in expand_paths(local)] if local else [])
     base = str(options.get("base_url", "")).rstrip("/")
     lines = [line for listing in listings for line in listing_lines(listing, options)]
     if options.get("limit"):
         lines = lines[: int(options["limit"])]
-    return [InputFile(path=f"{base}/{line}" if base else line, relpath=line, size=0) for line in lines]
+    return [InputFile(path=f"{base}/{line}" if base else line, relpath=line, size=0) for line in lines], []
 
 
 def read_listed(stream: BinaryIO, ctx: ReadContext) -> Iterator:

@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sources.document import DeadLetter, Document, Rejected, document_id
-from sources.readers import ReadContext
+from sources.files import ReadContext
 
 BATCH_ROWS = 512
 SPLIT_BYTES = 128 << 20

@@ -26,7 +26,7 @@ from resiliparse.parse.encoding import bytes_to_str, detect_encoding
 
 from sources.document import DeadLetter, Document, Rejected, document_id
 from sources.integrity import GzipIntegrity, first_bad_member, member_end, next_member
-from sources.readers import ReadContext
+from sources.files import ReadContext
 
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 Record = Document | Rejected | DeadLetter

@@ -10,7 +10,7 @@ from pipeline.recipe import SourceSpec
 from pipeline.transforms.read import ReadSources
 from sources.code import detect_language, ignored_paths, read_code_tree
 from sources.document import Document, Rejected
-from sources.readers import ReadContext
+from sources.files import ReadContext
 
 TREE = {
     ".gitignore": "*.log\nbuild/\n!keep.log\n",

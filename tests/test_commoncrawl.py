@@ -3,7 +3,7 @@ tests write (with the sample generator's record writer) to hold each bad case.""
 import pytest
 
 from sources.document import Document, Rejected
-from sources.readers import ReadContext
+from sources.files import ReadContext
 from sources.samples.make_samples import crawl, http_response, warc_record
 from sources.warc import decode_html, read_warc, read_wet, wat_path
 

@@ -10,7 +10,7 @@ from pipeline.recipe import SourceSpec
 from pipeline.transforms.read import ReadSources
 from sources.document import DeadLetter, Document
 from sources.hf import read_hf
-from sources.readers import ReadContext
+from sources.files import ReadContext
 
 ROWS = {"text": [f"hugging face row {i} with some words" for i in range(40)],
         "url": [f"https://hf/{i}" for i in range(40)], "score": [i / 10 for i in range(40)]}

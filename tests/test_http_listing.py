@@ -91,7 +91,8 @@ def test_stream_retries_and_resumes_with_ranges(server):
 def test_listing_limit_and_base_url(server):
     base, _, names = server
     listing = f"{base}/crawl-data/CC-MAIN-2024-22/warc.paths.gz"
-    inputs = listing_inputs([listing], {"base_url": base + "/", "limit": 2, "backoff_s": 0.01})
+    inputs, ignored = listing_inputs([listing], {"base_url": base + "/", "limit": 2, "backoff_s": 0.01})
+    assert ignored == []
     assert [i.relpath for i in inputs] == names[:2]
     assert inputs[0].path == f"{base}/{names[0]}"
 

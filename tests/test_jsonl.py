@@ -6,7 +6,7 @@ import zstandard
 
 from sources.document import DeadLetter, Document, Rejected
 from sources.jsonl import read_chat, read_jsonl, render_chat
-from sources.readers import ReadContext
+from sources.files import ReadContext
 
 ROWS = [{"id": "d1", "text": "first document", "source": "c4", "metadata": {"url": "https://x/1"}},
         {"id": "d2", "text": "second document", "source": "c4", "url": "https://x/2"}]

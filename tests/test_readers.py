@@ -12,7 +12,7 @@ from pipeline.rules.normalize import normalize_document
 from sources.document import DeadLetter, Document, Rejected
 from sources.files import expand_paths, fixed_prefix
 from sources.parquet import read_parquet
-from sources.readers import ReadContext
+from sources.files import ReadContext
 from sources.warc import read_warc
 from tests.conftest import SAMPLES
 
