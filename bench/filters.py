@@ -57,18 +57,16 @@ def corpus(min_docs: int = 1000) -> list[Document]:
 
 
 def cold_start() -> None:
-    """Both sides start as a fresh worker does: our word memo and vocabulary forgotten,
-    and datatrove's cached word tokenizer (and its last-texts cache) dropped, so each
+    """Both sides start as a fresh worker does: our word memo and vocabulary are new with
+    each chain (rules/quality.build_chain), and datatrove's cached word tokenizer (and its last-texts cache) dropped, so each
     loads its spaCy tokenizer inside its timing. The spaCy module itself is imported
     beforehand: that is a process's cost, not a chain's, and whichever side ran first
     would otherwise pay it alone."""
     from datatrove.utils.text import split_into_parts
     from datatrove.utils.word_tokenizers import load_word_tokenizer
 
-    from pipeline.rules import gopher
     from pipeline.rules.nlp import import_spacy
     import_spacy()
-    gopher.Signals._words, gopher.Signals._last = None, None   # the word memo and vocabulary
     load_word_tokenizer.cache_clear()
     split_into_parts.cache_clear()
 
@@ -92,9 +90,9 @@ def run_chain(rules, docs: list[Document]) -> tuple[list, float]:
 
 def compare(specs, docs: list[Document], warm_on: list[Document] = ()) -> dict:
     """Both chains on `docs`; ours first warmed on `warm_on` (a worker's earlier documents)."""
-    from pipeline.rules.quality import build_rule, reference_rule
+    from pipeline.rules.quality import build_chain, reference_rule
     cold_start()
-    ours = [build_rule(s) for s in specs]
+    ours = build_chain(specs)
     run_chain(ours, list(warm_on))
     mine, t_ours = run_chain(ours, docs)
     reference = [reference_rule(s) for s in specs]

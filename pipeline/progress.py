@@ -3,10 +3,11 @@
 Every counter a stage increments (transforms/common.Counters: `read/documents`,
 `extract/documents`, `dropped/<stage>/<reason>`, `tokenize/tokens`, ...) is a Beam
 metric, which Dataflow, Flink and Spark show live in their UIs. The local runner
-reports metrics only when a job ends, so for local builds each process also
-mirrors its counters into a small JSON file under CORPUSMILL_PROGRESS_DIR (written
-at most twice a second by a daemon thread), and the driver's `Display` sums those
-files once a second into one line on the terminal: the job, documents and bytes
+reports metrics only when a job ends, so for local builds each Counters object
+(one per DoFn instance, in whatever process runs it) also mirrors its totals
+into a small JSON file of its own under CORPUSMILL_PROGRESS_DIR (its LiveTally,
+written at most twice a second by a daemon thread), and the driver's `Display`
+sums those files once a second into one line on the terminal: the job, documents and bytes
 read, rate, and an ETA from the input bytes (clean job) or from the documents
 still to tokenize (corpus job). The figures are for watching, not accounting
 (a retried bundle counts twice here); the manifest's funnel counts elements.
@@ -21,6 +22,8 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
+import weakref
 from dataclasses import dataclass
 from typing import Mapping, TextIO
 
@@ -29,45 +32,54 @@ FLUSH_S = 0.5
 
 
 class LiveTally:
-    """This process's counter totals, mirrored to `<dir>/<pid>.json` while ENV is set."""
+    """One Counters object's totals, mirrored to a file of its own in `folder`. A daemon
+    thread writes them when they changed, every FLUSH_S; it holds the tally weakly,
+    so it ends with it."""
 
-    def __init__(self):
+    def __init__(self, folder: str):
+        self.path = os.path.join(folder, f"{os.getpid()}-{uuid.uuid4().hex}.json")
         self.counts: collections.Counter = collections.Counter()
         self.lock = threading.Lock()
         self.dirty = False
         self.thread: threading.Thread | None = None
 
+    @classmethod
+    def from_environment(cls) -> "LiveTally | None":
+        """A tally while a local build's Display is showing (ENV set), else None."""
+        folder = os.environ.get(ENV)
+        return cls(folder) if folder else None
+
     def add(self, name: str, n: int) -> None:
-        if not os.environ.get(ENV):
-            return
         with self.lock:
             self.counts[name] += n
             self.dirty = True
             if self.thread is None:
-                self.thread = threading.Thread(target=self._flush_forever, name="corpusmill-progress", daemon=True)
+                self.thread = threading.Thread(target=_flush_while_alive, args=(weakref.ref(self),),
+                                               name="corpusmill-progress", daemon=True)
                 self.thread.start()
 
-    def _flush_forever(self) -> None:
-        while True:
-            time.sleep(FLUSH_S)
-            self.flush()
-
-    def flush(self) -> None:
-        folder = os.environ.get(ENV)
+    def flush(self) -> bool:
+        """Writes the totals if they changed; False once the driver removed the folder."""
         with self.lock:
-            if not folder or not self.dirty:
-                return
+            if not self.dirty:
+                return True
             data, self.dirty = json.dumps(self.counts), False
-        path = os.path.join(folder, f"{os.getpid()}.json")
         try:
-            with open(path + ".tmp", "w") as f:
+            with open(self.path + ".tmp", "w") as f:
                 f.write(data)
-            os.replace(path + ".tmp", path)
+            os.replace(self.path + ".tmp", self.path)
         except OSError:   # the driver removed the folder: the build is over
+            return False
+        return True
+
+
+def _flush_while_alive(ref: "weakref.ref[LiveTally]") -> None:
+    while True:
+        time.sleep(FLUSH_S)
+        tally = ref()
+        if tally is None or not tally.flush():
             return
-
-
-LIVE = LiveTally()
+        del tally
 
 
 def read_totals(folder: str) -> collections.Counter:
@@ -161,14 +173,11 @@ class Display:
         self._draw(final=True)
         for path in glob.glob(os.path.join(self.folder, "*.json")):
             os.remove(path)
-        with LIVE.lock:
-            LIVE.counts.clear()
         self.plan, self.started = plan, time.monotonic()
 
     def _draw(self, final: bool = False) -> None:
         if self.plan is None:
             return
-        LIVE.flush()
         line = progress_line(self.plan, read_totals(self.folder), time.monotonic() - self.started)
         if self.tty:
             self.stream.write("\r\033[K" + line + ("\n" if final else ""))

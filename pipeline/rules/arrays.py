@@ -6,6 +6,9 @@ the rules need the sorted array for `searchsorted` anyway.
 """
 from __future__ import annotations
 
+import hashlib
+from functools import lru_cache
+
 import numpy as np
 
 
@@ -24,20 +27,15 @@ def contains(sorted_values: np.ndarray, items: np.ndarray) -> np.ndarray:
     return sorted_values[i] == items
 
 
-_WORD_BASE = np.uint64(0x100000001B3)
-_word_hashes: dict[str, int] = {}
+WORD_BASE = np.uint64(0x100000001B3)   # the polynomial over word hashes that makes an n-gram's hash
 
 
-def word_hash(word: str) -> int:
-    """A word's 64-bit BLAKE2b hash: the same in every process (Python's hash() is salted)."""
-    h = _word_hashes.get(word)
-    if h is None:
-        import hashlib
-        if len(_word_hashes) > 2_000_000:
-            _word_hashes.clear()
-        h = _word_hashes[word] = int.from_bytes(hashlib.blake2b(word.encode("utf-8"), digest_size=8).digest(),
-                                                "little")
-    return h
+@lru_cache(maxsize=1 << 21)
+def stable_word_hash(word: str) -> int:
+    """A word's 64-bit BLAKE2b hash: the same in every process (Python's hash() is salted),
+    as the n-gram hashes that cross workers (MinHash, decontamination) need. Memoised:
+    a pure function, so the cache changes no answer, and lru_cache is thread-safe."""
+    return int.from_bytes(hashlib.blake2b(word.encode("utf-8"), digest_size=8).digest(), "little")
 
 
 def word_ngram_hashes(words: list[str], n: int) -> np.ndarray:
@@ -45,9 +43,9 @@ def word_ngram_hashes(words: list[str], n: int) -> np.ndarray:
     a polynomial over the words' hashes, wrapping mod 2**64."""
     if len(words) < n:
         return np.empty(0, dtype=np.uint64)
-    word = np.fromiter(map(word_hash, words), dtype=np.uint64, count=len(words))
+    word = np.fromiter(map(stable_word_hash, words), dtype=np.uint64, count=len(words))
     m = len(words) - n + 1
     h = np.zeros(m, dtype=np.uint64)
     for k in range(n):
-        h = h * _WORD_BASE + word[k:k + m]
+        h = h * WORD_BASE + word[k:k + m]
     return h

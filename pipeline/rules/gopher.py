@@ -20,6 +20,7 @@ from typing import Sequence
 
 import numpy as np
 
+from pipeline.rules.arrays import WORD_BASE
 from sources.document import Document
 
 STOP_WORDS = ("the", "be", "to", "of", "and", "that", "have", "with")
@@ -33,8 +34,20 @@ def _punctuation() -> frozenset[str]:
     return frozenset(PUNCTUATION_SET)
 
 
+ENGLISH = ("en", "eng", "eng_Latn")   # ISO 639-1, ISO 639-3 (datatrove's Languages.english), with script
+
+
+def check_english(language: str, rule: str) -> None:
+    """The word rules split words with spaCy's English tokenizer and its speed-ups, which
+    are checked against English only (rules/nlp.py): another language is refused here,
+    where the recipe is checked, rather than silently split as English."""
+    if language not in ENGLISH:
+        raise ValueError(f"language: {language!r} is not supported by {rule} (English only: one of "
+                         f"{list(ENGLISH)}); for another language use {{name: datatrove, class: ...}} "
+                         "with that language's word tokenizer")
+
+
 _CHAR_BASE = 1_000_003                   # the characters' polynomial hash
-_WORD_BASE = np.uint64(0x100000001B3)
 
 
 class Vocabulary:
@@ -46,7 +59,8 @@ class Vocabulary:
 
     COLUMNS = (("char_hash", np.uint64),    # polynomial hash of the characters
                ("char_power", np.uint64),   # 1_000_003 ** len, to append a word to a hash
-               ("word_hash", np.uint64),    # the word as one symbol
+               ("salted_hash", np.uint64),  # the word as one symbol: Python's hash(), equal only
+                                            # within a process, which is all one document's n-grams need
                ("word_len", np.int64),
                ("wordy", bool),             # not all punctuation (Gopher's "non-symbol word")
                ("alpha", bool))             # holds a letter
@@ -99,14 +113,9 @@ class SpacyWords:
 
     MAX_MEMO = 2_000_000   # chunks (and words) remembered; both forgotten when full, which only costs speed
 
-    def __init__(self, language: str = "en"):
-        from pipeline.rules.nlp import fast_affixes, import_spacy
-        nlp = import_spacy().blank(language)
-        # Lexical attributes (shape, like_num, ...) are computed for every new word and
-        # never read by the tokenizer: 35% of its time here, same tokens without them.
-        nlp.vocab.lex_attr_getters = {}
-        fast_affixes(nlp)   # the same affix answers, without searching every position
-        self.tokenizer = nlp.tokenizer
+    def __init__(self):
+        from pipeline.rules.nlp import fast_tokenizer
+        self.tokenizer = fast_tokenizer("en")
         self.specials = frozenset(self.tokenizer.rules or ())
         self.memo: dict[str, tuple[int, ...]] = {}
         self.vocabulary = Vocabulary()
@@ -161,40 +170,45 @@ def _simple(m: re.Match) -> bool:
 
 
 class Signals:
-    """Per-document figures the rules read; computed on first use, once."""
+    """One document's figures the rules read; computed on first use, once."""
 
-    _last: "Signals | None" = None
-    _words: SpacyWords | None = None
-
-    def __init__(self, text: str):
-        self.text = text
+    def __init__(self, text: str, splitter: SpacyWords):
+        self.text, self.splitter = text, splitter
         self._ids: np.ndarray | None = None
-
-    @classmethod
-    def of(cls, text: str) -> "Signals":
-        if cls._last is None or cls._last.text is not text:   # the rules run back to back on one doc
-            cls._last = cls(text)
-        return cls._last
-
-    @classmethod
-    def splitter(cls) -> SpacyWords:
-        if cls._words is None:
-            cls._words = SpacyWords()
-        return cls._words
 
     @property
     def ids(self) -> np.ndarray:
         """The document's words, as ids in `vocabulary`."""
         if self._ids is None:
-            self._ids = self.splitter().ids(self.text)
+            self._ids = self.splitter.ids(self.text)
         return self._ids
 
     @property
     def vocabulary(self) -> Vocabulary:
-        return self.splitter().vocabulary
+        return self.splitter.vocabulary
 
-    def ngrams(self) -> "NGrams":
-        return NGrams(self.ids, self.vocabulary)
+
+class WordSignals:
+    """What the word-level rules of one chain share: one memoised spaCy split (created on
+    first use) and the Signals of the document the chain is on, so the rules that run
+    back to back on a document split it once. A chain (rules/quality.build_chain) owns
+    one and hands it to each of its rules; nothing is shared between chains, rule
+    instances built alone, or threads."""
+
+    def __init__(self):
+        self._splitter: SpacyWords | None = None
+        self._last: Signals | None = None
+
+    @property
+    def splitter(self) -> SpacyWords:
+        if self._splitter is None:
+            self._splitter = SpacyWords()
+        return self._splitter
+
+    def of(self, text: str) -> Signals:
+        if self._last is None or self._last.text is not text:
+            self._last = Signals(text, self.splitter)
+        return self._last
 
 
 def duplicates(items: Sequence) -> tuple[int, int]:
@@ -221,7 +235,7 @@ class NGrams:
     def __init__(self, ids: np.ndarray, vocabulary: Vocabulary):
         v = vocabulary
         self.char_hash, self.char_power = v.char_hash[ids], v.char_power[ids]
-        self.word_hash, self.word_len = v.word_hash[ids], v.word_len[ids]
+        self.salted_hash, self.word_len = v.salted_hash[ids], v.word_len[ids]
         self._reset()
 
     @classmethod
@@ -231,7 +245,7 @@ class NGrams:
 
     def _reset(self) -> None:
         self.n = 1
-        self.joined, self.words, self.chars = self.char_hash.copy(), self.word_hash.copy(), self.word_len.copy()
+        self.joined, self.words, self.chars = self.char_hash.copy(), self.salted_hash.copy(), self.word_len.copy()
 
     def grow(self, n: int) -> None:
         """Moves the hashes to n-grams: forward cheaply, or back by starting over."""
@@ -240,7 +254,7 @@ class NGrams:
         while self.n < n:
             k = self.n
             self.joined = self.joined[:-1] * self.char_power[k:] + self.char_hash[k:]
-            self.words = self.words[:-1] * _WORD_BASE + self.word_hash[k:]
+            self.words = self.words[:-1] * WORD_BASE + self.salted_hash[k:]
             self.chars = self.chars[:-1] + self.word_len[k:]
             self.n += 1
 
@@ -328,7 +342,10 @@ def duplicate_ngram_chars(grams: NGrams, n: int, limit: float | None = None) -> 
 class GopherRepetition:
     def __init__(self, dup_line_frac=0.3, dup_para_frac=0.3, dup_line_char_frac=0.2, dup_para_char_frac=0.2,
                  top_n_grams=((2, 0.2), (3, 0.18), (4, 0.16)),
-                 dup_n_grams=((5, 0.15), (6, 0.14), (7, 0.13), (8, 0.12), (9, 0.11), (10, 0.10)), language="eng"):
+                 dup_n_grams=((5, 0.15), (6, 0.14), (7, 0.13), (8, 0.12), (9, 0.11), (10, 0.10)), language="eng",
+                 signals: WordSignals | None = None):
+        check_english(language, "gopher_repetition")
+        self.signals = signals or WordSignals()
         self.dup_line_frac, self.dup_para_frac = dup_line_frac, dup_para_frac
         self.dup_line_char_frac, self.dup_para_char_frac = dup_line_char_frac, dup_para_char_frac
         self.top_n_grams = [tuple(x) for x in top_n_grams]
@@ -350,8 +367,8 @@ class GopherRepetition:
             return "dup_line_frac"
         if self.dup_line_char_frac and chars / len(text) > self.dup_line_char_frac:
             return "dup_line_char_frac"
-        signals = Signals.of(text)
-        grams = signals.ngrams()
+        signals = self.signals.of(text)
+        grams = NGrams(signals.ids, signals.vocabulary)
         for n, frac in sorted(self.top_n_grams):
             if len(signals.ids) >= n and top_ngram_chars(grams, n) / len(text) > frac:
                 return f"top_{n}_gram"
@@ -364,7 +381,10 @@ class GopherRepetition:
 class GopherQuality:
     def __init__(self, min_doc_words=50, max_doc_words=100000, min_avg_word_length=3, max_avg_word_length=10,
                  max_symbol_word_ratio=0.1, max_bullet_lines_ratio=0.9, max_ellipsis_lines_ratio=0.3,
-                 max_non_alpha_words_ratio=0.8, min_stop_words=2, stop_words=None, language="eng"):
+                 max_non_alpha_words_ratio=0.8, min_stop_words=2, stop_words=None, language="eng",
+                 signals: WordSignals | None = None):
+        check_english(language, "gopher_quality")
+        self.signals = signals or WordSignals()
         self.min_doc_words, self.max_doc_words = min_doc_words, max_doc_words
         self.min_avg_word_length, self.max_avg_word_length = min_avg_word_length, max_avg_word_length
         self.max_symbol_word_ratio = max_symbol_word_ratio
@@ -374,7 +394,7 @@ class GopherQuality:
 
     def __call__(self, doc: Document) -> str | None:
         text = doc.text
-        signals = Signals.of(text)
+        signals = self.signals.of(text)
         ids, v = signals.ids, signals.vocabulary
         n_words = len(ids)
         wordy = v.wordy[ids]     # per word: the vocabulary's flags and lengths, looked up in NumPy

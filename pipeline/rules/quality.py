@@ -72,15 +72,34 @@ DATATROVE_REFERENCE = {"gopher_quality": "GopherQualityFilter", "gopher_repetiti
                        "url_filter": "URLFilter"}
 
 
-def build_rule(spec: Mapping[str, Any]) -> Rule:
-    """`{name: gopher_quality, min_doc_words: 50}` or `{name: datatrove, class: X, ...}`."""
+# Rules that read the shared word signals (rules/gopher.WordSignals): a chain hands them one.
+WORD_RULES = frozenset({"gopher_quality", "gopher_repetition", "fineweb_quality"})
+
+
+def build_rule(spec: Mapping[str, Any], signals=None) -> Rule:
+    """`{name: gopher_quality, min_doc_words: 50}` or `{name: datatrove, class: X, ...}`.
+    `signals`: the chain's shared WordSignals, for the rules that read words."""
     args = {k: v for k, v in spec.items() if k not in ("name", "class")}
     name = spec["name"]
+    if "signals" in args:
+        raise ValueError("unexpected argument 'signals'")
+    if name in WORD_RULES and signals is not None:
+        args["signals"] = signals
     if name in RULES:
         return RULES[name](**args)
     if name == "datatrove":
         return DatatroveRule(spec["class"], **args)
     raise ValueError(f"unknown filter rule {name!r}; known: {sorted([*RULES, 'datatrove'])}")
+
+
+def build_chain(specs: Sequence[Mapping[str, Any]]) -> list[Rule]:
+    """The rules of one chain, in order, the word rules sharing one WordSignals (created
+    only if one of them is in the chain: it loads spaCy on first use)."""
+    signals = None
+    if any(spec.get("name") in WORD_RULES for spec in specs):
+        from pipeline.rules.gopher import WordSignals
+        signals = WordSignals()
+    return [build_rule(spec, signals) for spec in specs]
 
 
 def reference_rule(spec: Mapping[str, Any]) -> Rule:
@@ -94,7 +113,7 @@ class QualityRules:
     Built where it runs (datatrove filters and fastText models do not pickle)."""
 
     def __init__(self, filters: Mapping[str, Sequence[Mapping[str, Any]]]):
-        self.rules = {kind: [build_rule(spec) for spec in specs] for kind, specs in filters.items()}
+        self.rules = {kind: build_chain(specs) for kind, specs in filters.items()}
 
     def __call__(self, doc: Document) -> Document | Edited | str:
         return apply_rules(doc, self.rules.get(doc.kind, ()))

@@ -26,7 +26,7 @@ from __future__ import annotations
 import re
 from typing import Sequence
 
-from pipeline.rules.gopher import Signals, duplicates
+from pipeline.rules.gopher import WordSignals, check_english, duplicates
 from pipeline.rules.verdict import Edited
 from sources.document import Document
 
@@ -49,6 +49,7 @@ class C4Quality:
                  min_words_per_line: int = 3, max_word_length: int = 1000, filter_lorem_ipsum: bool = True,
                  filter_javascript: bool = True, filter_curly_bracket: bool = True, filter_policy: bool = True,
                  language: str = "en"):
+        check_english(language, "c4_quality")
         if not split_paragraph:
             raise ValueError("c4_quality: only split_paragraph: true (line units, as C4) is supported; "
                              "use {name: datatrove, class: C4QualityFilter} for sentence units")
@@ -95,8 +96,10 @@ class FineWebQuality:
     def __init__(self, line_punct_thr: float = 0.12, line_punct_exclude_zero: bool = False,
                  stop_chars: Sequence[str] | None = None, short_line_thr: float = 0.67,
                  short_line_length: int = 30, char_duplicates_ratio: float = 0.01,
-                 new_line_ratio: float = 0.3, language: str = "en"):
+                 new_line_ratio: float = 0.3, language: str = "en", signals: WordSignals | None = None):
         from datatrove.utils.text import TERMINAL_PUNCTUATION
+        check_english(language, "fineweb_quality")
+        self.signals = signals or WordSignals()
         self.line_punct_thr, self.line_punct_exclude_zero = line_punct_thr, line_punct_exclude_zero
         self.stop_chars = tuple(stop_chars) if stop_chars is not None else tuple(TERMINAL_PUNCTUATION)
         self.short_line_thr, self.short_line_length = short_line_thr, short_line_length
@@ -114,6 +117,6 @@ class FineWebQuality:
             return "short_line_ratio"
         if duplicates(lines)[1] / len(text.replace("\n", "")) > self.char_duplicates_ratio:
             return "char_dup_ratio"
-        if text.count("\n") / len(Signals.of(text).ids) > self.new_line_ratio:
+        if text.count("\n") / len(self.signals.of(text).ids) > self.new_line_ratio:
             return "list_ratio"
         return None

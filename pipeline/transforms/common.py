@@ -21,7 +21,7 @@ from apache_beam.transforms.window import GlobalWindow
 from apache_beam.utils.timestamp import MIN_TIMESTAMP
 from apache_beam.utils.windowed_value import WindowedValue
 
-from pipeline.progress import LIVE
+from pipeline.progress import LiveTally
 from pipeline.rules.verdict import Dropped, Edited
 from sources.document import Document
 
@@ -49,16 +49,20 @@ def sum_columns(rows) -> tuple:
 
 
 class Counters:
-    """Lazily created Beam counters, one per name, mirrored for a local run's progress line."""
+    """Lazily created Beam counters, one per name, mirrored to a LiveTally of their own for
+    a local run's progress line (pipeline/progress.py). Created in a DoFn's setup, in
+    the process that runs it."""
 
     def __init__(self):
         self._counters = {}
+        self.live = LiveTally.from_environment()
 
     def inc(self, name: str, n: int = 1) -> None:
         if name not in self._counters:
             self._counters[name] = Metrics.counter(NAMESPACE, name)
         self._counters[name].inc(n)
-        LIVE.add(name, n)
+        if self.live is not None:
+            self.live.add(name, n)
 
     def drop(self, source: str, reason: str) -> beam.pvalue.TaggedOutput:
         """Counts `dropped/<reason>` and returns the funnel element for the drop."""
