@@ -43,7 +43,7 @@ def main() -> None:
 
     from pipeline.recipe import load_recipe
     from pipeline.reference import clean_documents
-    from pipeline.transforms.tokenize import EncodeDocuments, tokenizer_info
+    from pipeline.transforms.tokenize import EncodeDocuments, TokenizerInfo
     from tokenizer.bpe import train_bpe
     from tokenizer.encoding import tiktoken_encoding
 
@@ -55,7 +55,7 @@ def main() -> None:
     hf, tk = Tokenizer.from_str(tokenizer_json), tiktoken_encoding(tokenizer_json)
 
     recipe = load_recipe(args.recipe)
-    info = tokenizer_info(tokenizer_json) | {"held_out_above": 0.0}   # measure every document
+    info = TokenizerInfo.of(tokenizer_json, held_out_above=0.0)   # measure every document
     stage = EncodeDocuments(recipe.layout, recipe.tokenizer.fim, measure=True)
     stage.setup()
 

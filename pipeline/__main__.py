@@ -41,7 +41,7 @@ from pipeline.graph import build_clean, build_corpus  # noqa: E402
 from pipeline.options import BuildConfig, MissingOption  # noqa: E402
 from pipeline.recipe import RecipeError  # noqa: E402
 from pipeline.runners import LOCAL_RUNNERS, local_parallelism, quiet_local_workers, with_local_runner  # noqa: E402
-from pipeline.transforms.manifest import DEAD_LETTER_FILE, REJECTS_DIR, kept_documents, read_accounting  # noqa: E402
+from pipeline.transforms.accounting import DEAD_LETTER_FILE, REJECTS_DIR, kept_documents, read_accounting  # noqa: E402
 
 # Problems found before any work starts: one clear line, exit status 2.
 SETUP_ERRORS = (RecipeError, MissingOption, FileNotFoundError)
@@ -58,25 +58,25 @@ def build(argv: list[str]) -> str:
     inputs = resume.input_fingerprint(config.recipe)   # a missing input fails here, output untouched
     key_document = resume.clean_key_document(config.recipe, config.strict, inputs, code)
     resume.clear_output(config.output)   # from here on the output reads as unfinished
-    stage = resume.stage_dir(config.work_dir, "clean", resume.stage_key(key_document))
+    clean_dir = resume.stage_dir(config.work_dir, "clean", resume.stage_key(key_document))
     local = options.view_as(StandardOptions).runner in LOCAL_RUNNERS
     with progress.Display() if local and config.progress else progress.NoDisplay() as display, \
             quiet_local_workers() if local else contextlib.nullcontext():
-        if resume.is_done(stage):
+        if resume.is_done(clean_dir):
             log.warning("clean stage: reusing %s, finished by an earlier run with this recipe, "
-                        "these inputs and this code", stage)
+                        "these inputs and this code", clean_dir)
         else:
             resume.clear_work(config.work_dir)
             display.job(progress.JobPlan("clean", input_bytes=resume.source_bytes(inputs)))
             with beam.Pipeline(options=options) as p:
-                build_clean(p, config, stage)
-            resume.mark_done(stage, key_document)
-        resume.clear_work(config.work_dir, keep=(stage,))   # a killed corpus job's fragments
-        resume.publish(stage, config.output, [DEAD_LETTER_FILE, f"{REJECTS_DIR}/*"])
-        figures = read_accounting(stage)
-        display.job(progress.JobPlan("corpus", documents=kept_documents(figures)))
+                build_clean(p, config, clean_dir)
+            resume.mark_done(clean_dir, key_document)
+        resume.clear_work(config.work_dir, keep=(clean_dir,))   # a killed corpus job's fragments
+        resume.publish(clean_dir, config.output, [DEAD_LETTER_FILE, f"{REJECTS_DIR}/*"])
+        accounts = read_accounting(clean_dir)
+        display.job(progress.JobPlan("corpus", documents=kept_documents(accounts)))
         with beam.Pipeline(options=options) as p:
-            build_corpus(p, config, code, stage, figures)
+            build_corpus(p, config, code, clean_dir, accounts)
     resume.remove_work(config.work_dir)   # intermediate clean parts; the manifest is what counts
     return config.output
 

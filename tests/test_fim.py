@@ -64,4 +64,4 @@ def test_tokenize_stage_applies_fim_to_code_only(tmp_path):
         out = (p | "Docs" >> beam.Create(docs)
                | Tokenize(p | "Info" >> beam.Create([info]), StreamLayout(7, {"c": 4, "t": 2}),
                           fim=FimSpec(rate=0.5, spm_rate=0.5)))
-        assert_that(out.tokens | beam.combiners.ToList(), lambda lists: check(lists[0]))
+        assert_that(out.docs | beam.combiners.ToList(), lambda lists: check(lists[0]))

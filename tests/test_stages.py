@@ -12,11 +12,11 @@ from pipeline.recipe import SourceSpec, TokenizerSpec
 from pipeline.rules.epochs import StreamLayout
 from pipeline.transforms.dedup import Deduplicate
 from pipeline.transforms.documents import ExtractText, FilterQuality, Normalize
-from pipeline.transforms.manifest import CountFunnel
+from pipeline.transforms.accounting import CountFunnel
 from pipeline.transforms.materialize import ReadCleanParts, WriteCleanParts
 from pipeline.transforms.read import ReadSources
 from pipeline.transforms.shards import ExpandEpochs, WriteShards
-from pipeline.transforms.tokenize import TokenizedDoc, Tokenize, TrainTokenizer
+from pipeline.transforms.tokenize import TokenizedDoc, Tokenize, TokenizerInfo, TrainTokenizer
 from sources.document import Document
 from tests.conftest import SAMPLES
 from tests.test_rules import PROSE
@@ -113,9 +113,9 @@ def test_train_tokenizer_and_tokenize_append_eos(tmp_path):
                                         StreamLayout(1, {}), str(tmp_path))
         # Three short texts run out of pairs to merge before 400: the vocabulary stops
         # early, and the special tokens still follow it directly.
-        assert_that(tok | beam.Map(lambda i: (256 < i["vocab_size"] <= 400, i["dtype"], i["vocab_size"] - i["eos_id"])),
+        assert_that(tok | beam.Map(lambda i: (256 < i.vocab_size <= 400, i.dtype, i.vocab_size - i.eos_id)),
                     equal_to([(True, "uint16", 5)]), label="Info")
-        tokens = (docs_pc | Tokenize(tok)).tokens
+        tokens = (docs_pc | Tokenize(tok)).docs
         assert_that(tokens | beam.combiners.ToList(), lambda lists: check(lists[0]), label="Tokens")
     trained = json.loads((tmp_path / "tokenizer.json").read_text())
     assert len(trained["model"]["vocab"]) + 5 == max(t["id"] for t in trained["added_tokens"]) + 1
@@ -131,7 +131,7 @@ def write_test_shards(out) -> None:
                            200 + i) for i in range(10)]
     held_out = [t.id for t in tokens if LAYOUT.split(t.id, t.source) == "validation"]
     assert len(held_out) == 4 and all(i.startswith("t/") for i in held_out)
-    info = {"dtype": "uint16"}
+    info = TokenizerInfo(json="{}", sha256="", vocab_size=300, eos_id=9, special_ids={}, dtype="uint16")
     with BeamTestPipeline() as p:
         keyed = p | "Docs" >> beam.Create(tokens) | ExpandEpochs(LAYOUT, shard_tokens=50)
         # 26 docs x 3 tokens x 2 epochs + 10 docs x 2 tokens x 4 epochs = 236 tokens -> 5 shards of 47.2 (4 would be

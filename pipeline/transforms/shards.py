@@ -229,9 +229,9 @@ class WriteFragments(beam.DoFn):
     def start_bundle(self):
         self.buffer, self.size, self.dtype = defaultdict(list), 0, None
 
-    def process(self, element, tokenizer: dict):
+    def process(self, element, tokenizer):
         shard, entry = element
-        self.dtype = tokenizer["dtype"]
+        self.dtype = tokenizer.dtype
         self.buffer[shard].append(entry)
         self.size += entry.tokens.nbytes
         if self.size >= FRAGMENT_BYTES:
@@ -257,10 +257,10 @@ class MergeShard(beam.DoFn):
     def setup(self):
         self.counters = Counters()
 
-    def process(self, shard, tokenizer: dict):
+    def process(self, shard, tokenizer):
         key, fragments = shard
         prefixes = [f["prefix"] for f in fragments]
-        record = write_shard(self.output, key, merge_fragments(prefixes, tokenizer["dtype"]), tokenizer["dtype"])
+        record = write_shard(self.output, key, merge_fragments(prefixes, tokenizer.dtype), tokenizer.dtype)
         FileSystems.delete([f"{p}.{ext}" for p in prefixes for ext in ("tokens", "json")])
         self.counters.inc(f"write/{key[0]}_shards")
         self.counters.inc(f"write/{key[0]}_tokens", record["tokens"])

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import hashlib
 import math
-from typing import NamedTuple
+from dataclasses import dataclass
+from typing import Mapping, NamedTuple
 
 import apache_beam as beam
 import numpy as np
@@ -48,17 +49,34 @@ class TokenizedDoc(NamedTuple):
     bytes: int = 0       # of the UTF-8 text
 
 
-def tokenizer_info(tokenizer_json: str) -> dict:
-    """What later stages and the manifest need to know about the tokenizer."""
-    vocab = vocab_size(tokenizer_json)
-    return {"json": tokenizer_json, "path": TOKENIZER_FILE,
-            "sha256": hashlib.sha256(tokenizer_json.encode("utf-8")).hexdigest(),
-            "vocab_size": vocab, "eos_id": special_token_id(tokenizer_json, EOS),
-            "special_ids": {t: i for t, i in added_token_ids(tokenizer_json).items() if t in SPECIAL_TOKENS},
-            "dtype": token_dtype(vocab).name}
+@dataclass(frozen=True)
+class TokenizerInfo:
+    """The corpus's tokenizer as the stages after TrainTokenizer see it (one side input):
+    the json to build the encoding from, and what the shards and the manifest record."""
+    json: str
+    sha256: str
+    vocab_size: int
+    eos_id: int
+    special_ids: Mapping[str, int]   # the project's special tokens present, and their ids
+    dtype: str                       # the shards' token dtype (manifests/shard_format.token_dtype)
+    held_out_above: float = -1.0     # sample keys above this were not trained on (-1: all held out)
+    path: str = TOKENIZER_FILE       # in the output
+
+    @classmethod
+    def of(cls, tokenizer_json: str, held_out_above: float = -1.0) -> "TokenizerInfo":
+        vocab = vocab_size(tokenizer_json)
+        return cls(json=tokenizer_json, sha256=hashlib.sha256(tokenizer_json.encode("utf-8")).hexdigest(),
+                   vocab_size=vocab, eos_id=special_token_id(tokenizer_json, EOS),
+                   special_ids={t: i for t, i in added_token_ids(tokenizer_json).items() if t in SPECIAL_TOKENS},
+                   dtype=token_dtype(vocab).name, held_out_above=held_out_above)
+
+    def manifest_record(self) -> dict:
+        """The manifest's `tokenizer` section, less the quality figures."""
+        return {"path": self.path, "sha256": self.sha256, "vocab_size": self.vocab_size, "eos_id": self.eos_id,
+                "dtype": self.dtype, "special_tokens": dict(self.special_ids)}
 
 
-def save_tokenizer(trained: tuple[str, float], output: str) -> dict:
+def save_tokenizer(trained: tuple[str, float], output: str) -> TokenizerInfo:
     """tokenizer.json, and the two files `transformers` loads with it. `trained` is the
     json and the sample key above which documents were held out of training."""
     tokenizer_json, held_out_above = trained
@@ -66,7 +84,7 @@ def save_tokenizer(trained: tuple[str, float], output: str) -> dict:
     for name, text in files.items():
         with FileSystems.create(f"{output}/{name}") as f:
             f.write(text.encode("utf-8"))
-    return tokenizer_info(tokenizer_json) | {"held_out_above": held_out_above}
+    return TokenizerInfo.of(tokenizer_json, held_out_above)
 
 
 def train_on_sample(sample: list, spec: TokenizerSpec) -> tuple[str, float]:
@@ -118,7 +136,7 @@ class EncodeDocuments(beam.DoFn):
         self._sha, self._encoding = None, None
         self.counters = Counters()
 
-    def encode(self, doc, info: dict) -> tuple[list[int], bool]:
+    def encode(self, doc, info: TokenizerInfo) -> tuple[list[int], bool]:
         """The document's ids, and whether they are fill-in-the-middle (for a code document
         FIM picks) rather than the plain encoding."""
         cut = fim_cut(self.layout.seed, doc.id, doc.text, self.fim) if doc.kind == "code" else None
@@ -126,19 +144,19 @@ class EncodeDocuments(beam.DoFn):
             return self._encoding.encode_ordinary(doc.text), False
         if self.measure:
             self.counters.inc(f"tokenize/fim_{cut.mode}")
-        specials = info["special_ids"]
+        specials = info.special_ids
         return fim_ids(cut, self._encoding.encode_ordinary, specials[FIM_PREFIX], specials[FIM_MIDDLE],
                        specials[FIM_SUFFIX]), True
 
     def start_bundle(self):
         self.held_out, self.used = {}, None
 
-    def process(self, doc, info: dict):
-        if info["sha256"] != self._sha:   # build the encoding once per worker
-            self._encoding, self._sha = tiktoken_encoding(info["json"]), info["sha256"]
+    def process(self, doc, info: TokenizerInfo):
+        if info.sha256 != self._sha:   # build the encoding once per worker
+            self._encoding, self._sha = tiktoken_encoding(info.json), info.sha256
         ids, fim = self.encode(doc, info)
-        ids.append(info["eos_id"])
-        tokens = np.asarray(ids, dtype=info["dtype"])   # the one conversion: tally indexes with it
+        ids.append(info.eos_id)
+        tokens = np.asarray(ids, dtype=info.dtype)   # the one conversion: tally indexes with it
         n_bytes = len(doc.text.encode("utf-8"))
         self.counters.inc("tokenize/documents")
         self.counters.inc("tokenize/tokens", len(tokens))
@@ -146,13 +164,13 @@ class EncodeDocuments(beam.DoFn):
             self.tally(doc, tokens, n_bytes, fim, info)
         yield TokenizedDoc(doc.id, doc.source, doc.kind, tokens, doc.url, document_language(doc), n_bytes)
 
-    def tally(self, doc, tokens: np.ndarray, n_bytes: int, fim: bool, info: dict) -> None:
+    def tally(self, doc, tokens: np.ndarray, n_bytes: int, fim: bool, info: TokenizerInfo) -> None:
         """Marks the ids used; counts bytes and tokens (EOS aside) of a held-out, plainly
         encoded document."""
         if self.used is None:
-            self.used = np.zeros(info["vocab_size"], dtype=bool)
+            self.used = np.zeros(info.vocab_size, dtype=bool)
         self.used[tokens[:-1]] = True
-        if not fim and self.layout.held_out(doc.id, doc.source, info["held_out_above"]):
+        if not fim and self.layout.held_out(doc.id, doc.source, info.held_out_above):
             row = self.held_out.setdefault(doc.kind, [0, 0, 0])
             row[0], row[1], row[2] = row[0] + 1, row[1] + n_bytes, row[2] + len(tokens) - 1
 
@@ -191,8 +209,8 @@ class MergeQuality(beam.CombineFn):
 
 
 class TokenizeOutput(NamedTuple):
-    tokens: beam.PCollection    # TokenizedDoc
-    quality: beam.PCollection   # one merge_quality dict
+    docs: beam.PCollection      # TokenizedDoc
+    quality: beam.PCollection   # one MergeQuality dict
 
 
 class Tokenize(beam.PTransform):
@@ -207,6 +225,6 @@ class Tokenize(beam.PTransform):
     def expand(self, docs):
         out = docs | "EncodeDocuments" >> beam.ParDo(
             EncodeDocuments(self.layout, self.fim, self.measure), info=beam.pvalue.AsSingleton(self.tokenizer)).with_outputs(
-            QUALITY, main="tokens")
+            QUALITY, main="docs")
         quality = out[QUALITY] | "MergeQuality" >> beam.CombineGlobally(MergeQuality())
-        return TokenizeOutput(out.tokens, quality)
+        return TokenizeOutput(out.docs, quality)
