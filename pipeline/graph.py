@@ -82,5 +82,5 @@ def build_corpus(p: beam.Pipeline, config: BuildConfig, code: dict, clean_dir: s
     document_counts = counted.docs | "CountDocuments" >> CountDocuments(layout)
     entropy = docs_to_count | "MeasureWords" >> MeasureWords(recipe.seed, recipe.stats_sample)
     return shards | "WriteManifest" >> WriteManifest(
-        config, code, tokenizer=tokenizer, tokenizer_quality=counted.quality, plans=shard_plans,
+        config, code, tokenizer=tokenizer, tokenizer_quality=counted.quality, shard_plans=shard_plans,
         documents=document_counts, entropy=entropy, **clean_accounts)

@@ -161,3 +161,20 @@ def test_counters_from_worker_processes_reach_the_display(tmp_path):
     lines = stream.getvalue().splitlines()
     assert any("read 7 docs, 1.0 of 2.0 MB (50%)" in line for line in lines), lines[-3:]
     assert progress.ENV not in os.environ
+
+
+def test_each_counters_object_keeps_its_own_live_tally(tmp_path, monkeypatch):
+    """The bug: one process-wide tally (progress.LIVE) that every Counters wrote into and
+    the Display cleared by reaching inside; now each Counters mirrors its own totals to
+    a file of its own, and none exists without a Display."""
+    from pipeline import progress
+    from pipeline.transforms.common import Counters
+    monkeypatch.setenv(progress.ENV, str(tmp_path))
+    a, b = Counters(), Counters()
+    a.inc("read/documents", 2)
+    b.inc("read/documents", 3)
+    assert a.live.path != b.live.path and a.live.flush() and b.live.flush()
+    assert len(list(tmp_path.glob("*.json"))) == 2
+    assert progress.read_totals(str(tmp_path))["read/documents"] == 5
+    monkeypatch.delenv(progress.ENV)
+    assert Counters().live is None

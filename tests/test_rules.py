@@ -99,3 +99,27 @@ def test_survivor_is_longest_then_smallest_id_whatever_the_order():
         assert sorted(d.id for d in dropped) == ["a", "b", "z"]
     survivor, dropped = split_duplicates([DedupCandidate(5, "only", "s")])
     assert survivor.id == "only" and dropped == []
+
+
+def test_word_rules_refuse_a_language_they_would_split_as_english():
+    """The bug: `language` was accepted and ignored, every text split by spaCy's English rules."""
+    for name in ("gopher_quality", "gopher_repetition", "c4_quality", "fineweb_quality"):
+        assert build_rule({"name": name, "language": "eng"}) is not None
+        with pytest.raises(ValueError, match="language: 'de' is not supported by"):
+            build_rule({"name": name, "language": "de"})
+    with pytest.raises(ValueError, match="unexpected argument 'signals'"):
+        build_rule({"name": "gopher_quality", "signals": 1})
+
+
+def test_a_chain_shares_word_signals_and_two_chains_share_nothing():
+    """The bug: the word splitter and the last document's signals were class attributes of
+    Signals, seen by every rule instance and thread in the process."""
+    from pipeline.rules.quality import build_chain
+    specs = [{"name": "gopher_repetition"}, {"name": "gopher_quality"}, {"name": "fineweb_quality"}]
+    first, second = build_chain(specs), build_chain(specs)
+    assert first[0].signals is first[1].signals is first[2].signals
+    assert first[0].signals is not second[0].signals
+    text = PROSE
+    assert [rule(doc(text)) for rule in first] == [rule(doc(text)) for rule in second]
+    assert first[0].signals.splitter is not second[0].signals.splitter
+    assert build_chain([{"name": "min_chars"}])[0](doc("x" * 300)) is None

@@ -20,7 +20,7 @@ from pipeline.transforms.accounting import REJECTS_DIR
 
 
 def assemble_manifest(config, shards, tokenizer, reads, drops, errors, documents, groups, code,
-                      tallies=(), rejects=(), tokenizer_quality=None, entropy=(), plans=None) -> dict:
+                      tallies=(), rejects=(), tokenizer_quality=None, entropy=(), shard_plans=None) -> dict:
     """`shards`: (split, record) pairs from WriteShards; the rest, the stages' small figures."""
     from pipeline.transforms.stats import ALL_SOURCES
     recipe = config.recipe
@@ -56,7 +56,7 @@ def assemble_manifest(config, shards, tokenizer, reads, drops, errors, documents
         "validation": validation_split(sources, held_out),
         "stats": corpus_stats(shards, sources, sum(n for _, _, n in errors), recipe.shard_tokens,
                               words.get(ALL_SOURCES)) | {"words_sample": recipe.stats_sample}
-        | ({"shard_cuts": shard_cuts(plans)} if plans else {}),
+        | ({"shard_cuts": shard_cuts(shard_plans)} if shard_plans else {}),
         "megatron": megatron_args(shards, tokenizer.dtype, held_out),
     }
     if recipe.rejects:
@@ -64,11 +64,11 @@ def assemble_manifest(config, shards, tokenizer, reads, drops, errors, documents
     return manifest
 
 
-def shard_cuts(plans: dict) -> dict:
+def shard_cuts(shard_plans: dict) -> dict:
     """Where each split's shards begin, as key bins (rules/epochs.ShardPlan): with these,
     anyone can place a copy from its key without reading the shards."""
     from pipeline.rules.epochs import KEY_BINS
-    return {"key_bins": KEY_BINS, **{split: list(plan.cuts) for split, plan in sorted(plans.items())}}
+    return {"key_bins": KEY_BINS, **{split: list(plan.cuts) for split, plan in sorted(shard_plans.items())}}
 
 
 def tokenizer_report(quality: dict, vocab: int) -> dict:
@@ -90,13 +90,13 @@ def write_manifest(output: str, manifest: dict) -> str:
 
 
 class WriteManifest(beam.PTransform):
-    def __init__(self, config, code: dict, *, tokenizer, tokenizer_quality, plans, **lists):
+    def __init__(self, config, code: dict, *, tokenizer, tokenizer_quality, shard_plans, **lists):
         """`lists`: reads, drops, errors, documents, entropy, groups, tallies, rejects PCollections."""
         super().__init__()
         self.config, self.code = config, code
         self.sides = dict(tokenizer=beam.pvalue.AsSingleton(tokenizer),
                           tokenizer_quality=beam.pvalue.AsSingleton(tokenizer_quality),
-                          plans=beam.pvalue.AsSingleton(plans),
+                          shard_plans=beam.pvalue.AsSingleton(shard_plans),
                           **{name: beam.pvalue.AsList(pcoll) for name, pcoll in lists.items()})
 
     def expand(self, shards):

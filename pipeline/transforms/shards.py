@@ -155,27 +155,27 @@ class CountShards(beam.PTransform):
 class ExpandEpochs(beam.PTransform):
     """TokenizedDoc -> ((split, shard index), ShardEntry) for every epoch copy.
 
-    `plans` (CountShards' output) should come from an earlier pass over the
+    `shard_plans` (CountShards' output) should come from an earlier pass over the
     documents: planned from this transform's own input, every copy's tokens would wait
     in the runner until the last document is counted (the 4x memory run in
     bench/README.md)."""
 
-    def __init__(self, layout: StreamLayout, shard_tokens: int, plans: beam.PCollection | None = None):
+    def __init__(self, layout: StreamLayout, shard_tokens: int, shard_plans: beam.PCollection | None = None):
         super().__init__()
-        self.layout, self.shard_tokens, self.plans = layout, shard_tokens, plans
+        self.layout, self.shard_tokens, self.shard_plans = layout, shard_tokens, shard_plans
 
     def expand(self, tokens):
         layout = self.layout
-        plans = self.plans
-        if plans is None:
-            plans = tokens | "CountShards" >> CountShards(layout, self.shard_tokens)
+        shard_plans = self.shard_plans
+        if shard_plans is None:
+            shard_plans = tokens | "CountShards" >> CountShards(layout, self.shard_tokens)
 
-        def copies(td, plans):
+        def copies(td, shard_plans):
             split, keyed = layout.copies(td.id, td.source)
-            return [((split, plans[split].shard_of(c.key)),
+            return [((split, shard_plans[split].shard_of(c.key)),
                      ShardEntry(c.key, td.id, c.epoch, td.source, td.url, td.bytes, td.tokens)) for c in keyed]
 
-        return tokens | "MakeCopies" >> beam.FlatMap(copies, plans=beam.pvalue.AsSingleton(plans))
+        return tokens | "MakeCopies" >> beam.FlatMap(copies, shard_plans=beam.pvalue.AsSingleton(shard_plans))
 
 
 FRAGMENT_BYTES = 64 << 20   # tokens a bundle buffers before it writes its fragments
