@@ -13,6 +13,7 @@ import time
 
 import pytest
 
+from manifests.io import MANIFEST_FILE
 from pipeline import resume
 from pipeline.recipe import load_recipe
 from tests.conftest import REPO, SAMPLE_RECIPE, assert_same_files, in_repo
@@ -119,7 +120,7 @@ def test_builds_killed_at_random_moments_resume_to_identical_output(sample_corpu
         if proc.poll() is None:
             kill(proc)
             killed += 1
-            assert not (out / resume.MANIFEST).exists(), "a killed build left a manifest"
+            assert not (out / MANIFEST_FILE).exists(), "a killed build left a manifest"
             assert verify(out).returncode != 0, "verify passed an unfinished output"
     assert killed >= 2, "the kills came too late to test anything"
     proc = start_build(out, log)
