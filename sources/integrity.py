@@ -23,14 +23,19 @@ def new_gzip_decoder():
 
 class FrameDecoder:
     """Decodes concatenated frames (zstd) or members (gzip) fed in pieces, and knows
-    whether the input so far stops inside one."""
+    whether the input so far stops inside one, and where that one began (bytes
+    from the first fed)."""
 
     def __init__(self, new_decoder: Callable[[], Any]):
         self.new_decoder = new_decoder
         self.decoder = new_decoder()
         self.in_frame = False
+        self.fed = 0            # bytes fed so far
+        self.frame_start = 0    # where the current (or next) frame begins
 
     def feed(self, data: bytes) -> Iterator[bytes]:
+        end = self.fed + len(data)
+        self.fed = end
         while data:
             self.in_frame = True
             out = self.decoder.decompress(data)
@@ -38,6 +43,7 @@ class FrameDecoder:
                 yield out
             if self.decoder.eof:
                 data, self.decoder, self.in_frame = self.decoder.unused_data, self.new_decoder(), False
+                self.frame_start = end - len(data)
             else:
                 data = b""
 
@@ -69,6 +75,12 @@ class GzipIntegrity:
     def ended_cleanly(self) -> bool:
         """True unless the stream is gzip and stopped inside a member or was not valid."""
         return not self.is_gzip or (not self.corrupt and not self._members.in_frame)
+
+    @property
+    def open_member_start(self) -> int:
+        """Where the member the stream stopped inside begins, in bytes from where this
+        wrapper started reading."""
+        return self._members.frame_start
 
     def __getattr__(self, name):          # tell(), seekable(), close() ... from the raw stream
         return getattr(self.raw, name)

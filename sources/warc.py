@@ -1,9 +1,11 @@
 """Common Crawl WARC, WET and WAT readers (FastWARC).
 
-WARC: HTTP response records with HTML become Documents; the `metadata` record CC
-writes after each response adds the CLD2 language guess (`languages-cld2`).
-Non-200, non-HTML, empty and binary-bodied responses are rejected with a reason;
-request and warcinfo records are not documents. With `wat: true` the source also
+WARC: HTTP response records with HTML (and `resource` records that hold an HTML
+page) become Documents; the `metadata` record CC writes after each response adds
+the CLD2 language guess (`languages-cld2`). Non-200, non-HTML, empty and
+binary-bodied responses are rejected with a reason; request and warcinfo records
+are not documents. HTTP headers with bare LF line ends (old crawls) are read
+(FastWARC's quirks mode). ARC files are counted as `read/arc_format`, not read. With `wat: true` the source also
 reads each WARC's companion WAT file (`.../wat/...warc.wat.gz`) and attaches its
 per-URL metadata (title, meta tags, server IP). Charset: the HTTP header's, else
 resiliparse's detection; a declared charset that cannot decode the bytes falls
@@ -12,20 +14,24 @@ back to detection (meta `charset_repaired`).
 WET: conversion records, text already extracted by Common Crawl, with its
 language identification (`WARC-Identified-Content-Language`).
 
-Broken input (a corrupt record, or a gzip member cut short, which FastWARC alone
-would pass over in silence: sources/integrity.py) dead-letters the rest of the
-file with the offset of the last good record; the job goes on.
+Broken input dead-letters with its offset and the job goes on: a corrupt gzip
+member (skipped to the next clean one where the stream can seek), and a record
+the file stops inside (a partial download; FastWARC alone would pass a gzip
+member cut short over in silence, sources/integrity.py, and hand on the partial
+body of a plain WARC): such a record is never a document, `read/truncated_warc`.
 """
 from __future__ import annotations
 
 import json
-from typing import Any, BinaryIO, Iterator
+import re
+import zlib
+from typing import Any, BinaryIO, Iterator, NamedTuple
 
 from fastwarc.warc import ArchiveIterator, WarcRecordType
 from resiliparse.parse.encoding import bytes_to_str, detect_encoding
 
 from sources.document import DeadLetter, Document, Rejected, document_id
-from sources.integrity import GzipIntegrity, first_bad_member, member_end, next_member
+from sources.integrity import GZIP_MAGIC, GzipIntegrity, first_bad_member, member_end, new_gzip_decoder, next_member
 from sources.files import ReadContext
 
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
@@ -64,36 +70,156 @@ def cld2_languages(block: bytes) -> list[dict] | None:
     return None
 
 
-def iter_records(stream: BinaryIO, ctx: ReadContext, record_types) -> Iterator[tuple[int, Any] | DeadLetter]:
-    """(file offset, FastWARC record) pairs. A corrupt gzip member becomes a DeadLetter
-    and, where the stream can seek, reading resumes at the next clean member, so
-    the records after the damage are read too. A stream cut short ends in a DeadLetter."""
+class WarcItem(NamedTuple):
+    """One whole record: its file offset, the FastWARC record (headers) and its body."""
+    pos: int
+    record: Any
+    body: bytes
+
+
+def iter_records(stream: BinaryIO, ctx: ReadContext, record_types) -> Iterator[WarcItem | DeadLetter]:
+    """Every whole record, with its body read. A record is held back until the next one
+    begins or the stream ends cleanly, so a record the file stops inside (a partial
+    download, a full disk) is never passed on: it becomes a DeadLetter
+    `read/truncated_warc` at its offset, and so do bytes after the last whole record
+    of a plain WARC. A corrupt gzip member becomes a DeadLetter and, where the stream
+    can seek, reading resumes at the next clean member, so the records after the
+    damage are read too."""
+    if is_arc(stream):
+        yield DeadLetter(ctx.source, f"{ctx.path}@0", "read/arc_format",
+                         "an ARC file (the Internet Archive's format before WARC), not read: convert it to WARC "
+                         "first (for example with warcio's ArchiveIterator(arc2warc=True))")
+        return
+    def wanted(item: WarcItem | None) -> list[WarcItem]:
+        return [item] if item is not None and item.record.record_type & record_types else []
+
     segment = 0        # offset where the current ArchiveIterator started
     while True:
         checked = GzipIntegrity(stream)
-        records = ArchiveIterator(checked, record_types=record_types, parse_http=True, auto_decode="all")
+        # every record type is read, the unwanted ones dropped here, so that the end of the
+        # last whole record is known whatever its type
+        records = ArchiveIterator(checked, record_types=WarcRecordType.any_type, parse_http=True,
+                                  auto_decode="all", quirks_mode=True)   # quirks: LF-only HTTP headers
+        held: WarcItem | None = None
         last = None    # offset of the last record read in this segment
         while True:
             try:
                 record = next(records)
             except StopIteration:
-                if not checked.ended_cleanly():
-                    yield DeadLetter(ctx.source, f"{ctx.path}@{segment if last is None else last}",
-                                     "read/truncated_warc",
-                                     "gzip stream ends inside a member: records after this offset are lost")
+                for item in _stream_end(stream, ctx, checked, segment, last, held):
+                    yield from wanted(item) if isinstance(item, WarcItem) else [item]
                 return
             except (OSError, ValueError, RuntimeError) as exc:  # corrupt member or header
                 if checked.io_error is not None:   # the storage failed, not the data: file_records reports it
                     raise checked.io_error from exc
                 error = exc
                 break
+            yield from wanted(held)
+            held = None
             last = record.stream_pos   # FastWARC counts from the stream's tell(): file offsets
-            yield last, record
+            try:
+                body = record.reader.read()
+            except (OSError, ValueError) as exc:   # a body that does not decode (Content-Encoding)
+                if checked.io_error is not None:
+                    raise checked.io_error from exc
+                yield DeadLetter(ctx.source, f"{ctx.path}@{last}", "read/corrupt_record", repr(exc))
+                continue
+            if _short(record, body):
+                yield _truncated(ctx, last, f"body of {len(body)} bytes, Content-Length {record.content_length}")
+            else:
+                held = WarcItem(last, record, body)
+        yield from wanted(held)
         resume = yield from _skip_damage(stream, ctx, segment, last, error, bool(checked.is_gzip))
         if resume is None:
             return
         stream.seek(resume)
         segment = resume
+
+
+def is_arc(stream: BinaryIO) -> bool:
+    """Whether a seekable stream holds an ARC file: its first record is `filedesc://...`
+    (gzip-compressed or not). A stream that cannot seek is read as WARC."""
+    if not getattr(stream, "seekable", lambda: False)():
+        return False
+    start = stream.tell()
+    head = stream.read(1024)
+    stream.seek(start)
+    if head.startswith(GZIP_MAGIC):
+        try:
+            head = new_gzip_decoder().decompress(head)
+        except zlib.error:
+            return False
+    return head.startswith(b"filedesc://")
+
+
+def _truncated(ctx: ReadContext, pos: int, why: str) -> DeadLetter:
+    return DeadLetter(ctx.source, f"{ctx.path}@{pos}", "read/truncated_warc", f"{why}: not a whole record")
+
+
+def _short(record, body: bytes) -> bool:
+    """A body shorter than its Content-Length, where the two compare: an HTTP body that
+    FastWARC decoded (gzip, chunked) has another length than the bytes stored."""
+    if record.is_http and record.http_headers is not None and (
+            record.http_headers.get("Content-Encoding") or record.http_headers.get("Transfer-Encoding")):
+        return False
+    return len(body) < record.content_length
+
+
+def _stream_end(stream: BinaryIO, ctx: ReadContext, checked: GzipIntegrity, segment: int, last: int | None,
+                held: WarcItem | None) -> Iterator[WarcItem | DeadLetter]:
+    """At the end of the stream: the last record read (at `last`; `held` when it was whole,
+    None when it was already dead-lettered), if the stream holds all of it, and a
+    DeadLetter for anything the stream stopped inside."""
+    if checked.is_gzip:
+        open_member = segment + checked.open_member_start
+        if checked.ended_cleanly() or open_member == last:
+            if held is not None and not checked.ended_cleanly():
+                yield _truncated(ctx, held.pos, "gzip stream ends inside this record's member")
+            elif held is not None:
+                yield held
+            return
+        yield from [held] if held is not None else []
+        yield _truncated(ctx, open_member, "gzip stream ends inside a member: records from this offset are lost")
+        return
+    tail = _plain_tail(stream, segment if last is None else last, last is not None)
+    if tail is None:        # cannot seek (HTTP): the body-length check is all there is
+        yield from [held] if held is not None else []
+        return
+    body_end, size, trailing = tail
+    if body_end > size:     # the file ends inside the last record
+        if held is not None:
+            yield _truncated(ctx, held.pos, f"the file ends at byte {size}, inside the record")
+        return
+    yield from [held] if held is not None else []
+    if trailing >= 0:
+        yield _truncated(ctx, trailing, f"{size - trailing} bytes after the last whole record")
+
+
+HEADER_END = re.compile(rb"\r?\n\r?\n")
+CONTENT_LENGTH = re.compile(rb"(?im)^content-length:[ \t]*(\d+)")
+
+
+def _plain_tail(stream: BinaryIO, pos: int, has_record: bool) -> tuple[int, int, int] | None:
+    """For a plain WARC that FastWARC read to its end, with its last whole record at `pos`
+    (`has_record`; else `pos` is where reading began): (where that record's body ends by
+    its own header, the file's size, where bytes other than blank lines begin after it,
+    or -1). None where the stream cannot seek."""
+    if not getattr(stream, "seekable", lambda: False)():
+        return None
+    size = stream.seek(0, 2)
+    body_end = pos
+    if has_record:
+        stream.seek(pos)
+        head = stream.read(1 << 16)
+        end = HEADER_END.search(head)
+        length = CONTENT_LENGTH.search(head, 0, end.start()) if end else None
+        if length is None:
+            return size + 1, size, -1
+        body_end = pos + end.end() + int(length.group(1))
+    stream.seek(min(body_end, size))
+    rest = stream.read(1 << 16)
+    blank = len(rest) - len(rest.lstrip(b"\r\n"))
+    return body_end, size, (body_end + blank if blank < len(rest) else -1)
 
 
 def _skip_damage(stream: BinaryIO, ctx: ReadContext, segment: int, last: int | None, exc: Exception,
@@ -111,29 +237,35 @@ def _skip_damage(stream: BinaryIO, ctx: ReadContext, segment: int, last: int | N
     return resume
 
 
-def response_document(record, pos: int, ctx: ReadContext) -> Record:
+def response_document(item: WarcItem, ctx: ReadContext) -> Record:
+    """A `response` record (HTTP, status 200) or a `resource` record (the page itself, as
+    archives of single pages store it) whose content is HTML -> a Document."""
+    record, pos, payload = item.record, item.pos, item.body
     doc_id = document_id(ctx.source, ctx.relpath, pos)
-    status = record.http_headers.status_code if record.is_http else None
-    if status != 200:
-        return Rejected(ctx.source, doc_id, "read/http_status")
-    mime = (record.http_content_type or "").split(";")[0].strip().lower()
-    if mime not in HTML_TYPES:
+    if record.record_type == WarcRecordType.resource:
+        content_type, charset = record.headers.get("Content-Type") or "", _charset(record.headers.get("Content-Type"))
+    else:
+        if (record.http_headers.status_code if record.is_http else None) != 200:
+            return Rejected(ctx.source, doc_id, "read/http_status")
+        content_type, charset = record.http_content_type or "", record.http_charset
+    if content_type.split(";")[0].strip().lower() not in HTML_TYPES:
         return Rejected(ctx.source, doc_id, "read/non_html")
-    try:
-        payload = record.reader.read()
-    except (OSError, ValueError) as exc:
-        return DeadLetter(ctx.source, f"{ctx.path}@{pos}", "read/corrupt_record", repr(exc))
     if not payload.strip():
         return Rejected(ctx.source, doc_id, "read/empty")
     if looks_binary(payload):
         return Rejected(ctx.source, doc_id, "read/binary_body")
-    html, charset, repaired = decode_html(payload, record.http_charset)
+    html, charset, repaired = decode_html(payload, charset)
     meta = {"format": "html", "charset": charset, "warc_date": record.headers.get("WARC-Date") or "",
             "warc_record_id": record.record_id or ""}
     if repaired:
         meta["charset_repaired"] = True
     return Document(id=doc_id, text=html, kind=ctx.kind, source=ctx.source,
                     url=record.headers.get("WARC-Target-URI") or "", meta=meta)
+
+
+def _charset(content_type: str | None) -> str | None:
+    match = re.search(r"charset=[\"']?([\w.:-]+)", content_type or "", re.I)
+    return match.group(1) if match else None
 
 
 def with_languages(doc: Record, languages: list[dict] | None) -> Record:
@@ -145,16 +277,15 @@ def with_languages(doc: Record, languages: list[dict] | None) -> Record:
 def read_warc(stream: BinaryIO, ctx: ReadContext) -> Iterator[Record]:
     wat = load_companion_wat(ctx) if ctx.options.get("wat") else {}
     pending: Record | None = None     # a response waits for the metadata record after it
-    for item in iter_records(stream, ctx, WarcRecordType.response | WarcRecordType.metadata):
-        record = item if isinstance(item, DeadLetter) else item[1]
-        if isinstance(record, DeadLetter) or record.record_type != WarcRecordType.metadata:
+    types = WarcRecordType.response | WarcRecordType.resource | WarcRecordType.metadata
+    for item in iter_records(stream, ctx, types):
+        if isinstance(item, DeadLetter) or item.record.record_type != WarcRecordType.metadata:
             if pending is not None:
                 yield pending
-            pending = record if isinstance(record, DeadLetter) else \
-                attach_wat(response_document(record, item[0], ctx), wat)
+            pending = item if isinstance(item, DeadLetter) else attach_wat(response_document(item, ctx), wat)
         elif isinstance(pending, Document) and \
-                record.headers.get("WARC-Concurrent-To") == pending.meta["warc_record_id"]:
-            pending = with_languages(pending, cld2_languages(record.reader.read()))
+                item.record.headers.get("WARC-Concurrent-To") == pending.meta["warc_record_id"]:
+            pending = with_languages(pending, cld2_languages(item.body))
     if pending is not None:
         yield pending
 
@@ -164,9 +295,8 @@ def read_wet(stream: BinaryIO, ctx: ReadContext) -> Iterator[Record]:
         if isinstance(item, DeadLetter):
             yield item
             continue
-        pos, record = item
+        pos, record, payload = item
         doc_id = document_id(ctx.source, ctx.relpath, pos)
-        payload = record.reader.read()
         try:
             text = payload.decode("utf-8")
         except UnicodeDecodeError as exc:
@@ -215,9 +345,8 @@ def read_wat_metadata(stream: BinaryIO, ctx: ReadContext) -> dict[str, dict]:
     for item in iter_records(stream, ctx, WarcRecordType.metadata):
         if isinstance(item, DeadLetter):
             continue
-        record = item[1]
         try:
-            envelope = json.loads(record.reader.read()).get("Envelope", {})
+            envelope = json.loads(item.body).get("Envelope", {})
         except (json.JSONDecodeError, UnicodeDecodeError):
             continue
         uri = envelope.get("WARC-Header-Metadata", {}).get("WARC-Target-URI")

@@ -129,3 +129,63 @@ def test_read_counters_name_stage_and_reason(tmp_path):
     counters = {c.key.metric.name: c.committed for c in result.metrics().query(MetricsFilter())["counters"]}
     assert counters == {"read/cc": 3, "dropped/read/binary_body": 1, "read/charset_repaired": 1,
                         "read/documents": 3, "read/input_bytes": (tmp_path / "m.warc.gz").stat().st_size}
+
+
+def test_gzip_warc_cut_inside_the_last_body_is_an_error_not_a_document(tmp_path):
+    """The bug: the partial body of the cut record was kept as a document and also counted
+    as an error. Now the record the file stops inside is only the error, at its offset."""
+    whole = crawl("https://a.example/1", PAGE) + crawl("https://a.example/2", PAGE)
+    last = whole.rfind(warc_record("response", "https://a.example/2", http_response(PAGE, "text/html; charset=utf-8")))
+    assert last > 0
+    cut = tmp_path / "cut.warc.gz"
+    cut.write_bytes(whole[:last] + warc_record("response", "https://a.example/2",
+                                               http_response(PAGE, "text/html; charset=utf-8"))[:-25])
+    records = read(read_warc, cut)
+    assert [type(r).__name__ for r in records] == ["Document", "DeadLetter"]
+    assert records[0].url == "https://a.example/1"
+    assert records[1].reason == "read/truncated_warc" and records[1].location == f"{cut}@{last}"
+
+
+def plain(*blocks: bytes) -> bytes:
+    import gzip
+    return b"".join(gzip.decompress(b) for b in blocks)
+
+
+def test_plain_warc_cut_inside_a_record_is_an_error_not_a_partial_document(tmp_path):
+    """The bug: a plain .warc cut inside a record gave a silent partial document."""
+    first, second = plain(crawl("https://a.example/1", PAGE)), plain(crawl("https://a.example/2", PAGE))
+    response_at = len(first) + second.find(b"WARC/1.0", 1)      # the second page's response record
+    for cut_at in (response_at + 400, response_at + 40):         # inside its body; inside its header
+        path = tmp_path / "cut.warc"
+        path.write_bytes(first + second[:cut_at - len(first)])
+        records = read(read_warc, path)
+        assert [type(r).__name__ for r in records] == ["Document", "DeadLetter"], cut_at
+        assert records[0].url == "https://a.example/1" and records[1].reason == "read/truncated_warc"
+        assert records[1].location == f"{path}@{response_at}"
+    path.write_bytes(first + second)
+    assert [r.url for r in read(read_warc, path)] == ["https://a.example/1", "https://a.example/2"]
+
+
+def test_lf_only_http_headers_and_html_resource_records_are_pages(tmp_path):
+    """Old crawls end HTTP header lines with a bare LF (read as `non_html` before), and
+    single-page archives store the page as a `resource` record (read as nothing before)."""
+    lf_only = (b"HTTP/1.0 200 OK\nContent-Type: text/html; charset=utf-8\n\n" + PAGE)
+    path = write_warc(tmp_path / "old.warc.gz",
+                      warc_record("response", "https://old.example/1", lf_only),
+                      warc_record("resource", "https://page.example/2", PAGE, content_type="text/html; charset=utf-8"),
+                      warc_record("resource", "https://page.example/3.png", b"\x89PNG" * 50, content_type="image/png"))
+    records = read(read_warc, path)
+    assert [type(r).__name__ for r in records] == ["Document", "Document", "Rejected"]
+    assert [r.url for r in records[:2]] == ["https://old.example/1", "https://page.example/2"]
+    assert all(r.text == PAGE.decode() for r in records[:2]) and records[2].reason == "read/non_html"
+
+
+def test_an_arc_file_is_counted_under_its_own_reason(tmp_path):
+    """The bug: ARC files (pre-WARC Internet Archive crawls) read as `corrupt_warc` or nothing."""
+    import gzip
+    arc = (b"filedesc://IA-001.arc 0.0.0.0 20050614070159 text/plain 76\n1 0 InternetArchive\n"
+           b"URL IP-address Archive-date Content-type Archive-length\n\n"
+           b"http://a.example/ 1.2.3.4 20050614070159 text/html 30\n<html>An old page here</html>\n")
+    for name, data in (("x.arc", arc), ("x.arc.gz", gzip.compress(arc, mtime=0))):
+        (dead,) = read(read_warc, write_warc(tmp_path / name, data))
+        assert dead.reason == "read/arc_format" and dead.location.endswith("@0")
