@@ -11,6 +11,7 @@ from a counter or the clock, so two runs and any number of workers agree.
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,3 +60,22 @@ class DeadLetter:
 def document_id(source: str, relpath: str, position: int | str) -> str:
     """`<source>/<relpath>@<position>`: unique within a run and stable across runs."""
     return f"{source}/{relpath}@{position}"
+
+
+def document_position(doc_id: str) -> str:
+    """The position part of a `document_id`: where in its file the record was."""
+    return doc_id.rpartition("@")[2]
+
+
+def unencodable(doc: Document) -> str | None:
+    """Why the document's text, url or metadata cannot be written as UTF-8, or None. JSON
+    allows a lone surrogate (`"\\ud800"`), and Python decodes it into a str that no
+    UTF-8 writer (parquet, the tokenizer) accepts; such a record must be stopped where
+    it is read, not crash a later stage."""
+    try:
+        doc.text.encode("utf-8")
+        doc.url.encode("utf-8")
+        json.dumps(doc.meta, ensure_ascii=False, default=str).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return str(exc)
+    return None

@@ -3,8 +3,11 @@
 `ctx.columns` maps our fields to the file's columns: `text` (default: `content`
 as in RefinedWeb and The Stack, else `text` as in FineWeb), `url` and `path`.
 Every other column is kept as metadata, converted to JSON-safe values (FineWeb's
-`id`, `language`, `language_score`, `token_count` ...). Row groups are streamed in
-batches, so a large shard is never held in memory whole, and `parquet_splits`
+`id`, `language`, `language_score`, `token_count` ...). Row groups are read one by
+one and streamed in batches, so a large shard is never held in memory whole and a
+damaged row group costs only its own rows (one `read/corrupt_row_group` dead
+letter saying how many); a row with invalid UTF-8 is `read/invalid_utf8` alone.
+`parquet_splits`
 cuts a file into runs of row groups (about `split_bytes`, default 128 MB
 uncompressed) that different workers read; row numbers, and so document ids, are
 the same however a file is split.
@@ -68,14 +71,36 @@ def read_parquet(stream: BinaryIO, ctx: ReadContext) -> Iterator[Document | Reje
                          f"column {text_col!r} not in {parquet.schema_arrow.names}")
         return
     renamed = {v: k for k, v in ctx.columns.items() if k not in ("text",)}
-    groups = range(*split["row_groups"]) if "row_groups" in split else None
+    groups = range(*split["row_groups"]) if "row_groups" in split else range(parquet.metadata.num_row_groups)
+    for group in groups:
+        size, done = parquet.metadata.row_group(group).num_rows, 0
+        try:
+            for batch in parquet.iter_batches(batch_size=BATCH_ROWS, row_groups=[group]):
+                for record in batch_rows(batch, row + done, ctx):
+                    yield record if isinstance(record, DeadLetter) else \
+                        _row_document(record, row + done, ctx, text_col, url_col, renamed)
+                    done += 1
+        except (pa.ArrowException, OSError) as exc:
+            yield DeadLetter(ctx.source, f"{ctx.path}@{row + done}", "read/corrupt_row_group",
+                             f"row group {group}: {size - done} of its {size} rows unreadable: {exc!r}")
+        row += size
+
+
+def batch_rows(batch: pa.RecordBatch, first_row: int, ctx: ReadContext) -> Iterator[dict | DeadLetter]:
+    """The batch's rows as dicts; a row whose strings are not valid UTF-8 (Arrow checks
+    only when converting) is a DeadLetter of its own, the rows around it read."""
     try:
-        for batch in parquet.iter_batches(batch_size=BATCH_ROWS, row_groups=groups):
-            for record in batch.to_pylist():
-                yield _row_document(record, row, ctx, text_col, url_col, renamed)
-                row += 1
-    except (pa.ArrowException, OSError) as exc:
-        yield DeadLetter(ctx.source, f"{ctx.path}@{row}", "read/corrupt_parquet", repr(exc))
+        yield from batch.to_pylist()
+        return
+    except UnicodeDecodeError:
+        pass
+    for i in range(batch.num_rows):
+        try:
+            (record,) = batch.slice(i, 1).to_pylist()
+        except UnicodeDecodeError as exc:
+            yield DeadLetter(ctx.source, f"{ctx.path}@{first_row + i}", "read/invalid_utf8", str(exc)[:200])
+            continue
+        yield record
 
 
 def _row_document(record: dict, row: int, ctx: ReadContext, text_col: str, url_col: str,

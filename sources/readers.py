@@ -15,9 +15,10 @@ from __future__ import annotations
 import importlib
 import logging
 from dataclasses import dataclass
+from itertools import repeat
 from typing import Any, BinaryIO, Callable, Iterator, Mapping
 
-from sources.document import DeadLetter, Document, Rejected
+from sources.document import DeadLetter, Document, Rejected, document_position, unencodable
 from sources.files import InputFile, ReadContext, glob_inputs, open_input
 
 Reader = Callable[[BinaryIO, ReadContext], Iterator[Document | Rejected | DeadLetter]]
@@ -86,15 +87,24 @@ def file_splits(source_type: str, path: str, options: Mapping[str, Any]) -> list
 
 def file_records(source_type: str, ctx: ReadContext) -> Iterator[Document | Rejected | DeadLetter]:
     """The reader's records for one file. A file that cannot be opened, or stops being
-    readable (I/O error), ends in one dead letter instead of failing the job."""
+    readable (I/O error), ends in one dead letter instead of failing the job; a
+    document that cannot be written as UTF-8 is a dead letter of its own."""
     reader = get_reader(source_type)
     position = 0
     if READERS[source_type].opens_itself:
-        yield from reader(None, ctx)
+        yield from map(writable, reader(None, ctx), repeat(ctx))
         return
     try:
         with open_input(ctx.path, ctx.options) as stream:
             for position, record in enumerate(reader(stream, ctx), 1):
-                yield record
+                yield writable(record, ctx)
     except OSError as exc:
         yield DeadLetter(ctx.source, f"{ctx.path}@record{position}", "read/io_error", repr(exc))
+
+
+def writable(record: Document | Rejected | DeadLetter, ctx: ReadContext) -> Document | Rejected | DeadLetter:
+    """The record, or for a Document holding text no UTF-8 writer accepts, its DeadLetter."""
+    why = unencodable(record) if isinstance(record, Document) else None
+    if why is None:
+        return record
+    return DeadLetter(ctx.source, f"{ctx.path}@{document_position(record.id)}", "read/invalid_unicode", why[:200])
