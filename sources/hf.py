@@ -1,6 +1,6 @@
 """Hugging Face datasets through the `datasets` library (`type: hf`), streamed.
 
-Two ways to name one:
+Three ways to name one:
 - `paths` globs the dataset's data files: the `data-*.arrow` files `save_to_disk`
   writes, or parquet / JSON Lines files. Each data file is one input, read with
   `load_dataset(<packaged builder>, data_files=..., streaming=True)`; no hub access.
@@ -8,6 +8,9 @@ Two ways to name one:
   it with `load_dataset(name, split=..., streaming=True)` when the graph is built,
   and each of its `n_shards` shards (data files) is one input, read on a worker
   with `.shard(n, i)`. A hub name needs the network, at build time and on workers.
+- `dataset: <a save_to_disk folder>` (a Dataset's, or a DatasetDict's, whose
+  `split` is then read): its arrow files, as listed in its `state.json`, are the
+  inputs, read as `paths` would read them (`load_dataset` cannot open such a folder).
 
 Either way a dataset is spread over workers file by file and never loaded whole.
 `columns: {text: ...}` names the text column (default `text`); the other columns
@@ -15,6 +18,7 @@ become metadata.
 """
 from __future__ import annotations
 
+import json
 from typing import BinaryIO, Iterator, Mapping
 
 from sources.document import DeadLetter, Document, Rejected, document_id
@@ -26,10 +30,26 @@ SCHEME = "hf-dataset:"
 
 
 def hf_inputs(paths: list[str], options: Mapping) -> tuple[list[InputFile], list[InputFile]]:
-    """A named dataset's shards, else the globs' data files (none ignored)."""
+    """A `save_to_disk` folder's data files, a named dataset's shards, else the globs' data
+    files (none ignored)."""
     if options.get("dataset"):
-        return dataset_inputs(str(options["dataset"]), str(options.get("split", "train"))), []
+        name, split = str(options["dataset"]), str(options.get("split", "train"))
+        saved = saved_dataset_files(name, split)
+        return (expand_paths(saved) if saved else dataset_inputs(name, split)), []
     return expand_paths(paths), []
+
+
+def saved_dataset_files(folder: str, split: str) -> list[str] | None:
+    """The arrow files of a `Dataset.save_to_disk` folder (or of its `split` when it holds a
+    DatasetDict), from the `state.json` that `save_to_disk` writes; None when `folder`
+    is not such a folder (a hub name, or a folder of data files for `load_dataset`)."""
+    from apache_beam.io.filesystems import FileSystems
+    for where in (folder.rstrip("/"), f"{folder.rstrip('/')}/{split}"):
+        if FileSystems.exists(f"{where}/state.json"):
+            with FileSystems.open(f"{where}/state.json") as f:
+                state = json.loads(f.read())
+            return [f"{where}/{entry['filename']}" for entry in state.get("_data_files", [])]
+    return None
 
 
 def dataset_inputs(name: str, split: str = "train") -> list[InputFile]:

@@ -32,7 +32,7 @@ from resiliparse.parse.encoding import bytes_to_str, detect_encoding
 
 from sources.document import DeadLetter, Document, Rejected, document_id
 from sources.integrity import GZIP_MAGIC, GzipIntegrity, first_bad_member, member_end, new_gzip_decoder, next_member
-from sources.files import ReadContext
+from sources.files import ReadContext, open_input
 
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 Record = Document | Rejected | DeadLetter
@@ -275,7 +275,11 @@ def with_languages(doc: Record, languages: list[dict] | None) -> Record:
 
 
 def read_warc(stream: BinaryIO, ctx: ReadContext) -> Iterator[Record]:
-    wat = load_companion_wat(ctx) if ctx.options.get("wat") else {}
+    wat: dict[str, dict] = {}
+    if ctx.options.get("wat"):
+        wat, missing = load_companion_wat(ctx)
+        if missing is not None:
+            yield missing
     pending: Record | None = None     # a response waits for the metadata record after it
     types = WarcRecordType.response | WarcRecordType.resource | WarcRecordType.metadata
     for item in iter_records(stream, ctx, types):
@@ -355,14 +359,16 @@ def read_wat_metadata(stream: BinaryIO, ctx: ReadContext) -> dict[str, dict]:
     return by_uri
 
 
-def load_companion_wat(ctx: ReadContext) -> dict[str, dict]:
-    from apache_beam.io.filesystem import CompressionTypes
-    from apache_beam.io.filesystems import FileSystems
+def load_companion_wat(ctx: ReadContext) -> tuple[dict[str, dict], DeadLetter | None]:
+    """The companion WAT's metadata by URI, from wherever the WARC is (local, object
+    storage, HTTP); a WAT that is missing or unreadable is ({}, its DeadLetter
+    `read/wat_missing`): the WARC's pages are read without it."""
     path = wat_path(ctx.path)
-    if not FileSystems.exists(path):
-        return {}
-    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
-        return read_wat_metadata(f, ctx)
+    try:
+        with open_input(path, ctx.options) as f:
+            return read_wat_metadata(f, ctx), None
+    except OSError as exc:
+        return {}, DeadLetter(ctx.source, f"{path}@0", "read/wat_missing", repr(exc)[:300])
 
 
 def attach_wat(doc: Record, wat: dict[str, dict]) -> Record:

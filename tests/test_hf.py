@@ -61,3 +61,21 @@ def test_named_dataset_is_split_by_shard(tmp_path):
         assert_that(out.read_counts, equal_to([("named", 30), ("named", 20)]), label="PerShard")
         assert_that(out.documents | beam.Filter(lambda d: d.text == "b3") | beam.Map(lambda d: d.id),
                     equal_to([f"named/{str(repo).strip('/').replace('/', '--')}/train/shard-00001@3"]), label="Id")
+
+
+def test_dataset_naming_a_save_to_disk_folder_reads_its_arrow_files(tmp_path):
+    """The bug: `dataset:` naming a `save_to_disk` folder failed before the pipeline started
+    (load_dataset cannot open one); a DatasetDict's folder is read by its split."""
+    from pipeline.recipe import parse_recipe
+    datasets.Dataset.from_dict(ROWS).save_to_disk(str(tmp_path / "saved"), num_shards=2)
+    datasets.DatasetDict({"train": datasets.Dataset.from_dict({"text": ["t0", "t1"]}),
+                          "test": datasets.Dataset.from_dict({"text": ["x0"]})}).save_to_disk(str(tmp_path / "dict"))
+    plain = parse_recipe({"sources": [{"name": "saved", "type": "hf", "dataset": str(tmp_path / "saved")}]})
+    split = parse_recipe({"sources": [{"name": "dict", "type": "hf", "dataset": str(tmp_path / "dict"),
+                                       "split": "test"}]})
+    with BeamTestPipeline() as p:
+        out = p | "Plain" >> ReadSources(plain.sources)
+        assert_that(out.documents | beam.Map(lambda d: d.text), equal_to(ROWS["text"]), label="Texts")
+        assert_that(out.read_counts | beam.Map(lambda kv: kv[1]), equal_to([20, 20]), label="PerFile")
+        test = p | "Split" >> ReadSources(split.sources)
+        assert_that(test.documents | beam.Map(lambda d: d.text), equal_to(["x0"]), label="TestSplit")

@@ -12,6 +12,7 @@ from apache_beam.testing.util import assert_that, equal_to
 
 from pipeline.recipe import SourceSpec
 from pipeline.transforms.read import ReadSources
+from sources.document import Document
 from sources.http import HttpReadError, HttpStream
 from sources.listing import listing_inputs
 from tests.conftest import SAMPLES
@@ -111,3 +112,25 @@ def test_pipeline_reads_a_crawl_over_flaky_http(server):
                     equal_to([("read/io_error", f"{base}/{names[-1]}")]), label="Missing")
         assert_that(out.documents | beam.Filter(lambda d: d.meta.get("language") == "spa")
                     | beam.Map(lambda d: d.url), equal_to(["https://an.wikipedia.org/wiki/Escopete"]), label="Wet")
+
+
+def test_companion_wat_over_http_and_a_missing_one_counted(server, commoncrawl):
+    """The bug: with `wat: true` over HTTP(S) the companion WAT was opened through Beam's
+    FileSystems, which has no http scheme, and the whole job failed."""
+    from sources.files import ReadContext, open_input
+    from sources.listing import read_listed
+    base, root, _ = server
+    warc = f"{CRAWL}/warc/whirlwind.warc.gz"
+    (root / warc).write_bytes((commoncrawl / "whirlwind.warc.gz").read_bytes())
+    (root / CRAWL / "wat").mkdir(exist_ok=True)
+    (root / CRAWL / "wat" / "whirlwind.warc.wat.gz").write_bytes((commoncrawl / "whirlwind.warc.wat.gz").read_bytes())
+    options = {"wat": True, "backoff_s": 0.01, "retries": 1}
+    with open_input(f"{base}/{warc}", options) as stream:
+        (doc,) = read_listed(stream, ReadContext("cc", "text", f"{base}/{warc}", warc, options=options))
+    assert doc.meta["wat"] == {"ip": "208.80.154.224"}
+    lonely = f"{CRAWL}/warc/CC-MAIN-00000.warc.gz"          # served, its WAT is not
+    with open_input(f"{base}/{lonely}", options) as stream:
+        records = list(read_listed(stream, ReadContext("cc", "text", f"{base}/{lonely}", lonely, options=options)))
+    assert records[0].reason == "read/wat_missing" and "HTTP 404" in records[0].error
+    assert records[0].location == f"{base}/{CRAWL}/wat/CC-MAIN-00000.warc.wat.gz@0"
+    assert sum(isinstance(r, Document) for r in records) > 50
