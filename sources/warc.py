@@ -12,7 +12,8 @@ resiliparse's detection; a declared charset that cannot decode the bytes falls
 back to detection (meta `charset_repaired`).
 
 WET: conversion records, text already extracted by Common Crawl, with its
-language identification (`WARC-Identified-Content-Language`).
+language identification (`WARC-Identified-Content-Language`). Language codes
+from either are ISO 639-1 where one exists (sources/languages.py).
 
 Broken input dead-letters with its offset and the job goes on: a corrupt gzip
 member (skipped to the next clean one where the stream can seek), and a record
@@ -31,8 +32,9 @@ from fastwarc.warc import ArchiveIterator, WarcRecordType
 from resiliparse.parse.encoding import bytes_to_str, detect_encoding
 
 from sources.document import DeadLetter, Document, Rejected, document_id
-from sources.integrity import GZIP_MAGIC, GzipIntegrity, first_bad_member, member_end, new_gzip_decoder, next_member
 from sources.files import ReadContext, open_input
+from sources.integrity import GZIP_MAGIC, GzipIntegrity, first_bad_member, member_end, new_gzip_decoder, next_member
+from sources.languages import iso639_1
 
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 Record = Document | Rejected | DeadLetter
@@ -271,7 +273,7 @@ def _charset(content_type: str | None) -> str | None:
 def with_languages(doc: Record, languages: list[dict] | None) -> Record:
     if not isinstance(doc, Document) or not languages:
         return doc
-    return doc.with_text(doc.text, language=languages[0].get("code", ""), languages_cld2=languages)
+    return doc.with_text(doc.text, language=iso639_1(languages[0].get("code", "")), languages_cld2=languages)
 
 
 def read_warc(stream: BinaryIO, ctx: ReadContext) -> Iterator[Record]:
@@ -309,7 +311,7 @@ def read_wet(stream: BinaryIO, ctx: ReadContext) -> Iterator[Record]:
         if not text.strip():
             yield Rejected(ctx.source, doc_id, "read/empty")
             continue
-        language = (record.headers.get("WARC-Identified-Content-Language") or "").split(",")[0]
+        language = iso639_1((record.headers.get("WARC-Identified-Content-Language") or "").split(",")[0])
         yield Document(id=doc_id, text=text, kind=ctx.kind, source=ctx.source,
                        url=record.headers.get("WARC-Target-URI") or "",
                        meta={"format": "text", "language": language,

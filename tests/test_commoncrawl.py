@@ -19,7 +19,8 @@ def read(reader, path, **options):
 
 def test_wet_reader_on_common_crawl(commoncrawl):
     (doc,) = read(read_wet, commoncrawl / "whirlwind.warc.wet.gz")
-    assert doc.url == URL and doc.meta["language"] == "spa" and doc.meta["format"] == "text"
+    # CC's WET says ISO 639-3 `spa`; the corpus speaks ISO 639-1, as CLD2 and lid.176 do
+    assert doc.url == URL and doc.meta["language"] == "es" and doc.meta["format"] == "text"
     assert doc.text.startswith("Escopete - Biquipedia") and len(doc.text) > 4000
 
 
@@ -94,7 +95,7 @@ def test_wet_invalid_utf8_is_dead_lettered_and_the_next_record_read(tmp_path):
                       conversion("https://a/2", "fine text ".encode() * 20), conversion("https://a/3", b"   "))
     records = read(read_wet, path)
     assert [type(r).__name__ for r in records] == ["DeadLetter", "Document", "Rejected"]
-    assert records[0].reason == "read/invalid_utf8" and records[1].meta["language"] == "eng"
+    assert records[0].reason == "read/invalid_utf8" and records[1].meta["language"] == "en"
 
 
 @pytest.mark.parametrize("declared, expected_repaired", [("utf-8", False), ("", False), ("no-such-charset", True)])
@@ -189,3 +190,14 @@ def test_an_arc_file_is_counted_under_its_own_reason(tmp_path):
     for name, data in (("x.arc", arc), ("x.arc.gz", gzip.compress(arc, mtime=0))):
         (dead,) = read(read_warc, write_warc(tmp_path / name, data))
         assert dead.reason == "read/arc_format" and dead.location.endswith("@0")
+
+
+def test_one_language_code_system_whatever_the_reader(commoncrawl):
+    """The bug: WET sources reported ISO 639-3 (`spa`) beside CLD2's and lid.176's ISO
+    639-1 (`es`), two rows of one language in the manifest's table."""
+    from sources.languages import iso639_1
+    (wet,) = read(read_wet, commoncrawl / "whirlwind.warc.wet.gz")
+    (warc,) = read(read_warc, commoncrawl / "whirlwind.warc.gz")
+    assert wet.meta["language"] == warc.meta["language"] == "es"
+    assert [iso639_1(c) for c in ("eng", "deu", "ger", "zh-Hant", "ES", "ceb", "und", "")] == \
+        ["en", "de", "de", "zh", "es", "ceb", "und", ""]
