@@ -2,23 +2,28 @@
 
 Everything that decides the corpus's content lives here, so the manifest can
 record it and two runs of the same recipe over the same inputs agree byte for
-byte. Unknown keys and bad values fail at load time with the key's path, not an
-hour into a cluster run. Relative paths resolve against the working directory.
+byte. Every recipe is checked against its JSON Schema (pipeline/schemas/recipe-v1.json:
+every key, type, range and rule argument, the recipe reference) before anything
+else: a wrong key or value fails at load time with one line naming the key, not
+an hour into a cluster run, and without importing Beam. Relative paths resolve
+against the working directory.
 """
 from __future__ import annotations
 
+import json
+import math
 from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
 from typing import Any, Mapping
 
 import yaml
 
 from pipeline.rules.decontaminate import EvalSetSpec
 from pipeline.rules.epochs import StreamLayout
-from pipeline.rules.extract import EXTRACTORS, ExtractLimits
+from pipeline.rules.extract import ExtractLimits
 from pipeline.rules.fim import FimSpec
 from pipeline.rules.minhash import MinHashParams
-from sources.document import KINDS
-from sources.readers import READERS, SOURCE_TYPES
 
 DEFAULT_EPOCHS = {"text": 2.0, "code": 4.0}
 
@@ -90,142 +95,130 @@ class Recipe:
                             {s.name: s.validation for s in self.sources if s.validation})
 
 
-def _take(mapping: Mapping[str, Any], where: str, allowed: set[str]) -> dict[str, Any]:
-    if not isinstance(mapping, Mapping):
-        raise RecipeError(f"{where}: expected a mapping, got {type(mapping).__name__}")
-    unknown = set(mapping) - allowed
-    if unknown:
-        raise RecipeError(f"{where}: unknown keys {sorted(unknown)}; allowed: {sorted(allowed)}")
-    return dict(mapping)
+SCHEMA_FILE = "recipe-v1.json"   # pipeline/schemas/: every key, type, range and rule argument
 
 
-def _fraction(value: Any, where: str) -> float:
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        value = -1.0
-    if not 0 <= value < 1:
-        raise RecipeError(f"{where}: a fraction in [0, 1), got {value!r}")
-    return value
+@lru_cache(maxsize=None)
+def recipe_schema() -> dict:
+    """The recipe's JSON Schema, which ships in the package and is the recipe reference."""
+    return json.loads(resources.files("pipeline").joinpath("schemas", SCHEMA_FILE).read_text("utf-8"))
 
 
-def _source(raw: Mapping[str, Any], i: int, validation: float = 0.0) -> SourceSpec:
-    where = f"sources[{i}]"
+def key_path(path) -> str:
+    """("sources", 0, "epochs") -> "sources[0].epochs"."""
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "recipe"
+
+
+def non_finite(value: Any, path: tuple = ()) -> tuple[tuple, float] | None:
+    """The first .inf or .nan in the recipe: JSON Schema's bounds let NaN through."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return path, value
+    items = value.items() if isinstance(value, Mapping) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        found = non_finite(item, (*path, key))
+        if found:
+            return found
+    return None
+
+
+def describe(error, raw: Mapping[str, Any]) -> str:
+    """One schema error as `<key>: <what is wrong>`: the schema's own wording where it
+    gives one (`messages`), unknown and missing keys named plainly."""
+    path = list(error.absolute_path)
+    where = key_path(path)
+    if len(path) >= 3 and path[0] == "filters" and isinstance(raw["filters"][path[1]][path[2]], Mapping):
+        name = raw["filters"][path[1]][path[2]].get("name")   # a rule's errors say which rule
+        rest = path[3:]
+        where = f"{key_path(path[:3])} (rule {name!r})" + \
+            ("" if not rest else ("" if isinstance(rest[0], int) else ".") + key_path(rest))
+    custom = error.schema.get("messages", {}).get(error.validator) if isinstance(error.schema, Mapping) else None
+    missing = error.message.split("'")[1] if error.validator == "required" else None
+    if custom:
+        return f"{where}: {custom.replace('{instance!r}', repr(error.instance)).replace('{missing!r}', repr(missing))}"
+    if error.validator == "additionalProperties":
+        unknown = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+        return f"{where}: unknown keys {unknown}; allowed: {sorted(error.schema.get('properties', {}))}"
+    if error.validator == "required":
+        return f"{where}: missing {missing!r}"
+    return f"{where}: {error.message}"
+
+
+def check_recipe(raw: Any) -> None:
+    """Refuses a recipe that breaks its schema (types, ranges, enums, every rule's
+    arguments) or holds a non-finite number: RecipeError with one line naming the key."""
+    import jsonschema
+    found = non_finite(raw)
+    if found:
+        raise RecipeError(f"{key_path(found[0])}: {found[1]} is not a finite number")
+    validator = jsonschema.Draft202012Validator(recipe_schema())
+    error = jsonschema.exceptions.best_match(validator.iter_errors(raw))
+    if error is not None:
+        raise RecipeError(describe(error, raw))
+
+
+def _listed(value: Any) -> tuple[str, ...]:
+    return tuple(map(str, value if isinstance(value, list) else [value]))
+
+
+def _source(s: Mapping[str, Any], validation: float) -> SourceSpec:
     core = {"name", "type", "paths", "kind", "epochs", "columns", "validation"}
-    if not isinstance(raw, Mapping) or raw.get("type") not in SOURCE_TYPES:
-        got = raw.get("type") if isinstance(raw, Mapping) else raw
-        raise RecipeError(f"{where}.type: {got!r} is not one of {sorted(SOURCE_TYPES)}")
-    s = _take(raw, where, core | READERS[raw["type"]].options)
-    if s["type"] == "hf" and s.get("dataset"):
-        s.setdefault("paths", [])   # a named dataset needs no paths
-    for key in ("name", "type", "paths"):
-        if key not in s:
-            raise RecipeError(f"{where}: missing {key!r}")
     kind = s.get("kind", "text")
-    if kind not in KINDS:
-        raise RecipeError(f"{where}.kind: {kind!r} is not one of {KINDS}")
-    epochs = float(s.get("epochs", DEFAULT_EPOCHS[kind]))
-    if epochs <= 0:
-        raise RecipeError(f"{where}.epochs: must be positive, got {epochs}")
-    if s.get("template", "plain") not in ("plain", "chatml"):
-        raise RecipeError(f"{where}.template: {s['template']!r} is not one of ('plain', 'chatml')")
-    paths = s["paths"] if isinstance(s["paths"], list) else [s["paths"]]
-    return SourceSpec(name=str(s["name"]), type=s["type"], paths=tuple(map(str, paths)), kind=kind,
-                      epochs=epochs, columns=dict(s.get("columns") or {}),
+    return SourceSpec(name=str(s["name"]), type=s["type"], paths=_listed(s.get("paths", [])), kind=kind,
+                      epochs=float(s.get("epochs", DEFAULT_EPOCHS[kind])), columns=dict(s.get("columns") or {}),
                       options={k: v for k, v in s.items() if k not in core},
-                      validation=_fraction(s.get("validation", validation), f"{where}.validation"))
+                      validation=float(s.get("validation", validation)))
 
 
-def _filters(raw: Mapping[str, Any]) -> dict[str, tuple[dict, ...]]:
-    f = _take(raw or {}, "filters", set(KINDS))
-    out = {}
-    for kind, rules in f.items():
-        if not isinstance(rules, list) or not all(isinstance(r, Mapping) and "name" in r for r in rules):
-            raise RecipeError(f"filters.{kind}: expected a list of {{name: rule, ...args}}")
-        out[kind] = tuple(dict(r) for r in rules)
-    return out
-
-
-def _decontaminate(raw: Mapping[str, Any] | None) -> DecontaminateSpec | None:
-    if not raw:
+def _decontaminate(d: Mapping[str, Any] | None) -> DecontaminateSpec | None:
+    if not d:
         return None
-    d = _take(raw, "decontaminate", {"sets", "ngram", "mode"})
-    if d.get("mode", "remove") not in ("remove", "mark"):
-        raise RecipeError(f"decontaminate.mode: {d['mode']!r} is not one of ('remove', 'mark')")
-    if int(d.get("ngram", 13)) < 1:
-        raise RecipeError("decontaminate.ngram: must be at least 1")
-    sets = []
-    for i, raw_set in enumerate(d.get("sets") or []):
-        e = _take(raw_set, f"decontaminate.sets[{i}]", {"name", "paths", "fields"})
-        if "name" not in e or "paths" not in e:
-            raise RecipeError(f"decontaminate.sets[{i}]: needs 'name' and 'paths'")
-        paths, fields = e["paths"], e.get("fields", ["text"])
-        sets.append(EvalSetSpec(str(e["name"]), tuple(map(str, paths if isinstance(paths, list) else [paths])),
-                                tuple(map(str, fields if isinstance(fields, list) else [fields]))))
-    if not sets or len({s.name for s in sets}) != len(sets):
+    sets = tuple(EvalSetSpec(str(e["name"]), _listed(e["paths"]), _listed(e.get("fields", ["text"])))
+                 for e in d["sets"])
+    if len({s.name for s in sets}) != len(sets):
         raise RecipeError("decontaminate.sets: list at least one set, with unique names")
-    return DecontaminateSpec(tuple(sets), int(d.get("ngram", 13)), d.get("mode", "remove"))
+    return DecontaminateSpec(sets, int(d.get("ngram", 13)), d.get("mode", "remove"))
 
 
-def _dedup(raw: Mapping[str, Any] | None) -> DedupSpec:
-    d = _take(raw or {}, "dedup", {"exact", "url", "near", "scope"})
-    if d.get("scope", "all") not in ("all", "source"):
-        raise RecipeError(f"dedup.scope: {d['scope']!r} is not one of ('all', 'source')")
+def _dedup(d: Mapping[str, Any]) -> DedupSpec:
     near = d.get("near")
     if near is True:
         near = {}
     if near not in (None, False):
-        n = _take(near, "dedup.near", {"ngram", "bands", "rows", "seed", "min_similarity"})
-        similarity = n.pop("min_similarity", 0.7)
-        if similarity is not None and not 0 <= float(similarity) <= 1:
-            raise RecipeError("dedup.near.min_similarity: a similarity between 0 and 1, or null")
-        near = MinHashParams(**{k: int(v) for k, v in n.items()},
-                             min_similarity=None if similarity is None else float(similarity))
-        if min(near.ngram, near.bands, near.rows) < 1:
-            raise RecipeError("dedup.near: ngram, bands and rows must be at least 1")
-    return DedupSpec(exact=bool(d.get("exact", True)), url=bool(d.get("url", False)),
-                     near=near or None, scope=d.get("scope", "all"))
+        near = MinHashParams(**{k: int(v) for k, v in near.items() if k != "min_similarity"},
+                             min_similarity=near.get("min_similarity", 0.7))
+    return DedupSpec(exact=d.get("exact", True), url=d.get("url", False), near=near or None,
+                     scope=d.get("scope", "all"))
 
 
 def parse_recipe(raw: Mapping[str, Any]) -> Recipe:
-    r = _take(raw, "recipe", {"name", "seed", "sources", "extract", "normalize", "filters", "decontaminate",
-                              "dedup", "tokenizer", "output"})
-    if not r.get("sources"):
-        raise RecipeError("recipe: 'sources' must list at least one source")
-    output = _take(r.get("output") or {}, "output", {"shard_tokens", "rejects", "validation", "stats_sample"})
-    validation = _fraction(output.get("validation", 0.0), "output.validation")
-    sources = tuple(_source(s, i, validation) for i, s in enumerate(r["sources"]))
+    check_recipe(raw)
+    r = dict(raw)
+    output = r.get("output") or {}
+    sources = tuple(_source(s, float(output.get("validation", 0.0))) for s in r["sources"])
     names = [s.name for s in sources]
     if len(set(names)) != len(names):
         raise RecipeError(f"sources: names must be unique, got {names}")
-    extract = _take(r.get("extract") or {}, "extract", {"html", "max_bytes", "timeout_s"})
+    extract = r.get("extract") or {}
     html = extract.get("html", "resiliparse")
-    if html not in EXTRACTORS:
-        raise RecipeError(f"extract.html: {html!r} is not one of {EXTRACTORS}")
     # trafilatura's run time on hostile HTML is unbounded: it gets a timeout unless told otherwise
     timeout = extract.get("timeout_s", 30.0 if html == "trafilatura" else None)
     limits = ExtractLimits(max_bytes=int(extract.get("max_bytes", ExtractLimits.max_bytes)),
                            timeout_s=None if timeout is None else float(timeout))
-    dedup = _dedup(r.get("dedup"))
-    tok = _take(r.get("tokenizer") or {}, "tokenizer", {"train", "path", "fim"})
-    fim = _take(tok.get("fim") or {}, "tokenizer.fim", {"rate", "spm_rate"})
-    fim = FimSpec(**{k: float(v) for k, v in fim.items()})
-    if not (0 <= fim.rate <= 1 and 0 <= fim.spm_rate <= 1):
-        raise RecipeError("tokenizer.fim: rate and spm_rate must be between 0 and 1")
-    train = _take(tok.get("train") or {}, "tokenizer.train", {"vocab_size", "sample_docs", "min_frequency"})
-    normalize = _take(r.get("normalize") or {}, "normalize", {"fix_mojibake"})
+    tok = r.get("tokenizer") or {}
+    fim = FimSpec(**{k: float(v) for k, v in (tok.get("fim") or {}).items()})
+    train = tok.get("train") or {}
     recipe = Recipe(
         name=str(r.get("name", "corpus")), seed=int(r.get("seed", 0)), sources=sources,
-        extract_html=html, extract_limits=limits, fix_mojibake=bool(normalize.get("fix_mojibake", False)),
-        filters=_filters(r.get("filters")), decontaminate=_decontaminate(r.get("decontaminate")),
-        dedup=dedup, rejects=bool(output.get("rejects", False)),
-        stats_sample=float(output.get("stats_sample", 1.0)),
+        extract_html=html, extract_limits=limits,
+        fix_mojibake=(r.get("normalize") or {}).get("fix_mojibake", False),
+        filters={kind: tuple(dict(rule) for rule in rules) for kind, rules in (r.get("filters") or {}).items()},
+        decontaminate=_decontaminate(r.get("decontaminate")), dedup=_dedup(r.get("dedup") or {}),
+        rejects=output.get("rejects", False), stats_sample=float(output.get("stats_sample", 1.0)),
         tokenizer=TokenizerSpec(path=tok.get("path"), fim=fim, **{k: int(v) for k, v in train.items()}),
         shard_tokens=int(output.get("shard_tokens", 4_000_000)), raw=dict(raw))
-    if recipe.shard_tokens <= 0:
-        raise RecipeError("output.shard_tokens must be positive")
-    if not 0 < recipe.stats_sample <= 1:
-        raise RecipeError("output.stats_sample: a fraction in (0, 1]")
     _check_rules(recipe)
     return recipe
 
@@ -242,10 +235,14 @@ def _check_rules(recipe: Recipe) -> None:
 
 
 def load_recipe(path: str) -> Recipe:
-    from apache_beam.io.filesystems import FileSystems
     try:
-        with FileSystems.open(path) as f:
-            raw = yaml.safe_load(f.read().decode("utf-8"))
+        if "://" in path:   # a remote recipe (gs://, s3://) through Beam's FileSystems
+            from apache_beam.io.filesystems import FileSystems
+            with FileSystems.open(path) as f:
+                raw = yaml.safe_load(f.read().decode("utf-8"))
+        else:
+            with open(path, encoding="utf-8") as f:
+                raw = yaml.safe_load(f)
     except (OSError, UnicodeDecodeError) as exc:
         raise RecipeError(f"cannot read recipe {path}: {exc}") from exc
     except yaml.YAMLError as exc:

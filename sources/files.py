@@ -5,7 +5,9 @@ go through the same call. Each match is returned with its path relative to the
 glob's fixed prefix: that relative path goes into document ids, so moving a
 dataset from a laptop to a bucket keeps its ids. Every reader module (warc,
 parquet, jsonl, ...) imports its ReadContext and `open_input` from here, and the
-registry (sources/readers.py) imports the readers, never the reverse.
+registry (sources/readers.py) imports the readers, never the reverse. Beam is
+imported where a file is listed or opened, not with the module, so checking a
+recipe (pipeline/recipe.py) costs no Beam import.
 """
 from __future__ import annotations
 
@@ -13,8 +15,6 @@ import glob as _glob
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Mapping
 
-from apache_beam.io.filesystem import CompressionTypes
-from apache_beam.io.filesystems import FileSystems
 
 
 @dataclass(frozen=True, order=True)
@@ -35,6 +35,7 @@ def fixed_prefix(pattern: str) -> str:
 def expand_paths(patterns: list[str]) -> list[InputFile]:
     """Every file matched by `patterns`, sorted, each once. An empty match is an error:
     a recipe that names no data is a typo, and finding out an hour later costs more."""
+    from apache_beam.io.filesystems import FileSystems
     found: dict[str, InputFile] = {}
     for pattern in patterns:
         if _glob.has_magic(pattern) or FileSystems.exists(pattern):
@@ -69,6 +70,9 @@ class ReadContext:
 def open_input(path: str, options: Mapping[str, Any] | None = None) -> BinaryIO:
     """A binary stream over `path`: HTTP(S) with retries and range resumption, anything
     else through Beam's FileSystems (local, gs://, s3://, hdfs://), bytes as stored."""
+    from apache_beam.io.filesystem import CompressionTypes
+    from apache_beam.io.filesystems import FileSystems
+
     from sources.http import is_url, open_url
     options = options or {}
     if is_url(path):

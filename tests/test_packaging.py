@@ -37,5 +37,6 @@ def test_the_sdist_beam_builds_holds_every_module_and_data_file(tmp_path):
         assert f"{path}.py" in names or f"{path}/__init__.py" in names, module
     every = {p.relative_to(REPO).as_posix() for package in PACKAGES for p in (REPO / package).rglob("*.py")}
     assert every <= names, sorted(every - names)
-    assert {"manifests/schemas/manifest-v1.json", "manifests/schemas/manifest-v2.json", "setup.py",
+    assert {"manifests/schemas/manifest-v1.json", "manifests/schemas/manifest-v2.json", "pipeline/schemas/recipe-v1.json",
+            "setup.py",
             "pyproject.toml"} <= names

@@ -157,3 +157,97 @@ def test_cli_fails_before_work_with_one_line(tmp_path):
         (2, "error: no input file matches '/nonexistent/*.warc.gz'")
     assert (finished / "manifest.json").read_text() == "{}"
     assert not (tmp_path / "manifest.json").exists()
+
+
+SOURCE = {"name": "a", "type": "parquet", "paths": ["x"]}
+
+
+@pytest.mark.parametrize("change, line", [
+    # wrong types gave raw tracebacks
+    ({"sources": [{**SOURCE, "epochs": "two"}]}, "sources[0].epochs: 'two' is not of type 'number'"),
+    ({"tokenizer": {"train": {"vocab_size": "big"}}}, "tokenizer.train.vocab_size: 'big' is not of type 'integer'"),
+    ({"sources": [{**SOURCE, "columns": ["text"]}]}, "sources[0].columns: ['text'] is not of type 'object'"),
+    # values that cannot work passed the checks and failed after the clean job
+    ({"tokenizer": {"train": {"vocab_size": 100}}}, "tokenizer.train.vocab_size: 100 is less than the minimum of 261"),
+    ({"tokenizer": {"train": {"sample_docs": 0}}}, "tokenizer.train.sample_docs: 0 is less than the minimum of 1"),
+    ({"tokenizer": {"train": {"min_frequency": -1}}}, "tokenizer.train.min_frequency: -1 is less than the minimum of 0"),
+    ({"sources": [{**SOURCE, "epochs": float("inf")}]}, "sources[0].epochs: inf is not a finite number"),
+    ({"sources": [{**SOURCE, "epochs": float("nan")}]}, "sources[0].epochs: nan is not a finite number"),
+    ({"filters": {"text": [{"name": "gopher_quality", "min_doc_words": "fifty"}]}},
+     "filters.text[0] (rule 'gopher_quality').min_doc_words: 'fifty' is not of type 'integer'"),
+    # a string that is not a boolean turned exact dedup on
+    ({"dedup": {"exact": "false"}}, "dedup.exact: 'false' is not of type 'boolean'"),
+    ({"sources": [{**SOURCE, "wat": True}]}, "sources[0].wat: only warc and cc-listing sources take it"),
+    ({"filters": {"code": [{"name": "datatrove"}]}}, "filters.code[0] (rule 'datatrove'): a datatrove rule needs its 'class'"),
+])
+def test_hostile_recipes_fail_with_one_line_naming_the_key(change, line):
+    with pytest.raises(RecipeError) as caught:
+        parse_recipe({**BASE, **change})
+    assert str(caught.value) == line
+
+
+def test_a_bad_recipe_fails_before_beam_is_imported(tmp_path):
+    """`python -m pipeline build` checks the recipe first: with Beam unimportable, a bad
+    recipe still ends in its one `error:` line and exit status 2."""
+    import subprocess
+    import sys
+    (tmp_path / "r.yaml").write_text("name: x\nsources:\n  - {name: a, type: warc, paths: [p], epochs: .nan}\n")
+    script = ("import sys; sys.modules['apache_beam'] = None\n"
+              "from pipeline.__main__ import main\n"
+              f"sys.exit(main(['build', '--recipe', {str(tmp_path / 'r.yaml')!r}, '--output', 'unused']))")
+    run = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True)
+    assert (run.returncode, run.stderr.splitlines()) == (2, ["error: sources[0].epochs: nan is not a finite number"])
+
+
+def schema_properties(node) -> set[str]:
+    """Every property name anywhere in a schema."""
+    if isinstance(node, dict):
+        own = set(node.get("properties", {}))
+        return own.union(*(schema_properties(v) for v in node.values()))
+    if isinstance(node, list):
+        return set().union(*(schema_properties(v) for v in node))
+    return set()
+
+
+def test_the_schema_holds_every_key_the_code_reads():
+    """The schema is the recipe reference: every key recipe.py reads, every argument of
+    every rule and every reader's options are in it, and nothing else is."""
+    import ast
+    import importlib
+    import inspect
+
+    from pipeline.recipe import recipe_schema
+    from pipeline.rules.quality import RULES
+    from sources.readers import READERS
+    from tokenizer.bpe import SPECIAL_TOKENS
+    schema = recipe_schema()
+    module = ast.parse((REPO / "pipeline" / "recipe.py").read_text())
+    parsers = ("_source", "_decontaminate", "_dedup", "parse_recipe")   # what turns a recipe into dataclasses
+    tree = ast.Module([n for n in module.body if isinstance(n, ast.FunctionDef) and n.name in parsers], [])
+    assert len(tree.body) == len(parsers)
+    read = {node.args[0].value for node in ast.walk(tree)
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get"
+            and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)}
+    read |= {node.slice.value for node in ast.walk(tree)
+             if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant)
+             and isinstance(node.slice.value, str)}
+    assert {"epochs", "fix_mojibake", "min_similarity", "sets"} <= read
+    assert read - {"sources", "filters", "type"} <= schema_properties(schema), read - schema_properties(schema)
+    rules = schema["$defs"]["rules"]
+    for name, factory in RULES.items():
+        if factory.__name__ == "make":   # a lazily imported class: its module and name are in the closure
+            module, attribute = (c.cell_contents for c in factory.__closure__)
+            factory = getattr(importlib.import_module(f"pipeline.rules.{module}"), attribute)
+        arguments = set(inspect.signature(factory).parameters) - {"signals"}
+        assert set(rules[name]["properties"]) - {"name"} == arguments, name
+    assert set(rules) == {*RULES, "datatrove"}
+    source = schema["$defs"]["source"]
+    assert source["properties"]["type"]["enum"] == list(READERS)
+    options = set().union(*(spec.options for spec in READERS.values()))
+    assert options <= set(source["properties"])
+    for rule in source["allOf"][1:]:          # each option allowed for exactly the types whose reader takes it
+        types = set(rule["if"]["properties"]["type"]["not"]["enum"])
+        for key in rule["then"]["properties"]:
+            assert types == {t for t, spec in READERS.items() if key in spec.options}, key
+    assert schema["properties"]["tokenizer"]["properties"]["train"]["properties"]["vocab_size"]["minimum"] == \
+        256 + len(SPECIAL_TOKENS)
