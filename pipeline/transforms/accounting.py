@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import zlib
+from functools import partial
 from typing import Sequence
 
 import apache_beam as beam
@@ -50,17 +51,40 @@ class WriteDeadLetters(beam.PTransform):
         self.path = f"{output}/{DEAD_LETTER_FILE}"
 
     def expand(self, dead):
-        path = self.path
+        return (dead | "CollectDeadLetters" >> beam.combiners.ToList()
+                | "WriteJsonl" >> beam.Map(partial(write_dead_letters, self.path)))
 
-        def write(records):
-            if not records:
-                return 0
-            with FileSystems.create(path) as f:
-                for r in sorted(records, key=lambda r: (r["source"], r["location"])):
-                    f.write((json.dumps(r, sort_keys=True) + "\n").encode("utf-8"))
-            return len(records)
 
-        return dead | "CollectDeadLetters" >> beam.combiners.ToList() | "WriteJsonl" >> beam.Map(write)
+def write_jsonl(path: str, records: list[dict]) -> int:
+    """Records as JSON lines at `path`, in the order given; the same bytes however often it
+    runs (a retried bundle overwrites its own file with the same content)."""
+    with FileSystems.create(path) as f:
+        for r in records:
+            f.write((json.dumps(r, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8"))
+    return len(records)
+
+
+def write_dead_letters(path: str, records: list[dict]) -> int:
+    """The dead letters sorted by source and location; no file for none."""
+    if not records:
+        return 0
+    return write_jsonl(path, sorted(records, key=lambda r: (r["source"], r["location"])))
+
+
+def write_reject_bucket(output: str, key: tuple[str, int], rows) -> int:
+    """One (source, bucket)'s audit records, sorted by id, into its own file."""
+    source, bucket = key
+    return write_jsonl(f"{output}/{REJECTS_DIR}/{source}-{bucket:02d}.jsonl",
+                       sorted(rows, key=lambda r: (r["id"], r["reason"])))
+
+
+def write_accounting(path: str, figures: dict) -> str:
+    """The clean job's figures, each list sorted, as one JSON object."""
+    doc = {name: sorted(list(row) if isinstance(row, tuple) else row for row in rows)
+           for name, rows in figures.items()}
+    with FileSystems.create(path) as f:
+        f.write(json.dumps(doc, sort_keys=True).encode("utf-8"))
+    return path
 
 
 class WriteRejects(beam.PTransform):
@@ -74,20 +98,10 @@ class WriteRejects(beam.PTransform):
         self.output = output
 
     def expand(self, records):
-        output = self.output
-
-        def write(key, rows):
-            source, bucket = key
-            rows = sorted(rows, key=lambda r: (r["id"], r["reason"]))
-            with FileSystems.create(f"{output}/{REJECTS_DIR}/{source}-{bucket:02d}.jsonl") as f:
-                for r in rows:
-                    f.write((json.dumps(r, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8"))
-            return len(rows)
-
         return (records
                 | "KeyByBucket" >> beam.Map(lambda r: ((r["source"], zlib.crc32(r["id"].encode()) % REJECT_BUCKETS), r))
                 | "GroupByBucket" >> beam.GroupByKey()
-                | "WriteJsonl" >> beam.MapTuple(write)
+                | "WriteJsonl" >> beam.MapTuple(partial(write_reject_bucket, self.output))
                 | "CountRecords" >> beam.CombineGlobally(sum))
 
 
@@ -102,15 +116,8 @@ class WriteAccounting(beam.PTransform):
 
     def expand(self, pbegin):
         path = self.path
-
-        def write(_, **figures):
-            doc = {name: sorted(list(row) if isinstance(row, tuple) else row for row in rows)
-                   for name, rows in figures.items()}
-            with FileSystems.create(path) as f:
-                f.write(json.dumps(doc, sort_keys=True).encode("utf-8"))
-            return path
-
-        return pbegin | "CreateTrigger" >> beam.Create([None]) | "WriteJson" >> beam.Map(write, **self.sides)
+        return (pbegin | "CreateTrigger" >> beam.Create([None])
+                | "WriteJson" >> beam.Map(lambda _, **figures: write_accounting(path, figures), **self.sides))
 
 
 def read_accounting(work_dir: str) -> dict:

@@ -248,7 +248,8 @@ class WriteFragments(beam.DoFn):
 
 
 class MergeShard(beam.DoFn):
-    """((split, shard), its fragment records) -> (split, the shard's manifest record), files written."""
+    """((split, shard), its fragment records) -> (split, the shard's manifest record), files
+    written under temporary names and renamed: safe to run twice on the same element."""
 
     def __init__(self, output: str):
         super().__init__()
@@ -260,8 +261,9 @@ class MergeShard(beam.DoFn):
     def process(self, shard, tokenizer):
         key, fragments = shard
         prefixes = [f["prefix"] for f in fragments]
+        # the fragments stay: a retried or re-run merge needs them, and the build removes
+        # the work folder once the manifest is written (pipeline/resume.remove_work)
         record = write_shard(self.output, key, merge_fragments(prefixes, tokenizer.dtype), tokenizer.dtype)
-        FileSystems.delete([f"{p}.{ext}" for p in prefixes for ext in ("tokens", "json")])
         self.counters.inc(f"write/{key[0]}_shards")
         self.counters.inc(f"write/{key[0]}_tokens", record["tokens"])
         self.counters.inc("shards/written")
