@@ -42,3 +42,15 @@ def exists(path: str) -> bool:
 def read_bytes(path: str, opener: Opener = open_file) -> bytes:
     with opener(path) as f:
         return f.read()
+
+
+def list_files(root: str) -> list[str]:
+    """Every file under `root`, as paths relative to it with `/` between parts."""
+    if is_remote(root):
+        import fsspec
+        fs, inner = fsspec.core.url_to_fs(root)
+        inner = inner.rstrip("/")
+        return sorted(path[len(inner) + 1:] for path in fs.find(inner))
+    base = local_path(root)
+    return sorted(os.path.relpath(os.path.join(folder, name), base).replace(os.sep, "/")
+                  for folder, _, names in os.walk(base) for name in names)

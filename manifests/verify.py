@@ -1,35 +1,177 @@
-"""`manifests verify`: re-check a corpus on disk against its manifest.
+"""`manifests verify`: re-check a corpus on disk against its manifest, every byte a trainer uses.
 
-Checks the schema, the funnel's balance, the tokenizer's hash, and for every
-shard of both splits: its files present (.bin, .idx, datatrove's .bin.index and
-the lineage parquet when recorded), sizes and sha256 as recorded, the .idx
-parses as MMIDIDX, its lengths and pointers agree with the .bin, its document
-count and token count match the manifest, the lineage map's offsets and lengths
-agree with the .idx, and every document ends with EOS. Then the totals: the
-training shards add up to the stream, the validation shards to the split. Then
-the epochs against the recipe, from the lineage maps: every whole epoch of a
-source holds each of its training documents once (its documents and tokens
-exactly), a fractional last epoch at most that, no epoch beyond; each document
-sits in the split its id's hash assigns; per-shard token counts per source match.
+Each problem is one line naming the file and the field; nothing raises. Checked:
+- manifest.json: present, JSON, valid against the schema of its version;
+- the funnel: balanced per source, its `kept` equal to the source's documents, its
+  dedup drops equal to the `dedup` section's, its errors equal to what
+  dead_letters.jsonl holds and its stage drops to what rejects/ holds (both hashed);
+- the tokenizer: tokenizer.json's sha256, and its vocabulary size, special tokens,
+  EOS and token dtype recomputed with HF tokenizers; tokenizer_config.json and
+  special_tokens_map.json hashed, their EOS the manifest's;
+- every shard of both splits, in training order (index i is `shard-0000i`): its files
+  present (.bin, .idx, datatrove's .bin.index, the lineage parquet), sizes and
+  sha256 as recorded, the .idx parses as MMIDIDX, its lengths and pointers agree with
+  the .bin, its document and token counts match, every document ends with EOS;
+- the totals: stream tokens and documents, the validation split, the shard count;
+  the `megatron` section recomputed from the shards;
+- no file in the output that the manifest does not list (a stray shard would be
+  read by datatrove's `shard-*.bin` pattern);
+- from the lineage maps: every whole epoch of a source holds each of its training
+  documents once (documents and tokens exactly), a fractional last epoch at most
+  that, no epoch beyond; each document in the split its id's hash assigns; tokens
+  per source and per epoch in each shard as the manifest says.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from collections import Counter, defaultdict
 
 import numpy as np
 
-from manifests.build import funnel_problems
-from manifests.files import exists, open_file, read_bytes
-from manifests.io import read_manifest, split_shards, validation_errors
-from manifests.lineage import read_lineage
-from manifests.shard_format import IndexedShard, stream_sha256
+from manifests.build import funnel_problems, megatron_args
+from manifests.files import exists, list_files, open_file, read_bytes
+from manifests.io import LOCK_FILE, MANIFEST_FILE, manifest_path, read_manifest, split_shards, validation_errors
+from manifests.lineage import LINEAGE_SUFFIX, read_lineage
+from manifests.report import REPORT_FILE
+from manifests.shard_format import IndexedShard, shard_name, stream_sha256, token_dtype
 from manifests.splits import TRAIN, VALIDATION, in_validation
+
+REJECT_STAGES = ("extract", "normalize", "filter", "decontaminate")   # the stages whose drops rejects/ records
+LEGACY_UNHASHED = ("dead_letters.jsonl", "tokenizer_config.json", "special_tokens_map.json")   # before version 3
 
 
 def sha256_of(path: str) -> tuple[str, int]:
     with open_file(path) as f:
         return stream_sha256(f)
+
+
+def verify(output: str) -> list[str]:
+    """All problems found; an empty list means the corpus is intact."""
+    output = output.rstrip("/")
+    manifest, problems = load(output)
+    if manifest is None:
+        return problems
+    problems = funnel_problems(manifest["funnel"]) + funnel_ties(manifest)
+    problems += tokenizer_problems(output, manifest)
+    problems += order_problems(manifest)
+    shards = split_shards(manifest)
+    for _, shard in shards:
+        problems += guarded(check_shard, output, shard, manifest["tokenizer"]["dtype"], manifest["tokenizer"]["eos_id"])
+    problems += total_problems(manifest)
+    problems += guarded(record_file_problems, output, manifest)
+    problems += guarded(stray_files, output, manifest)
+    if not problems and all("lineage" in s for _, s in shards):
+        problems += guarded(epoch_problems, output, manifest)
+    return problems
+
+
+def guarded(check, output: str, *args) -> list[str]:
+    """A check that meets an unreadable file reports it instead of raising."""
+    try:
+        return check(output, *args)
+    except (OSError, ValueError, KeyError, IndexError) as exc:
+        return [f"{getattr(check, '__name__', 'check')}: {type(exc).__name__}: {exc}"]
+
+
+def load(output: str) -> tuple[dict | None, list[str]]:
+    path = manifest_path(output)
+    if not exists(path):
+        return None, [f"{MANIFEST_FILE}: missing: no finished corpus at {output}"]
+    try:
+        manifest = read_manifest(output)
+    except (ValueError, UnicodeDecodeError) as exc:
+        return None, [f"{MANIFEST_FILE}: not JSON: {exc}"]
+    errors = validation_errors(manifest)
+    if errors:   # the checks below read the manifest's structure: trust it only once valid
+        return None, [f"{MANIFEST_FILE}: {e}" for e in errors] + [f"{MANIFEST_FILE}: does not match its schema: "
+                                                                  "files not checked"]
+    return manifest, []
+
+
+def funnel_ties(manifest: dict) -> list[str]:
+    """What the funnel must agree with inside the manifest: each source's kept documents
+    (both splits, as tokenized) and the dedup section's removals."""
+    problems = []
+    funnel, sources = manifest["funnel"], manifest["sources"]
+    for name, f in funnel.items():
+        if name in sources and f["kept"] != sources[name]["documents"]:
+            problems.append(f"funnel.{name}.kept: {f['kept']}, but sources.{name}.documents is "
+                            f"{sources[name]['documents']}")
+    for method, figures in manifest["dedup"].items():
+        if not isinstance(figures, dict) or "removed_by_source" not in figures:
+            continue
+        by_source = figures["removed_by_source"]
+        if figures["removed"] != sum(by_source.values()):
+            problems.append(f"dedup.{method}.removed: {figures['removed']} != the sum of removed_by_source "
+                            f"({sum(by_source.values())})")
+        for name, f in funnel.items():
+            dropped = f["dropped"].get(f"dedup/{method}", 0)
+            if dropped != by_source.get(name, 0):
+                problems.append(f"funnel.{name}.dropped.dedup/{method}: {dropped}, but dedup.{method}."
+                                f"removed_by_source.{name} is {by_source.get(name, 0)}")
+    return problems
+
+
+def tokenizer_problems(output: str, manifest: dict) -> list[str]:
+    """tokenizer.json against its hash, and what the manifest says of it recomputed with
+    HF tokenizers; the files transformers loads beside it."""
+    from tokenizers import Tokenizer
+    tok = manifest["tokenizer"]
+    path = f"{output}/{tok['path']}"
+    if not exists(path):
+        return [f"{tok['path']}: missing"]
+    data = read_bytes(path)
+    if hashlib.sha256(data).hexdigest() != tok["sha256"]:
+        return [f"{tok['path']}: sha256 mismatch (tokenizer.sha256)"]
+    try:
+        tokenizer = Tokenizer.from_str(data.decode("utf-8"))
+    except Exception as exc:   # noqa: BLE001 - the Rust library raises its own exception type
+        return [f"{tok['path']}: not a tokenizer: {exc}"]
+    problems = []
+    vocab = tokenizer.get_vocab_size(with_added_tokens=True)
+    if vocab != tok["vocab_size"]:
+        problems.append(f"tokenizer.vocab_size: {tok['vocab_size']}, {tok['path']} has {vocab}")
+    if token_dtype(vocab).name != tok["dtype"]:
+        problems.append(f"tokenizer.dtype: {tok['dtype']}, a vocabulary of {vocab} needs {token_dtype(vocab).name}")
+    for content, token_id in tok["special_tokens"].items():
+        if tokenizer.token_to_id(content) != token_id:
+            problems.append(f"tokenizer.special_tokens.{content}: {token_id}, {tok['path']} has "
+                            f"{tokenizer.token_to_id(content)}")
+    if tok["eos_id"] not in tok["special_tokens"].values():
+        problems.append(f"tokenizer.eos_id: {tok['eos_id']} is not one of the special tokens")
+    for name, record in tok.get("files", {}).items():
+        if not exists(f"{output}/{name}"):
+            problems.append(f"{name}: missing")
+            continue
+        content = read_bytes(f"{output}/{name}")
+        if (len(content), hashlib.sha256(content).hexdigest()) != (record["bytes"], record["sha256"]):
+            problems.append(f"{name}: bytes or sha256 do not match tokenizer.files")
+            continue
+        eos = json.loads(content).get("eos_token")
+        eos = eos.get("content") if isinstance(eos, dict) else eos
+        if tokenizer.token_to_id(eos or "") != tok["eos_id"]:
+            problems.append(f"{name}: eos_token {eos!r} is not token {tok['eos_id']}, tokenizer.eos_id")
+    return problems
+
+
+def order_problems(manifest: dict) -> list[str]:
+    """`shards` is the training order: record i is shard i, named for it (both splits)."""
+    problems = []
+    for split, records in ((TRAIN, manifest["shards"]), (VALIDATION, manifest.get("validation", {}).get("shards", []))):
+        for i, record in enumerate(records):
+            name = shard_name(split, i)
+            expected = {"index": i, "path": f"{name}.bin", "idx": f"{name}.idx", "ds_index": f"{name}.bin.index",
+                        "lineage": f"{name}{LINEAGE_SUFFIX}"}
+            actual = {"index": record["index"], "path": record["path"], "idx": record["idx"]["path"],
+                      **{k: record[k]["path"] for k in ("ds_index", "lineage") if k in record}}
+            wrong = [k for k in actual if actual[k] != expected[k]]
+            if wrong:
+                problems.append(f"{'shards' if split == TRAIN else 'validation.shards'}[{i}]: "
+                                f"{', '.join(f'{k} {actual[k]!r}' for k in wrong)}: position {i} of the "
+                                f"{split} order is {name}")
+    return problems
 
 
 def check_shard(output: str, shard: dict, dtype: str, eos_id: int) -> list[str]:
@@ -77,31 +219,83 @@ def check_shard(output: str, shard: dict, dtype: str, eos_id: int) -> list[str]:
     return problems
 
 
-def verify(output: str) -> list[str]:
-    """All problems found; an empty list means the corpus is intact."""
-    output = output.rstrip("/")
-    manifest = read_manifest(output)
-    problems = validation_errors(manifest)
-    if problems:   # the checks below read the manifest's structure: trust it only once valid
-        return problems + ["manifest.json does not match its schema: files not checked"]
-    problems = funnel_problems(manifest["funnel"])
-    tok = manifest["tokenizer"]
-    digest, _ = sha256_of(f"{output}/{tok['path']}")
-    if digest != tok["sha256"]:
-        problems.append(f"{tok['path']}: sha256 mismatch")
-    shards = split_shards(manifest)
-    for _, shard in shards:
-        problems += check_shard(output, shard, tok["dtype"], tok["eos_id"])
-    total = sum(s["tokens"] for s in manifest["shards"])
-    if total != manifest["stats"]["stream_tokens"]:
-        problems.append(f"shards hold {total} tokens, stats say {manifest['stats']['stream_tokens']}")
+def total_problems(manifest: dict) -> list[str]:
+    shards, stats = manifest["shards"], manifest["stats"]
     held_out = manifest.get("validation", {})
-    held = sum(s["tokens"] for split, s in shards if split == "validation")
-    if "tokens" in held_out and held != held_out["tokens"]:
-        problems.append(f"validation shards hold {held} tokens, the manifest says {held_out['tokens']}")
-    if not problems and all("lineage" in s for _, s in shards):
-        problems += epoch_problems(output, manifest)
+    held = held_out.get("shards", [])
+    figures = [("stats.stream_tokens", sum(s["tokens"] for s in shards), stats["stream_tokens"]),
+               ("stats.stream_documents", sum(s["documents"] for s in shards), stats.get("stream_documents")),
+               ("stats.shards", len(shards), stats.get("shards"))]
+    if "tokens" in held_out:
+        figures.append(("validation.tokens", sum(s["tokens"] for s in held), held_out["tokens"]))
+    problems = [f"{field}: shards hold {actual}, {field.split('.')[0]} say {said}" for field, actual, said in figures
+                if said is not None and actual != said]
+    if "megatron" in manifest:
+        expected = megatron_args(shards, manifest["tokenizer"]["dtype"], held)
+        for key in sorted(set(expected) | set(manifest["megatron"])):
+            if manifest["megatron"].get(key) != expected.get(key):
+                problems.append(f"megatron.{key}: does not match the shards (expected {str(expected.get(key))[:80]})")
     return problems
+
+
+def jsonl_counts(output: str, path: str) -> Counter:
+    """(source, reason) -> records in a dead-letter or rejects JSON Lines file."""
+    counts = Counter()
+    for line in read_bytes(f"{output}/{path}").decode("utf-8").splitlines():
+        record = json.loads(line)
+        counts[(record["source"], record["reason"])] += 1
+    return counts
+
+
+def record_file_problems(output: str, manifest: dict) -> list[str]:
+    """dead_letters.jsonl and rejects/ against their hashes, and their records against the
+    funnel's errors and stage drops (manifest version 3 on)."""
+    if manifest["schema_version"] < 3:
+        return []
+    problems = []
+    files = ([manifest["dead_letters"]] if "dead_letters" in manifest else []) + \
+        manifest.get("rejects", {}).get("files", [])
+    for record in files:
+        path = f"{output}/{record['path']}"
+        if not exists(path):
+            problems.append(f"{record['path']}: missing")
+        elif sha256_of(path) != (record["sha256"], record["bytes"]):
+            problems.append(f"{record['path']}: bytes or sha256 do not match the manifest")
+    if problems:
+        return problems
+    funnel = manifest["funnel"]
+    errors = jsonl_counts(output, manifest["dead_letters"]["path"]) if "dead_letters" in manifest else Counter()
+    said = Counter({(name, reason): n for name, f in funnel.items() for reason, n in f["errors"].items() if n})
+    if errors != said:
+        problems.append(f"funnel errors {dict(sorted(said.items()))} != dead_letters.jsonl's records "
+                        f"{dict(sorted(errors.items()))}")
+    if "rejects" in manifest:
+        rejected = Counter()
+        for record in manifest["rejects"]["files"]:
+            rejected += jsonl_counts(output, record["path"])
+        dropped = Counter({(name, reason): n for name, f in funnel.items() for reason, n in f["dropped"].items()
+                           if reason.split("/")[0] in REJECT_STAGES and n})
+        if rejected != dropped:
+            problems.append(f"funnel drops of {', '.join(REJECT_STAGES)} {dict(sorted(dropped.items()))} != rejects/'s "
+                            f"records {dict(sorted(rejected.items()))}")
+        if sum(rejected.values()) != manifest["rejects"]["records"]:
+            problems.append(f"rejects.records: {manifest['rejects']['records']}, rejects/ holds "
+                            f"{sum(rejected.values())}")
+    return problems
+
+
+def stray_files(output: str, manifest: dict) -> list[str]:
+    """Files in the output that the manifest neither lists nor derives."""
+    listed = {MANIFEST_FILE, REPORT_FILE, manifest["tokenizer"]["path"], *manifest["tokenizer"].get("files", {})}
+    for _, shard in split_shards(manifest):
+        listed |= {shard["path"], *(shard[k]["path"] for k in ("idx", "ds_index", "lineage") if k in shard)}
+    if "dead_letters" in manifest:
+        listed.add(manifest["dead_letters"]["path"])
+    listed |= {f["path"] for f in manifest.get("rejects", {}).get("files", [])}
+    legacy = manifest["schema_version"] < 3
+    stray = [path for path in list_files(output) if path not in listed and path != LOCK_FILE
+             and not (legacy and (path in LEGACY_UNHASHED or path.startswith("rejects/")))]
+    return [f"{path}: in the output but not in the manifest" for path in sorted(stray)]
 
 
 def epoch_problems(output: str, manifest: dict) -> list[str]:
@@ -112,16 +306,20 @@ def epoch_problems(output: str, manifest: dict) -> list[str]:
     problems = []
     for split, shard in split_shards(manifest):
         table = read_lineage(f"{output}/{shard['lineage']['path']}", ["id", "source", "epoch", "tokens"])
-        by_source = Counter()
+        by_source, by_epoch = Counter(), Counter()
         misplaced = 0
         for doc_id, source, epoch, tokens in zip(*(table.column(c).to_pylist() for c in table.column_names)):
             row = seen[split][source][epoch]
             row[0], row[1] = row[0] + 1, row[1] + tokens
             by_source[source] += tokens
+            by_epoch[str(epoch)] += tokens
             misplaced += (split == VALIDATION) != in_validation(doc_id, fractions.get(source, 0.0))
         if dict(by_source) != shard["tokens_by_source"]:
             problems.append(f"{shard['path']}: lineage tokens per source {dict(sorted(by_source.items()))} "
                             f"!= manifest {shard['tokens_by_source']}")
+        if dict(by_epoch) != shard["tokens_by_epoch"]:
+            problems.append(f"{shard['path']}: tokens_by_epoch {shard['tokens_by_epoch']}, the lineage map says "
+                            f"{dict(sorted(by_epoch.items(), key=lambda kv: int(kv[0])))}")
         if misplaced:
             problems.append(f"{shard['path']}: {misplaced} documents whose id hash puts them in the other split")
     for name, spec in sources.items():

@@ -55,9 +55,10 @@ def build_clean(p: beam.Pipeline, config: BuildConfig, clean_dir: str) -> None:
 
 
 def build_corpus(p: beam.Pipeline, config: BuildConfig, code: dict, clean_dir: str,
-                 accounts: dict) -> beam.PCollection:
+                 accounts: dict, published: list[dict] = ()) -> beam.PCollection:
     """Adds the corpus job to `p`, reading the finished clean job's `clean_dir` and its
-    `accounts` (transforms/accounting.read_accounting); returns the PCollection of the
+    `accounts` (transforms/accounting.read_accounting); `published`: the dead letters and
+    rejects files already copied into the output, hashed. Returns the PCollection of the
     manifest's path."""
     recipe = config.recipe
     layout = recipe.layout
@@ -82,5 +83,5 @@ def build_corpus(p: beam.Pipeline, config: BuildConfig, code: dict, clean_dir: s
     document_counts = counted.docs | "CountDocuments" >> CountDocuments(layout)
     entropy = docs_to_count | "MeasureWords" >> MeasureWords(recipe.seed, recipe.stats_sample)
     return shards | "WriteManifest" >> WriteManifest(
-        config, code, tokenizer=tokenizer, tokenizer_quality=counted.quality, shard_plans=shard_plans,
+        config, code, published, tokenizer=tokenizer, tokenizer_quality=counted.quality, shard_plans=shard_plans,
         documents=document_counts, entropy=entropy, **clean_accounts)

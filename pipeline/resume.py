@@ -61,16 +61,15 @@ def input_fingerprint(recipe) -> list[dict]:
     """Path, size and modification time of every input file (and evaluation set) the
     clean job reads. Where the filesystem gives no time (an http listing's lines, which
     name immutable Common Crawl files), the path and size stand alone."""
+    from sources.files import expand_paths
     from sources.readers import source_inputs
     paths: list[tuple[str, str, int, float | None]] = []
     for spec in recipe.sources:
         inputs, ignored = source_inputs(spec.type, list(spec.paths), spec.options)
         paths += [(spec.name, f.path, f.size, f.mtime) for f in (*inputs, *ignored)]
-    if recipe.decontaminate is not None:
+    if recipe.decontaminate is not None:   # a set matching no file fails here too, output untouched
         for eval_set in recipe.decontaminate.sets:
-            for pattern in eval_set.paths:
-                paths += [(f"eval:{eval_set.name}", m.path, m.size_in_bytes, m.last_updated_in_seconds)
-                          for m in FileSystems.match([pattern])[0].metadata_list]
+            paths += [(f"eval:{eval_set.name}", f.path, f.size, f.mtime) for f in expand_paths(list(eval_set.paths))]
     return [{"source": name, "path": path, "size": size, "mtime": mtime} for name, path, size, mtime in paths]
 
 
@@ -125,14 +124,22 @@ def clear_output(output: str) -> list[str]:
     return stale
 
 
-def publish(stage: str, output: str, names: list[str]) -> None:
-    """Copies a finished stage's output files (dead letters, rejects) into the output root."""
-    import shutil
-
+def publish(stage: str, output: str, names: list[str]) -> list[dict]:
+    """Copies a finished stage's output files (dead letters, rejects) into the output root;
+    returns each one's manifest record: path in the output, bytes, sha256, lines."""
     from apache_beam.io.filesystem import CompressionTypes
     raw = CompressionTypes.UNCOMPRESSED
+    records = []
     for source in _matching([f"{stage}/{name}" for name in names]):
+        digest, size, lines = hashlib.sha256(), 0, 0
         # a stream copy: creating the target makes its folder (FileSystems.copy does not, locally)
         with FileSystems.open(source, compression_type=raw) as src, \
                 FileSystems.create(output + source[len(stage):], compression_type=raw) as dst:
-            shutil.copyfileobj(src, dst, 1 << 20)
+            while chunk := src.read(1 << 20):
+                dst.write(chunk)
+                digest.update(chunk)
+                size += len(chunk)
+                lines += chunk.count(b"\n")
+        records.append({"path": source[len(stage) + 1:], "bytes": size, "sha256": digest.hexdigest(),
+                        "records": lines})
+    return records

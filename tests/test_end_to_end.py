@@ -169,8 +169,43 @@ CORRUPTIONS = {
         tokens=m["sources"]["cc-sample"]["tokens"] + 5)), ["cc-sample: epoch 0 holds", "expected each training"]),
     "edited validation share": (lambda root: edit_manifest(root, lambda m: m["validation"]["fractions"].update(
         {"cc-sample": 0.5})), [f"shard-0000{i}.bin: " for i in range(3)] + ["id hash puts them in the other split"]),
-    "edited schema": (lambda root: edit_manifest(root, lambda m: m.pop("funnel")), ["'funnel' is a required property"]),
+    "edited schema": (lambda root: edit_manifest(root, lambda m: m.pop("funnel")),
+                       ["manifest.json: <root>: 'funnel' is a required property"]),
     "edited tokenizer": (lambda root: (root / "tokenizer.json").write_text("{}"), ["tokenizer.json: sha256 mismatch"]),
+    # what verify missed before (the hostile-input issue): each is one line naming the file and field
+    "edited eos_token": (lambda root: (root / "tokenizer_config.json").write_text(
+        (root / "tokenizer_config.json").read_text().replace('"eos_token": "<|endoftext|>"', '"eos_token": "<|pad|>"')),
+        ["tokenizer_config.json: bytes or sha256 do not match tokenizer.files"]),
+    "edited special tokens map": (lambda root: (root / "special_tokens_map.json").write_text("{}\n"),
+                                  ["special_tokens_map.json: bytes or sha256 do not match tokenizer.files"]),
+    "stray shard": (lambda root: shutil.copy(root / "shard-00000.bin", root / "shard-00007.bin"),
+                    ["shard-00007.bin: in the output but not in the manifest"]),
+    "edited megatron dtype": (lambda root: edit_manifest(root, lambda m: m["megatron"].update(token_dtype_code=4)),
+                              ["megatron.token_dtype_code: does not match the shards"]),
+    "edited megatron sequences": (lambda root: edit_manifest(root, lambda m: m["megatron"]["sequences_per_dataset"][
+        "shard-00000"].__setitem__(0, 1)), ["megatron.sequences_per_dataset: does not match the shards"]),
+    "edited megatron blend": (lambda root: edit_manifest(root, lambda m: m["megatron"]["data_path"].__setitem__(0, "1")),
+                              ["megatron.data_path: does not match the shards"]),
+    "edited vocab size": (lambda root: edit_manifest(root, lambda m: m["tokenizer"].update(vocab_size=40000)),
+                          ["tokenizer.vocab_size: 40000, tokenizer.json has"]),
+    "edited special token": (lambda root: edit_manifest(root, lambda m: m["tokenizer"]["special_tokens"].update(
+        {"<|pad|>": 5})), ["tokenizer.special_tokens.<|pad|>: 5, tokenizer.json has"]),
+    "edited dedup total": (lambda root: edit_manifest(root, lambda m: m["dedup"]["near"].update(
+        removed=m["dedup"]["near"]["removed"] + 1)), ["dedup.near.removed: "]),
+    "balanced funnel edit": (lambda root: edit_manifest(root, lambda m: (
+        m["funnel"]["stack-sample"].update(kept=m["funnel"]["stack-sample"]["kept"] - 1),
+        m["funnel"]["stack-sample"]["dropped"].update({"filter/minified": 1}))),
+        ["funnel.stack-sample.kept: ", "funnel drops of extract, normalize, filter, decontaminate"]),
+    "reordered shards": (lambda root: edit_manifest(root, lambda m: m["shards"].reverse()),
+                         ["shards[0]: index 2, path 'shard-00002.bin'", "position 0 of the train order is shard-00000"]),
+    "edited tokens_by_epoch": (lambda root: edit_manifest(root, lambda m: m["shards"][0]["tokens_by_epoch"].update(
+        {"0": m["shards"][0]["tokens_by_epoch"]["0"] + 9, "1": m["shards"][0]["tokens_by_epoch"]["1"] - 9})),
+        ["shard-00000.bin: tokens_by_epoch"]),
+    "edited rejects": (lambda root: next((root / "rejects").iterdir()).write_text("{}\n"),
+                       ["rejects/", ": bytes or sha256 do not match the manifest"]),
+    "missing manifest": (lambda root: (root / "manifest.json").unlink(), ["manifest.json: missing: no finished corpus"]),
+    "manifest not JSON": (lambda root: (root / "manifest.json").write_text("{ not json"), ["manifest.json: not JSON"]),
+    "missing tokenizer": (lambda root: (root / "tokenizer.json").unlink(), ["tokenizer.json: missing"]),
 }
 
 
@@ -182,6 +217,7 @@ def test_verify_names_the_exact_failing_file(sample_corpus, tmp_path, corruption
     damage(broken)
     result = manifests_cli("verify", str(broken))
     assert result.returncode == 1 and "FAILED" in result.stdout, result.stdout
+    assert "Traceback" not in result.stderr, result.stderr
     failures = [line for line in result.stdout.splitlines() if line.startswith("FAIL ")]
     assert failures and all(text in result.stdout for text in expected), result.stdout
     files = {f.name for f in sample_corpus.iterdir()}

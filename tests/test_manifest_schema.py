@@ -26,8 +26,8 @@ def as_version_1(manifest: dict) -> dict:
 
 
 def test_builds_write_the_newest_version_and_it_round_trips(manifest, tmp_path):
-    assert manifest["schema_version"] == SCHEMA_VERSIONS[-1] == 2
-    assert schema()["$id"] == "corpusmill/manifest/v2"
+    assert manifest["schema_version"] == SCHEMA_VERSIONS[-1] == 3
+    assert schema()["$id"] == "corpusmill/manifest/v3"
     assert validation_errors(manifest) == []
     write_manifest(str(tmp_path), manifest)
     assert read_manifest(str(tmp_path)) == manifest
@@ -42,8 +42,24 @@ def test_an_older_manifest_still_validates_against_its_own_version(manifest):
     assert validation_errors({**manifest, "schema_version": 1})
 
 
+def as_version_2(manifest: dict) -> dict:
+    """What release 2 wrote: no hashes of the transformers files, dead letters or rejects."""
+    old = json.loads(json.dumps(manifest))
+    old["schema_version"] = 2
+    old["tokenizer"].pop("files")
+    old.pop("dead_letters", None)
+    old.get("rejects", {}).pop("files", None)
+    return old
+
+
+def test_a_version_2_manifest_still_validates_and_version_3_requires_the_file_hashes(manifest):
+    old = as_version_2(manifest)
+    assert validation_errors(old) == []
+    assert any("'files' is a required property" in e for e in validation_errors({**old, "schema_version": 3}))
+
+
 def test_unknown_versions_and_bad_fields_are_named(manifest):
-    assert validation_errors({**manifest, "schema_version": 99}) == ["schema_version: 99 is not one of [1, 2]"]
+    assert validation_errors({**manifest, "schema_version": 99}) == ["schema_version: 99 is not one of [1, 2, 3]"]
     with pytest.raises(ValueError, match="unknown manifest schema_version"):
         schema(99)
     bad = json.loads(json.dumps(manifest))

@@ -16,12 +16,14 @@ from manifests.build import (SCHEMA_VERSION, UnbalancedFunnel, build_funnel, cor
                              source_totals, tally_table, validation_split)
 from manifests.io import MANIFEST_FILE, encode_manifest, manifest_path
 from manifests.splits import TRAIN, VALIDATION
-from pipeline.transforms.accounting import REJECTS_DIR
+from pipeline.transforms.accounting import DEAD_LETTER_FILE, REJECTS_DIR
 
 
 def assemble_manifest(config, shards, tokenizer, reads, drops, errors, documents, groups, code,
-                      tallies=(), rejects=(), tokenizer_quality=None, entropy=(), shard_plans=None) -> dict:
-    """`shards`: (split, record) pairs from WriteShards; the rest, the stages' small figures."""
+                      tallies=(), rejects=(), tokenizer_quality=None, entropy=(), shard_plans=None,
+                      published=()) -> dict:
+    """`shards`: (split, record) pairs from WriteShards; `published`: the dead letters' and
+    rejects' file records (resume.publish); the rest, the stages' small figures."""
     from pipeline.transforms.stats import ALL_SOURCES
     recipe = config.recipe
     by_split = {split: sorted((r for s, r in shards if s == split), key=lambda r: r["index"])
@@ -59,8 +61,12 @@ def assemble_manifest(config, shards, tokenizer, reads, drops, errors, documents
         | ({"shard_cuts": shard_cuts(shard_plans)} if shard_plans else {}),
         "megatron": megatron_args(shards, tokenizer.dtype, held_out),
     }
+    files = {f["path"]: dict(f) for f in published}
+    if DEAD_LETTER_FILE in files:
+        manifest["dead_letters"] = files[DEAD_LETTER_FILE]
     if recipe.rejects:
-        manifest["rejects"] = {"path": f"{REJECTS_DIR}/", "records": sum(rejects)}
+        manifest["rejects"] = {"path": f"{REJECTS_DIR}/", "records": sum(rejects),
+                               "files": [f for path, f in sorted(files.items()) if path.startswith(f"{REJECTS_DIR}/")]}
     return manifest
 
 
@@ -90,20 +96,22 @@ def write_manifest(output: str, manifest: dict) -> str:
 
 
 class WriteManifest(beam.PTransform):
-    def __init__(self, config, code: dict, *, tokenizer, tokenizer_quality, shard_plans, **lists):
+    def __init__(self, config, code: dict, published=(), *, tokenizer, tokenizer_quality, shard_plans, **lists):
         """`lists`: reads, drops, errors, documents, entropy, groups, tallies, rejects PCollections."""
         super().__init__()
-        self.config, self.code = config, code
+        self.config, self.code, self.published = config, code, list(published)
         self.sides = dict(tokenizer=beam.pvalue.AsSingleton(tokenizer),
                           tokenizer_quality=beam.pvalue.AsSingleton(tokenizer_quality),
                           shard_plans=beam.pvalue.AsSingleton(shard_plans),
                           **{name: beam.pvalue.AsList(pcoll) for name, pcoll in lists.items()})
 
     def expand(self, shards):
-        config, code = self.config, self.code
+        config, code, published = self.config, self.code, self.published
 
         def write(_, shards, **sides):
-            manifest = assemble_manifest(config, shards, code=code, **sides)
+            if not any(split == TRAIN for split, _ in shards):
+                return None   # no training stream, no corpus: the driver says so (pipeline/build.py)
+            manifest = assemble_manifest(config, shards, code=code, published=published, **sides)
             return write_manifest(config.output, manifest)
 
         return (shards.pipeline

@@ -16,10 +16,11 @@ the corpus uses.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
-from dataclasses import dataclass
-from typing import Mapping, NamedTuple
+from dataclasses import dataclass, field
+from typing import Any, Mapping, NamedTuple
 
 import apache_beam as beam
 import numpy as np
@@ -61,6 +62,7 @@ class TokenizerInfo:
     dtype: str                       # the shards' token dtype (manifests/shard_format.token_dtype)
     held_out_above: float = -1.0     # sample keys above this were not trained on (-1: all held out)
     path: str = TOKENIZER_FILE       # in the output
+    files: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)   # the transformers files: bytes, sha256
 
     @classmethod
     def of(cls, tokenizer_json: str, held_out_above: float = -1.0) -> "TokenizerInfo":
@@ -73,18 +75,20 @@ class TokenizerInfo:
     def manifest_record(self) -> dict:
         """The manifest's `tokenizer` section, less the quality figures."""
         return {"path": self.path, "sha256": self.sha256, "vocab_size": self.vocab_size, "eos_id": self.eos_id,
-                "dtype": self.dtype, "special_tokens": dict(self.special_ids)}
+                "dtype": self.dtype, "special_tokens": dict(self.special_ids),
+                "files": {name: dict(record) for name, record in sorted(self.files.items())}}
 
 
 def save_tokenizer(trained: tuple[str, float], output: str) -> TokenizerInfo:
     """tokenizer.json, and the two files `transformers` loads with it. `trained` is the
     json and the sample key above which documents were held out of training."""
     tokenizer_json, held_out_above = trained
-    files = {TOKENIZER_FILE: tokenizer_json, **transformers_files(tokenizer_json)}
-    for name, text in files.items():
+    beside = {name: text.encode("utf-8") for name, text in transformers_files(tokenizer_json).items()}
+    for name, data in {TOKENIZER_FILE: tokenizer_json.encode("utf-8"), **beside}.items():
         with FileSystems.create(f"{output}/{name}") as f:
-            f.write(text.encode("utf-8"))
-    return TokenizerInfo.of(tokenizer_json, held_out_above)
+            f.write(data)
+    hashed = {name: {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()} for name, data in beside.items()}
+    return dataclasses.replace(TokenizerInfo.of(tokenizer_json, held_out_above), files=hashed)
 
 
 def train_on_sample(sample: list, spec: TokenizerSpec) -> tuple[str, float]:
