@@ -14,8 +14,10 @@ unchanged, and the output is rewritten to the same bytes (pipeline/resume.py).
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import time
+import traceback
 
 from pipeline.recipe import RecipeError
 
@@ -24,6 +26,22 @@ def build(argv: list[str]) -> str:
     """Builds the corpus (pipeline/build.py); here so callers need not know that module."""
     from pipeline.build import build as run
     return run(argv)
+
+
+ERROR_LINE = re.compile(r"^(?:[\w.]+\.)?(\w+(?:Error|Exception|Denied|Failed|NotFound)\w*): (.+)$", re.M)
+
+
+def root_cause(exc: BaseException) -> str:
+    """The first failure under `exc`, as `Type: message`: the innermost exception of its
+    chain, and inside the text of a runner's wrapped traceback (Beam reports a worker's
+    exception as text) the last `SomethingError: message` line."""
+    while exc.__cause__ is not None or (exc.__context__ is not None and not exc.__suppress_context__):
+        exc = exc.__cause__ or exc.__context__
+    lines = ERROR_LINE.findall(str(exc))
+    if lines:
+        kind, message = lines[-1]
+        return f"{kind}: {message.strip()}"
+    return f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}".rstrip(": ")
 
 
 def check_recipe_first(argv: list[str]) -> None:
@@ -47,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     except RecipeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    from pipeline.build import SETUP_ERRORS, summarize
+    from pipeline.build import SETUP_ERRORS, EmptyCorpus, summarize
     start = time.perf_counter()
     try:
         if argv[0] == "plan":
@@ -57,6 +75,13 @@ def main(argv: list[str] | None = None) -> int:
     except SETUP_ERRORS as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except EmptyCorpus as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:   # the runner's or the storage's failure: its traceback, then one line
+        traceback.print_exc()
+        print(f"error: {root_cause(exc)}", file=sys.stderr)
+        return 1
     print(summarize(output))
     print(f"\nbuilt in {time.perf_counter() - start:.1f}s")
     return 0

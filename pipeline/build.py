@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections import Counter
 
 
 def _quiet_optional_gcp_warning() -> None:
@@ -30,13 +31,18 @@ from manifests.inspect import summary  # noqa: E402
 from manifests.io import manifest_path, read_manifest  # noqa: E402
 from pipeline import progress, resume  # noqa: E402
 from pipeline.graph import build_clean, build_corpus  # noqa: E402
+from pipeline.lock import OutputLock, OutputLocked  # noqa: E402
 from pipeline.options import BuildConfig, MissingOption  # noqa: E402
 from pipeline.recipe import RecipeError  # noqa: E402
 from pipeline.runners import LOCAL_RUNNERS, local_parallelism, quiet_local_workers, with_local_runner  # noqa: E402
 from pipeline.transforms.accounting import DEAD_LETTER_FILE, REJECTS_DIR, kept_documents, read_accounting  # noqa: E402
 
 # Problems found before any work starts: one clear line, exit status 2.
-SETUP_ERRORS = (RecipeError, MissingOption, FileNotFoundError)
+SETUP_ERRORS = (RecipeError, MissingOption, FileNotFoundError, OutputLocked)
+
+
+class EmptyCorpus(RuntimeError):
+    """The recipe's inputs leave nothing to train on: no manifest is written."""
 
 
 log = logging.getLogger("corpusmill")
@@ -46,6 +52,11 @@ def build(argv: list[str]) -> str:
     options = with_local_runner(PipelineOptions(argv + local_parallelism(argv)))
     config = BuildConfig.from_options(options)
     FileSystems.set_options(options)   # the driver's own reads and deletes (s3 credentials given as flags)
+    with OutputLock(config.output, options, config.force):   # a second build into the output fails here
+        return build_locked(options, config)
+
+
+def build_locked(options: PipelineOptions, config: BuildConfig) -> str:
     code = code_version()
     inputs = resume.input_fingerprint(config.recipe)   # a missing input fails here, output untouched
     key_document = resume.clean_key_document(config.recipe, config.strict, inputs, code)
@@ -64,13 +75,30 @@ def build(argv: list[str]) -> str:
                 build_clean(p, config, clean_dir)
             resume.mark_done(clean_dir, key_document)
         resume.clear_work(config.work_dir, keep=(clean_dir,))   # a killed corpus job's fragments
-        resume.publish(clean_dir, config.output, [DEAD_LETTER_FILE, f"{REJECTS_DIR}/*"])
+        published = resume.publish(clean_dir, config.output, [DEAD_LETTER_FILE, f"{REJECTS_DIR}/*"])
         accounts = read_accounting(clean_dir)
-        display.job(progress.JobPlan("corpus", documents=kept_documents(accounts)))
+        kept = kept_documents(accounts)
+        if not kept:
+            raise EmptyCorpus(nothing_kept(accounts))
+        display.job(progress.JobPlan("corpus", documents=kept))
         with beam.Pipeline(options=options) as p:
-            build_corpus(p, config, code, clean_dir, accounts)
+            build_corpus(p, config, code, clean_dir, accounts, published)
+    if not FileSystems.exists(manifest_path(config.output)):   # WriteManifest writes none for an empty stream
+        raise EmptyCorpus(f"the training stream is empty: all {kept:,} kept documents fell in the validation "
+                          "split (output.validation or a source's validation); no manifest written")
     resume.remove_work(config.work_dir)   # intermediate clean parts; the manifest is what counts
     return config.output
+
+
+def nothing_kept(accounts: dict) -> str:
+    """Why a clean job kept nothing, in one line: how much was read and the main reasons."""
+    reasons = Counter()
+    for _, reason, n in (*accounts["drops"], *accounts["errors"]):
+        reasons[reason] += n
+    top = ", ".join(f"{reason} {n:,}" for reason, n in sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))[:4])
+    read = sum(n for _, n in accounts["reads"])
+    return f"no document survived the recipe: {read:,} records read, all dropped or dead-lettered ({top or 'none'}); " \
+        "no manifest written"
 
 
 def summarize(output: str) -> str:

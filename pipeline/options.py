@@ -25,6 +25,8 @@ class CorpusOptions(PipelineOptions):
         parser.add_argument("--output", help="output root: shards, tokenizer, manifest; required")
         parser.add_argument("--strict", action="store_true",
                             help="fail the job on the first unparseable record instead of dead-lettering it")
+        parser.add_argument("--force", action="store_true",
+                            help="take the output's lock over even if another build seems to hold it")
         parser.add_argument("--no_progress", action="store_true",
                             help="no live progress line on the terminal (local runs; clusters show counters)")
 
@@ -36,6 +38,7 @@ class BuildConfig:
     output: str
     strict: bool
     progress: bool = True
+    force: bool = False              # take the output's lock over (pipeline/lock.py)
 
     @property
     def work_dir(self) -> str:
@@ -48,4 +51,5 @@ class BuildConfig:
         if missing:
             raise MissingOption(f"missing required option(s): {', '.join(missing)}")
         return cls(recipe=load_recipe(ours.recipe), recipe_path=ours.recipe,
-                   output=ours.output.rstrip("/"), strict=bool(ours.strict), progress=not ours.no_progress)
+                   output=ours.output.rstrip("/"), strict=bool(ours.strict), progress=not ours.no_progress,
+                   force=bool(ours.force))

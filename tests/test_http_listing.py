@@ -110,7 +110,7 @@ def test_pipeline_reads_a_crawl_over_flaky_http(server):
                     label="Drops")
         assert_that(out.dead_letters | beam.Map(lambda r: (r["reason"], r["location"].split("@")[0])),
                     equal_to([("read/io_error", f"{base}/{names[-1]}")]), label="Missing")
-        assert_that(out.documents | beam.Filter(lambda d: d.meta.get("language") == "spa")
+        assert_that(out.documents | beam.Filter(lambda d: d.meta.get("language") == "es")
                     | beam.Map(lambda d: d.url), equal_to(["https://an.wikipedia.org/wiki/Escopete"]), label="Wet")
 
 

@@ -67,3 +67,52 @@ def test_build_from_and_to_s3_matches_local(s3, sample_corpus, tmp_path):
         assert body == (tmp_path / "local" / shard["path"]).read_bytes()
     keys = {o["Key"] for o in client.list_objects_v2(Bucket="crawl", Prefix="corpus/")["Contents"]}
     assert not any("_work" in k or "inprogress" in k for k in keys), "no temporaries left in the bucket"
+
+
+def test_output_lock_on_s3_is_a_conditional_put(s3):
+    """The lock's atomic creation on object storage: a conditional put (If-None-Match: *)
+    against the real S3 protocol; the second holder is refused, the lock goes with the first."""
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    from manifests.io import LOCK_FILE
+    from pipeline.lock import OutputLock, OutputLocked
+    endpoint, client = s3
+    options = PipelineOptions([f"--s3_endpoint_url={endpoint}", "--s3_access_key_id=test",
+                               "--s3_secret_access_key=test", "--s3_region_name=us-east-1"])
+    with OutputLock("s3://crawl/locked", options) as held:
+        body = json.loads(client.get_object(Bucket="crawl", Key=f"locked/{LOCK_FILE}")["Body"].read())
+        assert body["token"] == held.info.token and body["pid"] == os.getpid()
+        with pytest.raises(OutputLocked, match="s3://crawl/locked is being built by .* pid"):
+            with OutputLock("s3://crawl/locked", options):
+                pass
+    assert "Contents" not in client.list_objects_v2(Bucket="crawl", Prefix="locked/")
+
+
+def test_a_bucket_that_does_not_exist_ends_in_one_error_line_and_leaves_the_corpus(s3, sample_corpus, tmp_path,
+                                                                                    capsys):
+    """Inputs in a missing bucket: one line, exit 2, the finished corpus in the output left
+    as it was. An output in a missing bucket, an infrastructure failure: the traceback,
+    then one `error:` line naming the cause, exit status 1."""
+    from manifests.verify import verify
+    from pipeline.__main__ import main
+    endpoint, _ = s3
+    flags = [f"--s3_endpoint_url={endpoint}", "--s3_access_key_id=test", "--s3_secret_access_key=test",
+             "--s3_region_name=us-east-1", "--no_progress"]
+    finished = tmp_path / "finished"
+    shutil.copytree(sample_corpus, finished)
+    tokenizer = str(sample_corpus / "tokenizer.json")
+    (tmp_path / "r.yaml").write_text(yaml.safe_dump(recipe("s3://no-such-bucket/in", tokenizer)))
+    assert main(["build", "--recipe", str(tmp_path / "r.yaml"), "--output", str(finished), *flags]) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == \
+        "error: no input file matches 's3://no-such-bucket/in/cc/*.warc.gz'"
+    assert verify(str(finished)) == []
+    local = tmp_path / "in"
+    (local / "cc").mkdir(parents=True)
+    (local / "code").mkdir()
+    shutil.copy(SAMPLES / "cc" / "CC-SAMPLE-00001.warc.gz", local / "cc")
+    shutil.copy(SAMPLES / "code" / "part-00001.parquet", local / "code")
+    (tmp_path / "l.yaml").write_text(yaml.safe_dump(recipe(str(local), tokenizer)))
+    assert main(["build", "--recipe", str(tmp_path / "l.yaml"), "--output", "s3://no-such-bucket/out", *flags]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert "Traceback (most recent call last):" in err and err[-1].startswith("error: ") and "NoSuchBucket" in err[-1], \
+        err[-3:]
