@@ -8,13 +8,27 @@ OUT     ?= out/sample
 ARGS    ?=
 STAMP   := $(VENV)/.corpusmill-installed
 
-.PHONY: corpus test inspect verify report bench samples venv browser clean
+.PHONY: corpus test inspect verify report bench samples venv browser engines flink-up flink-down clean
 
 corpus: $(STAMP)
 	$(PY) -m pipeline build --recipe $(RECIPE) --output $(OUT) $(ARGS)
 
-test: $(STAMP) browser
+test: $(STAMP) browser engines
 	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+# The engine tests' job-server classpaths, fetched once from Maven Central into .engines/
+# (needs Java 17 and Maven; a clear error line otherwise).
+engines: $(STAMP)
+	$(PY) -m engines fetch flink
+
+# A Flink job server (Flink's runtime embedded) and a Python worker pool on loopback:
+#   make flink-up && make corpus ARGS="--runner=PortableRunner --job_endpoint=localhost:8099 \
+#     --environment_type=EXTERNAL --environment_config=localhost:50000" && make flink-down
+flink-up: engines
+	$(PY) -m engines up flink
+
+flink-down:
+	$(PY) -m engines down flink
 
 inspect: $(STAMP)
 	$(PY) -m manifests inspect $(OUT)

@@ -5,6 +5,7 @@ ours together, so `python -m pipeline build` takes any Beam flag unchanged.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from apache_beam.options.pipeline_options import PipelineOptions
@@ -50,6 +51,10 @@ class BuildConfig:
         missing = [f"--{name}" for name in ("recipe", "output") if not getattr(ours, name)]
         if missing:
             raise MissingOption(f"missing required option(s): {', '.join(missing)}")
-        return cls(recipe=load_recipe(ours.recipe), recipe_path=ours.recipe,
-                   output=ours.output.rstrip("/"), strict=bool(ours.strict), progress=not ours.no_progress,
-                   force=bool(ours.force))
+        # local relative paths are resolved here, where the command runs: a worker of an engine
+        # or a cluster has a working directory of its own
+        cwd = os.getcwd()
+        output = ours.output.rstrip("/")
+        return cls(recipe=load_recipe(ours.recipe).with_absolute_paths(cwd), recipe_path=ours.recipe,
+                   output=output if "://" in output else os.path.abspath(output), strict=bool(ours.strict),
+                   progress=not ours.no_progress, force=bool(ours.force))

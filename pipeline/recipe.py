@@ -10,8 +10,10 @@ against the working directory.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
+import os
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -87,6 +89,27 @@ class Recipe:
 
     def source(self, name: str) -> SourceSpec:
         return next(s for s in self.sources if s.name == name)
+
+    def with_absolute_paths(self, base: str) -> "Recipe":
+        """The recipe with its local relative paths (inputs, a local dataset folder or
+        listing base, evaluation sets, a given tokenizer) resolved against `base`: a
+        worker of a cluster or an engine runs in a working directory of its own."""
+        def fix(path: str) -> str:
+            return path if "://" in path or os.path.isabs(path) else os.path.join(base, path)
+
+        def fix_options(options: Mapping[str, Any]) -> dict:
+            out = dict(options)
+            for key in ("dataset", "base_url"):
+                if isinstance(out.get(key), str) and os.path.exists(fix(out[key])):
+                    out[key] = fix(out[key])
+            return out
+
+        sources = tuple(dataclasses.replace(s, paths=tuple(map(fix, s.paths)), options=fix_options(s.options))
+                        for s in self.sources)
+        decon = self.decontaminate and dataclasses.replace(self.decontaminate, sets=tuple(
+            dataclasses.replace(e, paths=tuple(map(fix, e.paths))) for e in self.decontaminate.sets))
+        tokenizer = dataclasses.replace(self.tokenizer, path=self.tokenizer.path and fix(self.tokenizer.path))
+        return dataclasses.replace(self, sources=sources, decontaminate=decon, tokenizer=tokenizer)
 
     @property
     def layout(self) -> StreamLayout:

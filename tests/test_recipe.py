@@ -1,4 +1,6 @@
 """Recipe loading: defaults, and errors that name the offending key before any work starts."""
+import os
+
 import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 
@@ -78,7 +80,10 @@ def test_options_become_a_frozen_config():
     options = CorpusOptions(["--recipe", str(REPO / SAMPLE_RECIPE), "--output", "out/x/", "--strict",
                              "--runner=DirectRunner"])
     config = BuildConfig.from_options(options)
-    assert config.output == "out/x" and config.strict and config.work_dir == "out/x/_work"
+    # relative paths resolve where the command runs: an engine's workers run elsewhere
+    assert config.output == os.path.abspath("out/x")
+    assert config.strict and config.work_dir == config.output + "/_work"
+    assert config.recipe.sources[0].paths[0] == os.path.abspath("sources/samples/cc/*.warc.gz")
     with pytest.raises(AttributeError):
         config.output = "elsewhere"
 
