@@ -8,7 +8,7 @@ OUT     ?= out/sample
 ARGS    ?=
 STAMP   := $(VENV)/.corpusmill-installed
 
-.PHONY: corpus test inspect verify report bench samples venv browser engines flink-up flink-down clean
+.PHONY: corpus test inspect verify report bench samples venv browser engines flink-up flink-down spark-up spark-down clean
 
 corpus: $(STAMP)
 	$(PY) -m pipeline build --recipe $(RECIPE) --output $(OUT) $(ARGS)
@@ -16,10 +16,12 @@ corpus: $(STAMP)
 test: $(STAMP) browser engines
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
-# The engine tests' job-server classpaths, fetched once from Maven Central into .engines/
+# The engine tests' classpaths (Flink and Spark job servers, Spark itself), fetched once
+# from Maven Central into .engines/
 # (needs Java 17 and Maven; a clear error line otherwise).
 engines: $(STAMP)
 	$(PY) -m engines fetch flink
+	$(PY) -m engines fetch spark
 
 # A Flink job server (Flink's runtime embedded) and a Python worker pool on loopback:
 #   make flink-up && make corpus ARGS="--runner=PortableRunner --job_endpoint=localhost:8099 \
@@ -29,6 +31,14 @@ flink-up: engines
 
 flink-down:
 	$(PY) -m engines down flink
+
+# A standalone Spark 3.5 cluster (a master, two one-core workers), Beam's Spark job server
+# and a Python worker pool on loopback; builds take the same ARGS as on Flink.
+spark-up: engines
+	$(PY) -m engines up spark
+
+spark-down:
+	$(PY) -m engines down spark
 
 inspect: $(STAMP)
 	$(PY) -m manifests inspect $(OUT)

@@ -4,13 +4,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from engines.local import EngineError, down, fetch, up
+from engines.local import ENGINES, EngineError, down, fetch, up
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m engines", description=__doc__)
     parser.add_argument("command", choices=("fetch", "up", "down"))
-    parser.add_argument("engine", choices=("flink",))
+    parser.add_argument("engine", choices=ENGINES)
     parser.add_argument("--job-port", type=int, default=8099)
     parser.add_argument("--worker-port", type=int, default=50000)
     args = parser.parse_args(argv)

@@ -1,10 +1,15 @@
 """Fetching, starting and stopping an engine and its Python worker pool on loopback.
 
-The job server is a JVM on the classpath Maven fetched; the worker pool is Beam's
-own `worker_pool_main` in this interpreter, started in a scratch folder so that
-a build proves it reads and writes by absolute paths, as a cluster's workers
-would. Their pids are kept in `.engines/run/<engine>.json`, so `down` (or a test's
-teardown) stops exactly what `up` started.
+- flink: Beam's Flink job server with Flink's runtime embedded (`[local]`).
+- spark: a standalone Spark cluster, one master and two workers of one core each
+  (each its own JVM; executors are JVMs the workers start), and Beam's Spark job
+  server submitting to it.
+
+Every JVM runs on the classpath Maven fetched; the worker pool is Beam's own
+`worker_pool_main` in this interpreter, started in a scratch folder so that a
+build proves it reads and writes by absolute paths, as a cluster's workers
+would. Pids are kept in `.engines/run/<engine>.json`, so `down` (or a test's
+teardown) stops exactly what `up` started, each process's whole session.
 """
 from __future__ import annotations
 
@@ -22,8 +27,17 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 CACHE = REPO / ".engines"
-JOB_SERVERS = {"flink": ("org.apache.beam.runners.flink.FlinkJobServerDriver", ["--flink-master=[local]"])}
+JOB_SERVERS = {"flink": "org.apache.beam.runners.flink.FlinkJobServerDriver",
+               "spark": "org.apache.beam.runners.spark.SparkJobServerDriver"}
+ENGINES = tuple(JOB_SERVERS)
 START_TIMEOUT_S = 120
+SPARK_WORKERS = 2
+# What Spark's launcher gives every JVM on Java 17 (JavaModuleOptions); run directly, they must be said
+JAVA17_OPENS = ["-XX:+IgnoreUnrecognizedVMOptions", "-Djdk.reflect.useDirectMethodHandle=false"] + [
+    f"--add-opens=java.base/{package}=ALL-UNNAMED" for package in (
+        "java.lang", "java.lang.invoke", "java.lang.reflect", "java.io", "java.net", "java.nio", "java.util",
+        "java.util.concurrent", "java.util.concurrent.atomic", "jdk.internal.ref", "sun.nio.ch", "sun.nio.cs",
+        "sun.security.action", "sun.util.calendar")]
 
 
 class EngineError(RuntimeError):
@@ -37,11 +51,17 @@ class Running:
     worker_port: int
     pids: tuple[int, ...]
     log_dir: str
+    master: str = ""                 # spark: the standalone master's URL
+    boot: str = ""                   # spark: the command its executors start Python harnesses with
 
     def build_args(self) -> list[str]:
-        """The Beam options that send a build to this engine."""
-        return ["--runner=PortableRunner", f"--job_endpoint=localhost:{self.job_port}",
-                "--environment_type=EXTERNAL", f"--environment_config=localhost:{self.worker_port}"]
+        """The Beam options that send a build to this engine: Flink's one JVM asks the
+        worker pool for harnesses (EXTERNAL); Spark's executors, several JVMs numbering
+        their workers alike, start their own (PROCESS, engines/boot.py)."""
+        endpoint = ["--runner=PortableRunner", f"--job_endpoint=localhost:{self.job_port}"]
+        if self.boot:
+            return [*endpoint, "--environment_type=PROCESS", f'--environment_config={{"command": "{self.boot}"}}']
+        return [*endpoint, "--environment_type=EXTERNAL", f"--environment_config=localhost:{self.worker_port}"]
 
 
 def lib_dir(engine: str) -> Path:
@@ -90,48 +110,118 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def start(command: list[str], log: Path, **kwargs) -> subprocess.Popen:
+    """A process in a session of its own (so `down` stops its children too), logging to `log`."""
+    with open(log, "w") as out:
+        return subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, **kwargs)
+
+
+def wait_until(ready, processes: dict[str, subprocess.Popen], engine: str, logs: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while not ready():
+        for name, proc in processes.items():
+            if proc.poll() is not None:
+                down(engine)
+                raise EngineError(f"the {engine} {name} exited with status {proc.returncode}; logs in {logs}")
+        if time.monotonic() > deadline:
+            down(engine)
+            raise EngineError(f"the {engine} engine did not start within {START_TIMEOUT_S} s; logs in {logs}")
+        time.sleep(0.5)
+
+
+def spark_cluster(java: str, classpath: str, logs: Path) -> tuple[str, dict[str, subprocess.Popen], dict]:
+    """A standalone master and SPARK_WORKERS workers of one core each; returns the master URL,
+    the processes, and the environment the job server needs. The workers build their
+    executors' command from SPARK_HOME, which here holds only `jars/`, the fetched
+    classpath."""
+    home = CACHE / "spark" / "home"
+    home.mkdir(parents=True, exist_ok=True)
+    if not (home / "jars").exists():
+        (home / "jars").symlink_to(lib_dir("spark"))
+    env = {**os.environ, "SPARK_HOME": str(home), "SPARK_SCALA_VERSION": "2.12", "SPARK_LOCAL_IP": "127.0.0.1",
+           "JAVA_HOME": str(Path(os.path.realpath(java)).parent.parent)}
+    port = free_port()
+    jvm = [java, *JAVA17_OPENS, "-Xmx512m", "-cp", classpath]
+    processes = {"master": start([*jvm, "org.apache.spark.deploy.master.Master", "--host", "127.0.0.1",
+                                  "--port", str(port), "--webui-port", str(free_port())], logs / "master.log", env=env)}
+    master = f"spark://127.0.0.1:{port}"
+    wait_until(lambda: listening(port), processes, "spark", logs)
+    for i in range(SPARK_WORKERS):
+        processes[f"worker {i}"] = start(
+            [*jvm, "org.apache.spark.deploy.worker.Worker", "--host", "127.0.0.1", "--cores", "1", "--memory", "3g",
+             "--work-dir", str(logs / f"worker-{i}"), "--webui-port", str(free_port()), master],
+            logs / f"worker-{i}.log", env=env)
+    return master, processes, env
+
+
 def up(engine: str, job_port: int = 8099, worker_port: int = 50000) -> Running:
-    """Starts the engine's job server and a worker pool; returns once both listen."""
+    """Starts the engine, its job server and a worker pool; returns once all listen."""
     java = require("java", "Java 17, to run the engine")
     classpath = f"{fetch(engine)}/*"
-    main_class, engine_args = JOB_SERVERS[engine]
     for port in (job_port, worker_port):
         if listening(port):
             raise EngineError(f"port {port} is taken: stop what listens there (python -m engines down {engine}?)")
     logs = Path(tempfile.mkdtemp(prefix=f"corpusmill-{engine}-"))
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
-    server = subprocess.Popen([java, "-cp", classpath, main_class, *engine_args, f"--job-port={job_port}",
-                               "--artifact-port=0", "--expansion-port=0"],
-                              stdout=open(logs / "job-server.log", "w"), stderr=subprocess.STDOUT,
-                              start_new_session=True)
-    pool = subprocess.Popen([sys.executable, "-m", "apache_beam.runners.worker.worker_pool_main",
-                             f"--service_port={worker_port}"], cwd=logs, env=env,
-                            stdout=open(logs / "worker-pool.log", "w"), stderr=subprocess.STDOUT,
-                            start_new_session=True)
-    running = Running(engine, job_port, worker_port, (server.pid, pool.pid), str(logs))
+    processes, master, env = {}, "", {**os.environ}
     (CACHE / "run").mkdir(parents=True, exist_ok=True)
-    (CACHE / "run" / f"{engine}.json").write_text(json.dumps(asdict(running)))
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while not (listening(job_port) and listening(worker_port)):
-        for name, proc in (("job server", server), ("worker pool", pool)):
-            if proc.poll() is not None:
-                down(engine)
-                raise EngineError(f"the {engine} {name} exited with status {proc.returncode}; log in {logs}")
-        if time.monotonic() > deadline:
-            down(engine)
-            raise EngineError(f"the {engine} job server did not listen within {START_TIMEOUT_S} s; log in {logs}")
-        time.sleep(0.5)
+    state = CACHE / "run" / f"{engine}.json"
+    if engine == "spark":
+        master, processes, env = spark_cluster(java, classpath, logs)
+        engine_args = [f"--spark-master-url={master}"]
+        state.write_text(json.dumps({"pids": [p.pid for p in processes.values()]}))   # stoppable from here on
+    else:
+        engine_args = ["--flink-master=[local]"]
+    processes["job server"] = start([java, *JAVA17_OPENS, "-cp", classpath, JOB_SERVERS[engine], *engine_args,
+                                     f"--job-port={job_port}", "--artifact-port=0", "--expansion-port=0"],
+                                    logs / "job-server.log", env=env)
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    processes["worker pool"] = start([sys.executable, "-m", "apache_beam.runners.worker.worker_pool_main",
+                                      f"--service_port={worker_port}"], logs / "worker-pool.log", cwd=logs,
+                                     env={**os.environ, "PATH": path})
+    boot = ""
+    if engine == "spark":
+        boot = str(CACHE / "run" / f"{engine}-boot.sh")
+        Path(boot).write_text(f'#!/bin/sh\nexec "{sys.executable}" "{REPO / "engines" / "boot.py"}" "$@" '
+                              f'2>>"{logs / "harness.log"}"\n')
+        os.chmod(boot, 0o755)
+    running = Running(engine, job_port, worker_port, tuple(p.pid for p in processes.values()), str(logs), master,
+                      boot)
+    state.write_text(json.dumps(asdict(running)))
+    wait_until(lambda: listening(job_port) and listening(worker_port) and spark_workers_ready(running),
+               processes, engine, logs)
     return running
 
 
+def spark_workers_ready(running: Running) -> bool:
+    """Every worker has registered with the master (the master's log says so)."""
+    if running.engine != "spark":
+        return True
+    log = Path(running.log_dir, "master.log")
+    return log.exists() and log.read_text(errors="replace").count("Registering worker") >= SPARK_WORKERS
+
+
 def down(engine: str) -> None:
-    """Stops what `up` started (each process's whole session: the pool's workers too)."""
+    """Stops what `up` started: each process's whole session, and every process working
+    in its log folder (Spark's executors and their Python harnesses, which the workers
+    start in sessions of their own)."""
     state = CACHE / "run" / f"{engine}.json"
     if not state.exists():
         return
-    for pid in json.loads(state.read_text())["pids"]:
+    recorded = json.loads(state.read_text())
+    for pid in recorded["pids"]:
         try:
             os.killpg(pid, signal.SIGKILL)
-        except ProcessLookupError:
+        except (ProcessLookupError, PermissionError):
             pass
+    log_dir = recorded.get("log_dir")
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            inside = log_dir and os.readlink(proc / "cwd").startswith(log_dir)
+        except OSError:
+            continue
+        if inside:
+            try:
+                os.kill(int(proc.name), signal.SIGKILL)
+            except ProcessLookupError:
+                pass
     state.unlink()
