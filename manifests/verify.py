@@ -145,11 +145,10 @@ def tokenizer_problems(output: str, manifest: dict) -> list[str]:
         if not exists(f"{output}/{name}"):
             problems.append(f"{name}: missing")
             continue
-        content = read_bytes(f"{output}/{name}")
-        if (len(content), hashlib.sha256(content).hexdigest()) != (record["bytes"], record["sha256"]):
+        if sha256_of(f"{output}/{name}") != (record["sha256"], record["bytes"]):
             problems.append(f"{name}: bytes or sha256 do not match tokenizer.files")
             continue
-        eos = json.loads(content).get("eos_token")
+        eos = json.loads(read_bytes(f"{output}/{name}")).get("eos_token")
         eos = eos.get("content") if isinstance(eos, dict) else eos
         if tokenizer.token_to_id(eos or "") != tok["eos_id"]:
             problems.append(f"{name}: eos_token {eos!r} is not token {tok['eos_id']}, tokenizer.eos_id")

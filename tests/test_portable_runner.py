@@ -2,20 +2,14 @@
 (`local_job_service_main`, on loopback, workers in this process) builds a corpus
 byte-identical to the local runner's, the way a Flink or Spark job server would
 receive it."""
-import socket
 import subprocess
 import sys
 import time
 
 import pytest
 
+from engines.local import free_port, listening
 from tests.conftest import assert_same_files, build_sample
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("localhost", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -26,9 +20,8 @@ def job_service():
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            with socket.socket() as s:
-                if s.connect_ex(("localhost", port)) == 0:
-                    break
+            if listening(port):
+                break
             assert service.poll() is None, service.stdout.read()
             time.sleep(0.2)
         else:
