@@ -1,10 +1,10 @@
-"""python -m engines {fetch,up,down} ENGINE [--job-port N] [--worker-port N]"""
+"""python -m engines {fetch,up,down} ENGINE [--job-port N] [--worker-port N] [--workers N (spark)]"""
 from __future__ import annotations
 
 import argparse
 import sys
 
-from engines.local import ENGINES, EngineError, down, fetch, up
+from engines.local import ENGINES, SPARK_WORKERS, EngineError, down, fetch, up
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -13,12 +13,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("engine", choices=ENGINES)
     parser.add_argument("--job-port", type=int, default=8099)
     parser.add_argument("--worker-port", type=int, default=50000)
+    parser.add_argument("--workers", type=int, default=SPARK_WORKERS, help="Spark workers of one core each")
     args = parser.parse_args(argv)
     try:
         if args.command == "fetch":
             print(fetch(args.engine))
         elif args.command == "up":
-            running = up(args.engine, args.job_port, args.worker_port)
+            running = up(args.engine, args.job_port, args.worker_port, args.workers)
             print(" ".join(running.build_args()))
         else:
             down(args.engine)

@@ -13,6 +13,7 @@ teardown) stops exactly what `up` started, each process's whole session.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -32,6 +33,8 @@ JOB_SERVERS = {"flink": "org.apache.beam.runners.flink.FlinkJobServerDriver",
 ENGINES = tuple(JOB_SERVERS)
 START_TIMEOUT_S = 120
 SPARK_WORKERS = 2
+SPARK_TASK_MAX_FAILURES = 8
+FLINK_RESTART_ATTEMPTS = 20
 # What Spark's launcher gives every JVM on Java 17 (JavaModuleOptions); run directly, they must be said
 JAVA17_OPENS = ["-XX:+IgnoreUnrecognizedVMOptions", "-Djdk.reflect.useDirectMethodHandle=false"] + [
     f"--add-opens=java.base/{package}=ALL-UNNAMED" for package in (
@@ -53,6 +56,8 @@ class Running:
     log_dir: str
     master: str = ""                 # spark: the standalone master's URL
     boot: str = ""                   # spark: the command its executors start Python harnesses with
+    master_ui: int = 0               # spark: the master's web UI port (its state as JSON at /json/)
+    workers: tuple[int, ...] = ()    # spark: the worker JVMs' pids
 
     def build_args(self) -> list[str]:
         """The Beam options that send a build to this engine: Flink's one JVM asks the
@@ -77,16 +82,19 @@ def require(tool: str, what: str) -> str:
 
 
 def fetch(engine: str) -> Path:
-    """The engine's job-server classpath in `.engines/<engine>/lib`, fetched once."""
+    """The engine's job-server classpath in `.engines/<engine>/lib`, fetched again only
+    when its pom.xml changes (`.complete` starts with the pom's hash)."""
     target = lib_dir(engine)
     done = target / ".complete"
-    if done.exists():
+    pom = REPO / "engines" / engine / "pom.xml"
+    pom_hash = hashlib.sha256(pom.read_bytes()).hexdigest()
+    if done.exists() and done.read_text().startswith(pom_hash):
         return target
     mvn = require("mvn", "Maven, to fetch Beam's job-server jars from Maven Central")
     require("java", "Java 17, to run the engine")
     partial = target.with_name("lib.partial")
     shutil.rmtree(partial, ignore_errors=True)
-    run = subprocess.run([mvn, "-q", "-B", "-f", str(REPO / "engines" / engine / "pom.xml"),
+    run = subprocess.run([mvn, "-q", "-B", "-f", str(pom),
                           "dependency:copy-dependencies", f"-DoutputDirectory={partial}"],
                          capture_output=True, text=True)
     if run.returncode != 0:
@@ -95,7 +103,7 @@ def fetch(engine: str) -> Path:
                           + " | ".join(last))
     shutil.rmtree(target, ignore_errors=True)
     partial.rename(target)
-    done.write_text("\n".join(sorted(p.name for p in target.glob("*.jar"))) + "\n")
+    done.write_text("\n".join([pom_hash, *sorted(p.name for p in target.glob("*.jar"))]) + "\n")
     return target
 
 
@@ -129,9 +137,9 @@ def wait_until(ready, processes: dict[str, subprocess.Popen], engine: str, logs:
         time.sleep(0.5)
 
 
-def spark_cluster(java: str, classpath: str, logs: Path) -> tuple[str, dict[str, subprocess.Popen], dict]:
-    """A standalone master and SPARK_WORKERS workers of one core each; returns the master URL,
-    the processes, and the environment the job server needs. The workers build their
+def spark_cluster(java: str, classpath: str, logs: Path, workers: int) -> tuple[str, int, dict, dict]:
+    """A standalone master and `workers` workers of one core each; returns the master URL,
+    its web UI port, the processes, and the environment the job server needs. The workers build their
     executors' command from SPARK_HOME, which here holds only `jars/`, the fetched
     classpath."""
     home = CACHE / "spark" / "home"
@@ -140,38 +148,64 @@ def spark_cluster(java: str, classpath: str, logs: Path) -> tuple[str, dict[str,
         (home / "jars").symlink_to(lib_dir("spark"))
     env = {**os.environ, "SPARK_HOME": str(home), "SPARK_SCALA_VERSION": "2.12", "SPARK_LOCAL_IP": "127.0.0.1",
            "JAVA_HOME": str(Path(os.path.realpath(java)).parent.parent)}
-    port = free_port()
+    port, ui = free_port(), free_port()
     jvm = [java, *JAVA17_OPENS, "-Xmx512m", "-cp", classpath]
     processes = {"master": start([*jvm, "org.apache.spark.deploy.master.Master", "--host", "127.0.0.1",
-                                  "--port", str(port), "--webui-port", str(free_port())], logs / "master.log", env=env)}
+                                  "--port", str(port), "--webui-port", str(ui)], logs / "master.log", env=env)}
     master = f"spark://127.0.0.1:{port}"
     wait_until(lambda: listening(port), processes, "spark", logs)
-    for i in range(SPARK_WORKERS):
-        processes[f"worker {i}"] = start(
+    for i in range(workers):
+        processes[f"worker-{i}"] = start(
             [*jvm, "org.apache.spark.deploy.worker.Worker", "--host", "127.0.0.1", "--cores", "1", "--memory", "3g",
              "--work-dir", str(logs / f"worker-{i}"), "--webui-port", str(free_port()), master],
             logs / f"worker-{i}.log", env=env)
-    return master, processes, env
+    return master, ui, processes, env
 
 
-def up(engine: str, job_port: int = 8099, worker_port: int = 50000) -> Running:
-    """Starts the engine, its job server and a worker pool; returns once all listen."""
+def flink_conf(logs: Path) -> Path:
+    """Flink's configuration for the embedded cluster: a failed task restarts its region up
+    to FLINK_RESTART_ATTEMPTS times (Flink's default without checkpoints is no restart)."""
+    folder = logs / "flink-conf"
+    folder.mkdir(exist_ok=True)
+    (folder / "flink-conf.yaml").write_text(
+        "restart-strategy.type: fixed-delay\n"
+        f"restart-strategy.fixed-delay.attempts: {FLINK_RESTART_ATTEMPTS}\n"
+        "restart-strategy.fixed-delay.delay: 1 s\n")
+    return folder
+
+
+def spark_driver_conf(engine: str, logs: Path) -> list[str]:
+    """The Spark driver's settings (a SparkConf reads `spark.*` system properties): a failed
+    task is retried up to SPARK_TASK_MAX_FAILURES times, as on a cluster (local mode would
+    not retry), and the event log keeps every task's metrics (shuffle bytes) for bench/."""
+    if engine != "spark":
+        return []
+    events = logs / "events"
+    events.mkdir(exist_ok=True)
+    return [f"-Dspark.task.maxFailures={SPARK_TASK_MAX_FAILURES}", "-Dspark.eventLog.enabled=true",
+            f"-Dspark.eventLog.dir=file://{events}"]
+
+
+def up(engine: str, job_port: int = 8099, worker_port: int = 50000, workers: int = SPARK_WORKERS) -> Running:
+    """Starts the engine, its job server and a worker pool; returns once all listen (and,
+    for Spark, once its `workers` workers have registered)."""
     java = require("java", "Java 17, to run the engine")
     classpath = f"{fetch(engine)}/*"
     for port in (job_port, worker_port):
         if listening(port):
             raise EngineError(f"port {port} is taken: stop what listens there (python -m engines down {engine}?)")
     logs = Path(tempfile.mkdtemp(prefix=f"corpusmill-{engine}-"))
-    processes, master, env = {}, "", {**os.environ}
+    processes, master, master_ui, env = {}, "", 0, {**os.environ}
     (CACHE / "run").mkdir(parents=True, exist_ok=True)
     state = CACHE / "run" / f"{engine}.json"
     if engine == "spark":
-        master, processes, env = spark_cluster(java, classpath, logs)
+        master, master_ui, processes, env = spark_cluster(java, classpath, logs, workers)
         engine_args = [f"--spark-master-url={master}"]
         state.write_text(json.dumps({"pids": [p.pid for p in processes.values()]}))   # stoppable from here on
     else:
-        engine_args = ["--flink-master=[local]"]
-    processes["job server"] = start([java, *JAVA17_OPENS, "-cp", classpath, JOB_SERVERS[engine], *engine_args,
+        engine_args = ["--flink-master=[local]", f"--flink-conf-dir={flink_conf(logs)}"]
+    processes["job server"] = start([java, *JAVA17_OPENS, *spark_driver_conf(engine, logs), "-cp", classpath,
+                                     JOB_SERVERS[engine], *engine_args,
                                      f"--job-port={job_port}", "--artifact-port=0", "--expansion-port=0"],
                                     logs / "job-server.log", env=env)
     path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
@@ -185,7 +219,7 @@ def up(engine: str, job_port: int = 8099, worker_port: int = 50000) -> Running:
                               f'2>>"{logs / "harness.log"}"\n')
         os.chmod(boot, 0o755)
     running = Running(engine, job_port, worker_port, tuple(p.pid for p in processes.values()), str(logs), master,
-                      boot)
+                      boot, master_ui, tuple(p.pid for name, p in processes.items() if name.startswith("worker-")))
     state.write_text(json.dumps(asdict(running)))
     wait_until(lambda: listening(job_port) and listening(worker_port) and spark_workers_ready(running),
                processes, engine, logs)
@@ -197,7 +231,7 @@ def spark_workers_ready(running: Running) -> bool:
     if running.engine != "spark":
         return True
     log = Path(running.log_dir, "master.log")
-    return log.exists() and log.read_text(errors="replace").count("Registering worker") >= SPARK_WORKERS
+    return log.exists() and log.read_text(errors="replace").count("Registering worker") >= len(running.workers)
 
 
 def down(engine: str) -> None:

@@ -1,16 +1,36 @@
-"""Real engines on loopback build the local runner's corpus byte for byte.
+"""Real engines on loopback build the local runner's corpus byte for byte, also when
+bundles fail and when a worker is lost.
 
 - Apache Flink's runtime (1.19, embedded in Beam's Flink job server);
 - a standalone Apache Spark 3.5 cluster: a master and two workers of one core each,
   each its own JVM, with Beam's Spark job server submitting to it.
 
 Both are fetched from Maven Central by `make engines`; the Python stages run in a Beam
-worker pool started in a folder of its own. A missing Java or Maven, or an unreachable
-Maven Central, fails here with one line naming what to install; it does not skip."""
+worker pool (Flink) or in harnesses Spark's executors start (Spark). A missing Java or
+Maven, or an unreachable Maven Central, fails here with one line naming what to
+install; it does not skip.
+
+The failure tests use the test-only hook of pipeline/transforms/faults.py: each chosen
+stage fails the first attempt of every bundle, after its own writes, and the engine
+retries it (Flink: a fixed-delay restart strategy; Spark: spark.task.maxFailures).
+"""
+import glob
+import json
+import os
+import signal
+import threading
+import time
+import urllib.request
+
 import pytest
 
 from engines.local import EngineError, down, free_port, up
+from pipeline.transforms import faults
 from tests.conftest import assert_same_files, build_sample
+
+# every stage with the hook, in the order the build meets them
+FILE_WRITERS = ["ReadSources", "WriteCleanParts", "WriteDropList", "SaveTokenizer", "WriteFragments",
+                "MergeShards", "WriteManifest"]
 
 
 def engine(name: str):
@@ -33,10 +53,33 @@ def spark():
     down("spark")
 
 
+def fail_first_attempts(monkeypatch, tmp_path, stages: list[str]):
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    monkeypatch.setenv(faults.MARKERS_ENV, str(markers))
+    monkeypatch.setenv(faults.STAGES_ENV, ",".join(stages))
+    return markers
+
+
+def failed_stages(markers) -> set[str]:
+    return {name.rsplit("-", 1)[0] for name in os.listdir(markers)}
+
+
 def test_flink_builds_the_local_runners_bytes(flink, sample_corpus, tmp_path):
     out = build_sample(tmp_path / "flink", *flink.build_args(), "--parallelism=2", "--no_progress")
     names = assert_same_files(sample_corpus, out)
     assert "manifest.json" in names and "shard-00000.bin" in names
+
+
+def test_flink_restarts_failed_bundles_and_writes_the_same_bytes(flink, sample_corpus, tmp_path, monkeypatch):
+    # Each failure restarts a region of the job; three writers keep the restarts few.
+    # Beam's WriteToParquet failed this test: its retried finalisation deleted the parts
+    # it had already renamed into place (pipeline/transforms/parts.py).
+    stages = ["WriteCleanParts", "WriteFragments", "MergeShards"]
+    markers = fail_first_attempts(monkeypatch, tmp_path, stages)
+    out = build_sample(tmp_path / "flink", *flink.build_args(), "--parallelism=2", "--no_progress")
+    assert failed_stages(markers) == set(stages)
+    assert_same_files(sample_corpus, out)
 
 
 def test_a_spark_cluster_builds_the_local_runners_bytes(spark, sample_corpus, tmp_path):
@@ -44,3 +87,49 @@ def test_a_spark_cluster_builds_the_local_runners_bytes(spark, sample_corpus, tm
     out = build_sample(tmp_path / "spark", *spark.build_args(), "--no_progress")
     names = assert_same_files(sample_corpus, out)
     assert "manifest.json" in names and "validation-00000.bin" in names
+
+
+def test_spark_retries_failed_tasks_and_writes_the_same_bytes(spark, sample_corpus, tmp_path, monkeypatch):
+    markers = fail_first_attempts(monkeypatch, tmp_path, FILE_WRITERS)
+    out = build_sample(tmp_path / "spark", *spark.build_args(), "--no_progress")
+    assert failed_stages(markers) == set(FILE_WRITERS)
+    assert_same_files(sample_corpus, out)
+
+
+def spark_apps(running) -> dict:
+    with urllib.request.urlopen(f"http://127.0.0.1:{running.master_ui}/json/", timeout=5) as r:
+        return json.load(r)
+
+
+def test_a_spark_build_survives_a_worker_killed_mid_job(spark, sample_corpus, tmp_path):
+    """SIGKILL one worker JVM while the corpus job runs (its executor dies with it): the
+    job finishes on the other worker, recomputing what the lost executor held. Runs last
+    in this module: the cluster keeps one worker afterwards."""
+    out = tmp_path / "spark"
+    done_before = len(spark_apps(spark)["completedapps"])
+    result = {}
+
+    def run():
+        try:
+            build_sample(out, *spark.build_args(), "--no_progress")
+        except Exception as exc:   # reported by the assertion below
+            result["error"] = exc
+
+    builder = threading.Thread(target=run)
+    builder.start()
+    deadline = time.monotonic() + 300
+    while not glob.glob(str(out / "_work" / "clean-*" / "_SUCCESS")):   # the clean job is done
+        assert builder.is_alive() and time.monotonic() < deadline, result
+        time.sleep(0.5)
+    while not spark_apps(spark)["activeapps"] or len(spark_apps(spark)["completedapps"]) == done_before:
+        assert builder.is_alive() and time.monotonic() < deadline, result
+        time.sleep(0.5)
+    time.sleep(10)                  # the corpus job's executors are at work
+    assert builder.is_alive(), "the corpus job ended before the kill"
+    victim = spark.workers[-1]
+    os.kill(victim, signal.SIGKILL)
+    builder.join(600)
+    assert not builder.is_alive() and "error" not in result, result
+    alive = [w for w in spark_apps(spark)["workers"] if w["state"] == "ALIVE"]
+    assert len(alive) == 1
+    assert_same_files(sample_corpus, out)

@@ -79,3 +79,46 @@ def test_tokenizer_and_manifest_writers_write_the_same_bytes_twice(tmp_path, sam
     assert files == first and info == first_info
     assert sorted(files) == ["manifest.json", "special_tokens_map.json", "tokenizer.json", "tokenizer_config.json"]
     assert info.files == manifest["tokenizer"]["files"]
+
+
+def test_a_retried_parts_commit_keeps_the_parts_it_renamed(tmp_path):
+    """The bug: Beam's WriteToParquet finalisation, restarted by Flink, first deleted every
+    finished part and then found its temporary files gone. A second commit of the same
+    list is a no-op; a commit of another list removes the first list's parts."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from pipeline.transforms.parts import commit_parts
+    prefix = str(tmp_path / "clean" / "part")
+    (tmp_path / "clean" / "_tmp").mkdir(parents=True)
+    written = []
+    for i in range(3):
+        written.append(str(tmp_path / "clean" / "_tmp" / f"{i}.parquet"))
+        pq.write_table(pa.table({"id": [str(i)]}), written[-1])
+    first = commit_parts(prefix, written)
+    before = snapshot(tmp_path / "clean")
+    assert commit_parts(prefix, written) == first and snapshot(tmp_path / "clean") == before
+    assert sorted(before) == [f"part-0000{i}-of-00003.parquet" for i in range(3)]
+    again = str(tmp_path / "clean" / "_tmp" / "again.parquet")
+    pq.write_table(pa.table({"id": ["0", "1", "2"]}), again)
+    assert commit_parts(prefix, [again]) == [f"{prefix}-00000-of-00001.parquet"]
+    assert sorted(snapshot(tmp_path / "clean")) == ["part-00000-of-00001.parquet"]
+
+
+def test_the_fault_hook_is_off_unless_asked_and_fails_each_bundle_once(tmp_path, monkeypatch):
+    import apache_beam as beam
+    import pytest
+    from apache_beam.testing.test_pipeline import TestPipeline
+
+    from pipeline.transforms import faults
+    with TestPipeline() as p:
+        pcoll = p | beam.Create([1, 2])
+        assert faults.after(pcoll, "Stage") is pcoll            # off: nothing in the graph
+    monkeypatch.setenv(faults.MARKERS_ENV, str(tmp_path))
+    monkeypatch.setenv(faults.STAGES_ENV, "Other,Stage")
+    with pytest.raises(Exception, match="test-only failure"):
+        with TestPipeline() as p:
+            faults.after(p | beam.Create([1, 2]), "Stage")
+    assert len(list(tmp_path.iterdir())) == 1                   # the bundle's marker
+    with TestPipeline() as p:                                   # the retry passes
+        faults.after(p | beam.Create([1, 2]), "Stage")

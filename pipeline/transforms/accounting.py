@@ -19,6 +19,7 @@ from typing import Sequence
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
+from pipeline.transforms import faults
 from pipeline.transforms.common import StageOutput
 from pipeline.transforms.dedup import DedupOutput
 from pipeline.transforms.read import ReadOutput
@@ -51,8 +52,9 @@ class WriteDeadLetters(beam.PTransform):
         self.path = f"{output}/{DEAD_LETTER_FILE}"
 
     def expand(self, dead):
-        return (dead | "CollectDeadLetters" >> beam.combiners.ToList()
-                | "WriteJsonl" >> beam.Map(partial(write_dead_letters, self.path)))
+        written = (dead | "CollectDeadLetters" >> beam.combiners.ToList()
+                   | "WriteJsonl" >> beam.Map(partial(write_dead_letters, self.path)))
+        return faults.after(written, "WriteDeadLetters")
 
 
 def write_jsonl(path: str, records: list[dict]) -> int:
@@ -98,11 +100,11 @@ class WriteRejects(beam.PTransform):
         self.output = output
 
     def expand(self, records):
-        return (records
-                | "KeyByBucket" >> beam.Map(lambda r: ((r["source"], zlib.crc32(r["id"].encode()) % REJECT_BUCKETS), r))
-                | "GroupByBucket" >> beam.GroupByKey()
-                | "WriteJsonl" >> beam.MapTuple(partial(write_reject_bucket, self.output))
-                | "CountRecords" >> beam.CombineGlobally(sum))
+        written = (records
+                   | "KeyByBucket" >> beam.Map(lambda r: ((r["source"], zlib.crc32(r["id"].encode()) % REJECT_BUCKETS), r))
+                   | "GroupByBucket" >> beam.GroupByKey()
+                   | "WriteJsonl" >> beam.MapTuple(partial(write_reject_bucket, self.output)))
+        return faults.after(written, "WriteRejects") | "CountRecords" >> beam.CombineGlobally(sum)
 
 
 class WriteAccounting(beam.PTransform):

@@ -16,6 +16,7 @@ from manifests.build import (SCHEMA_VERSION, UnbalancedFunnel, build_funnel, cor
                              source_totals, tally_table, validation_split)
 from manifests.io import MANIFEST_FILE, encode_manifest, manifest_path
 from manifests.splits import TRAIN, VALIDATION
+from pipeline.transforms import faults
 from pipeline.transforms.accounting import DEAD_LETTER_FILE, REJECTS_DIR
 
 
@@ -114,6 +115,7 @@ class WriteManifest(beam.PTransform):
             manifest = assemble_manifest(config, shards, code=code, published=published, **sides)
             return write_manifest(config.output, manifest)
 
-        return (shards.pipeline
-                | "CreateTrigger" >> beam.Create([None])
-                | "WriteJson" >> beam.Map(write, shards=beam.pvalue.AsList(shards), **self.sides))
+        written = (shards.pipeline
+                   | "CreateTrigger" >> beam.Create([None])
+                   | "WriteJson" >> beam.Map(write, shards=beam.pvalue.AsList(shards), **self.sides))
+        return faults.after(written, "WriteManifest")

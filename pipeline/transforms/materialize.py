@@ -1,7 +1,7 @@
 """WriteCleanParts / ReadCleanParts: late materialisation of the filtered documents.
 
-Filtered documents are written once, as zstd parquet through Beam's own parquet IO
-(temp files, finalised on success, so a retried bundle never leaves a duplicate),
+Filtered documents are written once, as zstd parquet (transforms/parts.py: a file per
+bundle, renamed into place once all succeeded, so a retried bundle never leaves a duplicate),
 while only small dedup keys go through a shuffle. The clean job writes the parts
 and the drop list into its stage folder (pipeline/resume.py); the corpus job reads
 the parts back and subtracts the drop list, part by part (PlanCleanParts,
@@ -15,7 +15,9 @@ import apache_beam as beam
 import pyarrow as pa
 
 from pipeline.rules.minhash import doc_ref
+from pipeline.transforms import faults
 from pipeline.transforms.packed import PackedGroupByKey
+from pipeline.transforms.parts import WriteParquetParts
 from sources.document import Document
 
 # Row groups of at most this much text: a reader decompresses a whole row group at a time,
@@ -58,12 +60,10 @@ class WriteCleanParts(beam.PTransform):
         self.prefix = f"{stage}/{CLEAN_PARTS}"
 
     def expand(self, docs):
-        return (docs
-                | "ConvertToRows" >> beam.Map(to_row)
-                | "WriteParquet" >> beam.io.WriteToParquet(self.prefix, CLEAN_SCHEMA, codec="zstd",
-                                                          file_name_suffix=".parquet",
-                                                          row_group_buffer_size=ROW_GROUP_BYTES,
-                                                          record_batch_size=256))
+        written = (docs
+                   | "ConvertToRows" >> beam.Map(to_row)
+                   | "WriteParquet" >> WriteParquetParts(self.prefix, CLEAN_SCHEMA, ROW_GROUP_BYTES))
+        return faults.after(written, "WriteCleanParts")
 
 
 class WriteDropList(beam.PTransform):
@@ -75,10 +75,10 @@ class WriteDropList(beam.PTransform):
         self.prefix = f"{stage}/{DROP_LIST}"
 
     def expand(self, drops):
-        return (drops
-                | "ConvertToRows" >> beam.MapTuple(lambda doc_id, _: {"id": doc_id})
-                | "WriteParquet" >> beam.io.WriteToParquet(self.prefix, DROP_SCHEMA, codec="zstd",
-                                                          file_name_suffix=".parquet"))
+        written = (drops
+                   | "ConvertToRows" >> beam.MapTuple(lambda doc_id, _: {"id": doc_id})
+                   | "WriteParquet" >> WriteParquetParts(self.prefix, DROP_SCHEMA))
+        return faults.after(written, "WriteDropList")
 
 
 class ReadDropList(beam.PTransform):

@@ -14,6 +14,7 @@ from typing import NamedTuple
 import apache_beam as beam
 
 from pipeline.recipe import SourceSpec
+from pipeline.transforms import faults
 from pipeline.transforms.common import DROPPED, Counters
 from sources.document import DeadLetter, Document, Rejected
 from sources.files import InputFile
@@ -95,9 +96,10 @@ class ReadSources(beam.PTransform):
                 | "SpreadSplits" >> beam.Reshuffle()
                 | "ReadRecords" >> beam.ParDo(ReadFile(by_name, self.strict))
                 .with_outputs(DROPPED, DEAD, READ, main="documents"))
+        documents = faults.after(outs.documents, "ReadSources")
         # Ignored files count as read and dropped, so the funnel covers every file matched.
         ignored_drops = pbegin | "ListIgnored" >> beam.Create(ignored)
         dropped = (outs[DROPPED], ignored_drops) | "MergeDrops" >> beam.Flatten()
         reads = (outs[READ], ignored_drops | "CountIgnored" >> beam.Map(lambda e: (e[0], 1))) \
             | "MergeReads" >> beam.Flatten()
-        return ReadOutput(outs.documents, dropped, outs[DEAD], reads)
+        return ReadOutput(documents, dropped, outs[DEAD], reads)

@@ -34,6 +34,7 @@ from manifests.lineage import LINEAGE_SUFFIX, HashingSink, LineageWriter
 from manifests.shard_format import EXTENSIONS, datatrove_index, encode_index, shard_name
 from manifests.splits import SPLITS
 from pipeline.rules.epochs import KEY_BINS, StreamLayout, key_bin, plan_shards
+from pipeline.transforms import faults
 from pipeline.transforms.common import Counters, in_global_window
 
 
@@ -278,7 +279,10 @@ class WriteShards(beam.PTransform):
 
     def expand(self, keyed_copies):
         info = beam.pvalue.AsSingleton(self.tokenizer)
-        return (keyed_copies
-                | "WriteFragments" >> beam.ParDo(WriteFragments(self.work_dir), tokenizer=info)
-                | "GroupFragmentsByShard" >> beam.GroupByKey()
-                | "MergeShards" >> beam.ParDo(MergeShard(self.output), tokenizer=info))
+        fragments = keyed_copies | "WriteFragments" >> beam.ParDo(WriteFragments(self.work_dir), tokenizer=info)
+        # a fragment's name is new on each attempt; its shard and size say which bundle it is
+        fragments = faults.after(fragments, "WriteFragments", key=lambda kv: (kv[0], kv[1]["entries"], kv[1]["tokens"]))
+        merged = (fragments
+                  | "GroupFragmentsByShard" >> beam.GroupByKey()
+                  | "MergeShards" >> beam.ParDo(MergeShard(self.output), tokenizer=info))
+        return faults.after(merged, "MergeShards")

@@ -32,6 +32,7 @@ from manifests.splits import TRAIN
 from pipeline.rules.epochs import StreamLayout
 from pipeline.rules.stats import document_language
 from pipeline.rules.fim import FimSpec, fim_cut, fim_ids
+from pipeline.transforms import faults
 from pipeline.transforms.common import Counters, in_global_window
 from tokenizer.bpe import EOS, FIM_MIDDLE, FIM_PREFIX, FIM_SUFFIX, SPECIAL_TOKENS, train_bpe, transformers_files
 from tokenizer.encoding import added_token_ids, special_token_id, tiktoken_encoding, vocab_size
@@ -125,7 +126,7 @@ class TrainTokenizer(beam.PTransform):
                            lambda d: (layout.sample_key(d.id, d.source), d.id, d.text))
                        | "SampleDocuments" >> beam.combiners.Top.Smallest(spec.sample_docs)
                        | "TrainBpe" >> beam.Map(train_on_sample, spec))
-        return trained | "SaveTokenizer" >> beam.Map(save_tokenizer, output)
+        return faults.after(trained | "SaveTokenizer" >> beam.Map(save_tokenizer, output), "SaveTokenizer")
 
 
 class EncodeDocuments(beam.DoFn):
