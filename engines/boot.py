@@ -14,8 +14,10 @@ def control_endpoint(provision_endpoint: str, worker_id: str) -> str:
     """Where the harness connects: the runner's provision service says, to the worker that
     names itself in the call's metadata (as it tells `boot`)."""
     import grpc
-
-    from apache_beam.portability.api import beam_provision_api_pb2, beam_provision_api_pb2_grpc
+    from apache_beam.portability.api import (
+        beam_provision_api_pb2,
+        beam_provision_api_pb2_grpc,
+    )
     with grpc.insecure_channel(provision_endpoint) as channel:
         info = beam_provision_api_pb2_grpc.ProvisionServiceStub(channel).GetProvisionInfo(
             beam_provision_api_pb2.GetProvisionInfoRequest(), metadata=(("worker_id", worker_id),)).info

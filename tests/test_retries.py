@@ -7,7 +7,11 @@ import json
 
 import numpy as np
 
-from pipeline.transforms.accounting import write_accounting, write_dead_letters, write_reject_bucket
+from pipeline.transforms.accounting import (
+    write_accounting,
+    write_dead_letters,
+    write_reject_bucket,
+)
 from pipeline.transforms.manifest import write_manifest
 from pipeline.transforms.shards import MergeShard, ShardEntry, WriteFragments
 from pipeline.transforms.tokenize import TokenizerInfo, save_tokenizer
@@ -116,9 +120,8 @@ def test_the_fault_hook_is_off_unless_asked_and_fails_each_bundle_once(tmp_path,
         assert faults.after(pcoll, "Stage") is pcoll            # off: nothing in the graph
     monkeypatch.setenv(faults.MARKERS_ENV, str(tmp_path))
     monkeypatch.setenv(faults.STAGES_ENV, "Other,Stage")
-    with pytest.raises(Exception, match="test-only failure"):
-        with TestPipeline() as p:
-            faults.after(p | beam.Create([1, 2]), "Stage")
+    with pytest.raises(Exception, match="test-only failure"), TestPipeline() as p:
+        faults.after(p | beam.Create([1, 2]), "Stage")
     assert len(list(tmp_path.iterdir())) == 1                   # the bundle's marker
     with TestPipeline() as p:                                   # the retry passes
         faults.after(p | beam.Create([1, 2]), "Stage")

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from typing import Callable, Optional
+from collections.abc import Callable
 
 import apache_beam as beam
 
@@ -32,7 +32,7 @@ class InjectedFault(RuntimeError):
     """Raised by the test-only hook; an engine's retry of the bundle passes."""
 
 
-def chosen(stage: str, environ=os.environ) -> Optional[str]:
+def chosen(stage: str, environ=os.environ) -> str | None:
     """The marker folder when the environment asks `stage` to fail, else None."""
     folder = environ.get(MARKERS_ENV)
     stages = {s.strip() for s in environ.get(STAGES_ENV, "").split(",") if s.strip()}
