@@ -60,7 +60,7 @@ browser:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; \
 	else echo "no apt-get: install Chromium to run the report's browser test"; fi
 
-bench: $(STAMP)
+bench: $(STAMP) engines
 	$(PY) -m pip install -q -c constraints.txt -e ".[bench]"
 	# litdata without torchvision: its 0.28 wheel does not load with torch 2.13; tokens need none of it
 	$(PY) -m pip install -q --no-deps litdata==0.2.76 lightning-utilities==0.15.3 obstore==0.12.1
@@ -72,6 +72,7 @@ bench: $(STAMP)
 	$(PY) -m bench.scale
 	$(PY) -m bench.loader
 	$(PY) -m bench.versus --readme
+	$(PY) -m bench.engines
 
 # Regenerates the bundled sample shards from installed material (needs
 # Debian's python3.11-doc for the HTML and reST; see sources/samples/make_samples.py).

@@ -56,7 +56,7 @@ class Running:
     log_dir: str
     master: str = ""                 # spark: the standalone master's URL
     boot: str = ""                   # spark: the command its executors start Python harnesses with
-    master_ui: int = 0               # spark: the master's web UI port (its state as JSON at /json/)
+    master_ui: int = 0               # spark: the master's web UI (its state as JSON at /json/); flink: REST API
     workers: tuple[int, ...] = ()    # spark: the worker JVMs' pids
 
     def build_args(self) -> list[str]:
@@ -162,15 +162,17 @@ def spark_cluster(java: str, classpath: str, logs: Path, workers: int) -> tuple[
     return master, ui, processes, env
 
 
-def flink_conf(logs: Path) -> Path:
+def flink_conf(logs: Path, rest_port: int) -> Path:
     """Flink's configuration for the embedded cluster: a failed task restarts its region up
-    to FLINK_RESTART_ATTEMPTS times (Flink's default without checkpoints is no restart)."""
+    to FLINK_RESTART_ATTEMPTS times (Flink's default without checkpoints is no restart),
+    and its REST API (job and task metrics, while a job runs) listens on `rest_port`."""
     folder = logs / "flink-conf"
     folder.mkdir(exist_ok=True)
     (folder / "flink-conf.yaml").write_text(
         "restart-strategy.type: fixed-delay\n"
         f"restart-strategy.fixed-delay.attempts: {FLINK_RESTART_ATTEMPTS}\n"
-        "restart-strategy.fixed-delay.delay: 1 s\n")
+        "restart-strategy.fixed-delay.delay: 1 s\n"
+        f"rest.port: {rest_port}\nrest.bind-port: {rest_port}\nrest.address: 127.0.0.1\n")
     return folder
 
 
@@ -203,7 +205,8 @@ def up(engine: str, job_port: int = 8099, worker_port: int = 50000, workers: int
         engine_args = [f"--spark-master-url={master}"]
         state.write_text(json.dumps({"pids": [p.pid for p in processes.values()]}))   # stoppable from here on
     else:
-        engine_args = ["--flink-master=[local]", f"--flink-conf-dir={flink_conf(logs)}"]
+        master_ui = free_port()
+        engine_args = ["--flink-master=[local]", f"--flink-conf-dir={flink_conf(logs, master_ui)}"]
     processes["job server"] = start([java, *JAVA17_OPENS, *spark_driver_conf(engine, logs), "-cp", classpath,
                                      JOB_SERVERS[engine], *engine_args,
                                      f"--job-port={job_port}", "--artifact-port=0", "--expansion-port=0"],
