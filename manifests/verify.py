@@ -9,7 +9,7 @@ Each problem is one line naming the file and the field; nothing raises. Checked:
   EOS and token dtype recomputed with HF tokenizers; tokenizer_config.json and
   special_tokens_map.json hashed, their EOS the manifest's;
 - every shard of both splits, in training order (index i is `shard-0000i`): its files
-  present (.bin, .idx, datatrove's .bin.index, the lineage parquet), sizes and
+  present (.bin, .idx, datatrove's .bin.index, the lineage parquet, the dataset file), sizes and
   sha256 as recorded, the .idx parses as MMIDIDX, its lengths and pointers agree with
   the .bin, its document and token counts match, every document ends with EOS;
 - the totals: stream tokens and documents, the validation split, the shard count;
@@ -19,7 +19,10 @@ Each problem is one line naming the file and the field; nothing raises. Checked:
 - from the lineage maps: every whole epoch of a source holds each of its training
   documents once (documents and tokens exactly), a fractional last epoch at most
   that, no epoch beyond; each document in the split its id's hash assigns; tokens
-  per source and per epoch in each shard as the manifest says.
+  per source and per epoch in each shard as the manifest says;
+- the documents dataset (output.documents), hashed like the shard's other files: each
+  shard's file holds exactly its first copies (epoch 0), in order, with their token
+  counts, and a shard with first copies has one.
 """
 from __future__ import annotations
 
@@ -31,6 +34,7 @@ from collections import Counter, defaultdict
 import numpy as np
 
 from manifests.build import funnel_problems, megatron_args
+from manifests.documents import read_documents
 from manifests.files import exists, list_files, open_file, read_bytes
 from manifests.io import LOCK_FILE, MANIFEST_FILE, manifest_path, read_manifest, split_shards, validation_errors
 from manifests.lineage import LINEAGE_SUFFIX, read_lineage
@@ -38,6 +42,7 @@ from manifests.report import REPORT_FILE
 from manifests.shard_format import IndexedShard, shard_name, stream_sha256, token_dtype
 from manifests.splits import TRAIN, VALIDATION, in_validation
 
+SHARD_FILES = ("ds_index", "lineage", "dataset")   # the files a shard record lists beside its .bin and .idx
 REJECT_STAGES = ("extract", "normalize", "filter", "decontaminate")   # the stages whose drops rejects/ records
 LEGACY_UNHASHED = ("dead_letters.jsonl", "tokenizer_config.json", "special_tokens_map.json")   # before version 3
 
@@ -64,6 +69,27 @@ def verify(output: str) -> list[str]:
     problems += guarded(stray_files, output, manifest)
     if not problems and all("lineage" in s for _, s in shards):
         problems += guarded(epoch_problems, output, manifest)
+        problems += guarded(dataset_problems, output, manifest)
+    return problems
+
+
+def dataset_problems(output: str, manifest: dict) -> list[str]:
+    """The documents dataset (output.documents) against the lineage maps: each shard's file
+    holds its first copies (epoch 0), in stream order, once each, and nothing else."""
+    if not (manifest["recipe"].get("output") or {}).get("documents"):
+        return []
+    problems = []
+    for _, shard in split_shards(manifest):
+        table = read_lineage(f"{output}/{shard['lineage']['path']}", ["id", "epoch", "tokens"])
+        first = [(i, t) for i, e, t in zip(*(table.column(c).to_pylist() for c in table.column_names)) if e == 0]
+        if "dataset" not in shard:
+            if first:
+                problems.append(f"{shard['path']}: {len(first)} first copies and no documents dataset file")
+            continue
+        rows = read_documents(f"{output}/{shard['dataset']['path']}", ["id", "tokens"])
+        if list(zip(*(rows.column(c).to_pylist() for c in rows.column_names))) != first:
+            problems.append(f"{shard['dataset']['path']}: ids or token counts are not {shard['lineage']['path']}'s "
+                            "first copies in order")
     return problems
 
 
@@ -175,7 +201,7 @@ def order_problems(manifest: dict) -> list[str]:
 
 def check_shard(output: str, shard: dict, dtype: str, eos_id: int) -> list[str]:
     problems = []
-    for rec in (shard, shard["idx"], *(shard[k] for k in ("ds_index", "lineage") if k in shard)):
+    for rec in (shard, shard["idx"], *(shard[k] for k in SHARD_FILES if k in shard)):
         path = f"{output}/{rec['path']}"
         if not exists(path):
             return [f"{rec['path']}: missing"]
@@ -287,7 +313,7 @@ def stray_files(output: str, manifest: dict) -> list[str]:
     """Files in the output that the manifest neither lists nor derives."""
     listed = {MANIFEST_FILE, REPORT_FILE, manifest["tokenizer"]["path"], *manifest["tokenizer"].get("files", {})}
     for _, shard in split_shards(manifest):
-        listed |= {shard["path"], *(shard[k]["path"] for k in ("idx", "ds_index", "lineage") if k in shard)}
+        listed |= {shard["path"], *(shard[k]["path"] for k in ("idx", *SHARD_FILES) if k in shard)}
     if "dead_letters" in manifest:
         listed.add(manifest["dead_letters"]["path"])
     listed |= {f["path"] for f in manifest.get("rejects", {}).get("files", [])}

@@ -58,7 +58,9 @@ def build(argv: list[str]) -> str:
 
 def build_locked(options: PipelineOptions, config: BuildConfig) -> str:
     code = code_version()
-    inputs = resume.input_fingerprint(config.recipe)   # a missing input fails here, output untouched
+    # a missing input fails here, output untouched
+    inputs = resume.documents_inputs(config.from_documents, config.recipe) if config.from_documents \
+        else resume.input_fingerprint(config.recipe)
     key_document = resume.clean_key_document(config.recipe, config.strict, inputs, code)
     resume.clear_output(config.output)   # from here on the output reads as unfinished
     clean_dir = resume.stage_dir(config.work_dir, "clean", resume.stage_key(key_document))
@@ -72,7 +74,7 @@ def build_locked(options: PipelineOptions, config: BuildConfig) -> str:
             resume.clear_work(config.work_dir)
             display.job(progress.JobPlan("clean", input_bytes=resume.source_bytes(inputs)))
             with beam.Pipeline(options=options) as p:
-                build_clean(p, config, clean_dir)
+                build_clean(p, config, clean_dir, [i["path"] for i in inputs if config.from_documents])
             resume.mark_done(clean_dir, key_document)
         resume.clear_work(config.work_dir, keep=(clean_dir,))   # a killed corpus job's fragments
         published = resume.publish(clean_dir, config.output, [DEAD_LETTER_FILE, f"{REJECTS_DIR}/*"])

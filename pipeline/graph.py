@@ -6,12 +6,16 @@ clean (build_clean), into the clean job's folder under _work/:
     ReadSources -> ExtractText -> Normalize -> FilterQuality -> [Decontaminate] -> WriteCleanParts
                                                                    \\-> Deduplicate (small keys) -> WriteDropList
     AccountForRecords: drops, reads, errors, tallies, group sizes, dead letters, rejects
+or, with --from_documents, an earlier build's documents dataset as it is:
+    ReadDocumentsDataset -> WriteCleanParts (an empty drop list; no rules, no dedup)
 
 corpus (build_corpus), from that folder into the output:
     PlanCleanParts (minus drop list) -> read -> TrainTokenizer (side input)
                                      -> read -> Tokenize -> CountShards (side input), CountDocuments
                                              \\-> MeasureWords
                                      -> read -> Tokenize -> ExpandEpochs -> WriteShards -> WriteManifest
+                                                (with output.documents, each first copy carries its
+                                                 dataset row: WriteShards writes documents/ too)
 
 ExpandEpochs sends each document to the training stream (its epoch copies) or,
 for the recipe's validation share, once to the validation shards.
@@ -22,8 +26,9 @@ import apache_beam as beam
 
 from pipeline.options import BuildConfig
 from pipeline.transforms.accounting import AccountForRecords, ReadAccounting
-from pipeline.transforms.dedup import Deduplicate
+from pipeline.transforms.dedup import Deduplicate, DedupOutput
 from pipeline.transforms.documents import Decontaminate, ExtractText, FilterQuality, Normalize
+from pipeline.transforms.from_documents import ReadDocumentsDataset
 from pipeline.transforms.manifest import WriteManifest
 from pipeline.transforms.materialize import (PlanCleanParts, ReadDropList, ReadPlannedParts, WriteCleanParts,
                                              WriteDropList, clean_part_files)
@@ -33,9 +38,18 @@ from pipeline.transforms.stats import CountDocuments, MeasureWords
 from pipeline.transforms.tokenize import Tokenize, TrainTokenizer
 
 
-def build_clean(p: beam.Pipeline, config: BuildConfig, clean_dir: str) -> None:
+def build_clean(p: beam.Pipeline, config: BuildConfig, clean_dir: str, dataset_files: list[str] = ()) -> None:
     """Adds the clean job to `p`: every document read, kept into `clean_dir`'s parts, or
-    dropped, or dead-lettered, with the counts the manifest's funnel needs."""
+    dropped, or dead-lettered, with the counts the manifest's funnel needs. With
+    `--from_documents`, `dataset_files` (an earlier build's documents dataset) are the
+    documents, kept as they are: no rules and no dedup run again."""
+    if config.from_documents:
+        read = p | "ReadDocumentsDataset" >> ReadDocumentsDataset(dataset_files)
+        read.documents | "WriteCleanParts" >> WriteCleanParts(clean_dir)
+        nothing = DedupOutput(p | "NoDedupDrops" >> beam.Create([]), p | "NoDedupGroups" >> beam.Create([]))
+        nothing.drop_list | "WriteDropList" >> WriteDropList(clean_dir)
+        p | "AccountForRecords" >> AccountForRecords(clean_dir, read, [], nothing, rejects=False)
+        return
     recipe = config.recipe
     rejects = recipe.rejects
     read = p | "ReadSources" >> ReadSources(recipe.sources, config.strict)
@@ -76,7 +90,8 @@ def build_corpus(p: beam.Pipeline, config: BuildConfig, code: dict, clean_dir: s
     counted = docs_to_count | "Tokenize" >> Tokenize(tokenizer, layout, recipe.tokenizer.fim)
     shard_plans = counted.docs | "CountShards" >> CountShards(layout, recipe.shard_tokens)
     docs_to_shard = (parts | "ReadPartsToShard" >> ReadPlannedParts(after=shard_plans)
-                     | "TokenizeForShards" >> Tokenize(tokenizer, layout, recipe.tokenizer.fim, measure=False)).docs
+                     | "TokenizeForShards" >> Tokenize(tokenizer, layout, recipe.tokenizer.fim, measure=False,
+                                                     rows=recipe.documents)).docs
     keyed_copies = docs_to_shard | "ExpandEpochs" >> ExpandEpochs(layout, recipe.shard_tokens, shard_plans)
     shards = keyed_copies | "WriteShards" >> WriteShards(config.output, tokenizer, config.work_dir)
     clean_accounts = p | "ReadAccounting" >> ReadAccounting(accounts)

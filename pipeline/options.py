@@ -28,6 +28,9 @@ class CorpusOptions(PipelineOptions):
                             help="fail the job on the first unparseable record instead of dead-lettering it")
         parser.add_argument("--force", action="store_true",
                             help="take the output's lock over even if another build seems to hold it")
+        parser.add_argument("--from_documents", "--from-documents", dest="from_documents", default=None,
+                            help="an earlier build's output whose documents dataset (output.documents) this "
+                                 "build tokenizes and shards again, skipping reading, extraction, filters and dedup")
         parser.add_argument("--no_progress", action="store_true",
                             help="no live progress line on the terminal (local runs; clusters show counters)")
 
@@ -40,6 +43,7 @@ class BuildConfig:
     strict: bool
     progress: bool = True
     force: bool = False              # take the output's lock over (pipeline/lock.py)
+    from_documents: str = ""         # an earlier output whose documents dataset replaces the clean job's reading
 
     @property
     def work_dir(self) -> str:
@@ -55,6 +59,8 @@ class BuildConfig:
         # or a cluster has a working directory of its own
         cwd = os.getcwd()
         output = ours.output.rstrip("/")
+        earlier = (ours.from_documents or "").rstrip("/")
         return cls(recipe=load_recipe(ours.recipe).with_absolute_paths(cwd), recipe_path=ours.recipe,
                    output=output if "://" in output else os.path.abspath(output), strict=bool(ours.strict),
-                   progress=not ours.no_progress, force=bool(ours.force))
+                   progress=not ours.no_progress, force=bool(ours.force),
+                   from_documents=earlier if not earlier or "://" in earlier else os.path.abspath(earlier))

@@ -84,6 +84,7 @@ class Recipe:
     tokenizer: TokenizerSpec = TokenizerSpec()
     shard_tokens: int = 4_000_000
     rejects: bool = False            # write dropped documents' first characters to rejects/
+    documents: bool = False          # write every kept document once, with metadata, to documents/
     stats_sample: float = 1.0        # share of documents whose words the entropy figures count
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
@@ -239,7 +240,8 @@ def parse_recipe(raw: Mapping[str, Any]) -> Recipe:
         fix_mojibake=(r.get("normalize") or {}).get("fix_mojibake", False),
         filters={kind: tuple(dict(rule) for rule in rules) for kind, rules in (r.get("filters") or {}).items()},
         decontaminate=_decontaminate(r.get("decontaminate")), dedup=_dedup(r.get("dedup") or {}),
-        rejects=output.get("rejects", False), stats_sample=float(output.get("stats_sample", 1.0)),
+        rejects=output.get("rejects", False), documents=bool(output.get("documents", False)),
+        stats_sample=float(output.get("stats_sample", 1.0)),
         tokenizer=TokenizerSpec(path=tok.get("path"), fim=fim, **{k: int(v) for k, v in train.items()}),
         shard_tokens=int(output.get("shard_tokens", 4_000_000)), raw=dict(raw))
     _check_rules(recipe)

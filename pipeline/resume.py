@@ -36,7 +36,8 @@ from manifests.io import manifest_path
 DONE = "_SUCCESS"
 # What a corpus job writes into the output root (and nothing else of the user's is touched).
 CORPUS_FILES = ("shard-*", "validation-*", ".*.inprogress", "tokenizer.json", "tokenizer_config.json",
-                "special_tokens_map.json", "dead_letters.jsonl", "rejects/*")
+                "special_tokens_map.json", "dead_letters.jsonl", "rejects/*", "documents/*/*",
+                "documents/*/.*.inprogress")
 
 
 def stage_key(document: dict[str, Any]) -> str:
@@ -71,6 +72,27 @@ def input_fingerprint(recipe) -> list[dict]:
         for eval_set in recipe.decontaminate.sets:
             paths += [(f"eval:{eval_set.name}", f.path, f.size, f.mtime) for f in expand_paths(list(eval_set.paths))]
     return [{"source": name, "path": path, "size": size, "mtime": mtime} for name, path, size, mtime in paths]
+
+
+def documents_inputs(earlier: str, recipe) -> list[dict]:
+    """The documents dataset of the build at `earlier` as this build's inputs (path, size
+    and sha256 of each file, from its manifest). Fails before any work when that build
+    has no manifest or no dataset, or holds a source this recipe does not name."""
+    from manifests.io import read_manifest, split_shards
+    from pipeline.recipe import RecipeError
+    if not FileSystems.exists(manifest_path(earlier)):
+        raise FileNotFoundError(f"--from_documents {earlier}: no manifest.json there (not a finished build)")
+    manifest = read_manifest(earlier, FileSystems.open)
+    files = [shard["dataset"] for _, shard in split_shards(manifest) if "dataset" in shard]
+    if not files:
+        raise RecipeError(f"--from_documents {earlier}: that build wrote no documents dataset "
+                          "(its recipe's output.documents was off)")
+    missing = sorted(set(manifest["sources"]) - {s.name for s in recipe.sources})
+    if missing:
+        raise RecipeError(f"--from_documents {earlier}: its documents come from source(s) {', '.join(missing)}, "
+                          "which this recipe does not name (the recipe gives each source its epochs)")
+    return [{"source": "documents", "path": f"{earlier}/{f['path']}", "size": f["bytes"], "sha256": f["sha256"]}
+            for f in files]
 
 
 def source_bytes(fingerprint: list[dict]) -> int:

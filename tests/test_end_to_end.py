@@ -228,9 +228,13 @@ def test_verify_names_the_exact_failing_file(sample_corpus, tmp_path, corruption
 def test_outputs_are_complete_and_temporaries_gone(sample_corpus, manifest):
     names = {p.name for p in sample_corpus.iterdir()}
     shards = [*manifest["shards"], *manifest["validation"]["shards"]]
-    expected = {"manifest.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "rejects"} | \
+    expected = {"manifest.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "rejects",
+                "documents"} | \
         {s[k]["path"] for s in shards for k in ("idx", "ds_index", "lineage")} | {s["path"] for s in shards}
     assert names == expected, "no dead_letters.jsonl when nothing was dead-lettered"
+    datasets = {p.relative_to(sample_corpus).as_posix() for p in (sample_corpus / "documents").rglob("*")
+                if p.is_file()}
+    assert datasets == {s["dataset"]["path"] for s in shards if "dataset" in s}, "no .inprogress left in documents/"
     assert manifest["stats"]["dead_letters"] == 0
 
 

@@ -19,6 +19,7 @@ def as_version_1(manifest: dict) -> dict:
     old.pop("validation")
     for shard in old["shards"]:
         shard.pop("lineage")
+        shard.pop("dataset", None)
     for source in old["sources"].values():
         for key in ("bytes", "bytes_per_token", "validation", "languages", "words"):
             source.pop(key)
@@ -26,8 +27,8 @@ def as_version_1(manifest: dict) -> dict:
 
 
 def test_builds_write_the_newest_version_and_it_round_trips(manifest, tmp_path):
-    assert manifest["schema_version"] == SCHEMA_VERSIONS[-1] == 3
-    assert schema()["$id"] == "corpusmill/manifest/v3"
+    assert manifest["schema_version"] == SCHEMA_VERSIONS[-1] == 4
+    assert schema()["$id"] == "corpusmill/manifest/v4"
     assert validation_errors(manifest) == []
     write_manifest(str(tmp_path), manifest)
     assert read_manifest(str(tmp_path)) == manifest
@@ -42,9 +43,25 @@ def test_an_older_manifest_still_validates_against_its_own_version(manifest):
     assert validation_errors({**manifest, "schema_version": 1})
 
 
+def as_version_3(manifest: dict) -> dict:
+    """What release 3 wrote: no documents dataset."""
+    old = json.loads(json.dumps(manifest))
+    old["schema_version"] = 3
+    for shard in old["shards"] + old["validation"]["shards"]:
+        shard.pop("dataset", None)
+    return old
+
+
+def test_a_version_3_manifest_still_validates_and_knows_no_dataset(manifest):
+    assert any("dataset" in s for s in manifest["shards"])
+    old = as_version_3(manifest)
+    assert validation_errors(old) == []
+    assert any("dataset" in e for e in validation_errors({**manifest, "schema_version": 3}))
+
+
 def as_version_2(manifest: dict) -> dict:
     """What release 2 wrote: no hashes of the transformers files, dead letters or rejects."""
-    old = json.loads(json.dumps(manifest))
+    old = as_version_3(manifest)
     old["schema_version"] = 2
     old["tokenizer"].pop("files")
     old.pop("dead_letters", None)
@@ -59,7 +76,7 @@ def test_a_version_2_manifest_still_validates_and_version_3_requires_the_file_ha
 
 
 def test_unknown_versions_and_bad_fields_are_named(manifest):
-    assert validation_errors({**manifest, "schema_version": 99}) == ["schema_version: 99 is not one of [1, 2, 3]"]
+    assert validation_errors({**manifest, "schema_version": 99}) == ["schema_version: 99 is not one of [1, 2, 3, 4]"]
     with pytest.raises(ValueError, match="unknown manifest schema_version"):
         schema(99)
     bad = json.loads(json.dumps(manifest))

@@ -46,7 +46,8 @@ def assemble_manifest(config, shards, tokenizer, reads, drops, errors, documents
         "schema_version": SCHEMA_VERSION,
         "name": recipe.name,
         "recipe": recipe.raw,
-        "options": {"recipe_path": config.recipe_path, "strict": config.strict},
+        "options": {"recipe_path": config.recipe_path, "strict": config.strict}
+        | ({"from_documents": config.from_documents} if config.from_documents else {}),
         "code_version": code,
         "tokenizer": tokenizer.manifest_record()
         | ({"quality": tokenizer_report(tokenizer_quality, tokenizer.vocab_size)} if tokenizer_quality else {}),

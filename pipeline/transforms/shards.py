@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import heapq
 import json
+import posixpath
 import uuid
 from collections import Counter, defaultdict
 from typing import Iterable, Iterator, NamedTuple
@@ -30,6 +31,7 @@ import apache_beam as beam
 import numpy as np
 from apache_beam.io.filesystems import FileSystems
 
+from manifests.documents import DocumentsWriter, documents_path
 from manifests.lineage import LINEAGE_SUFFIX, HashingSink, LineageWriter
 from manifests.shard_format import EXTENSIONS, datatrove_index, encode_index, shard_name
 from manifests.splits import SPLITS
@@ -46,6 +48,7 @@ class ShardEntry(NamedTuple):
     url: str
     bytes: int          # of the document's UTF-8 text
     tokens: np.ndarray
+    row: dict | None = None   # the documents-dataset row, on a document's first copy only
 
 
 ShardKey = tuple[str, int]   # (split, shard index)
@@ -68,10 +71,18 @@ def write_shard(output: str, key: ShardKey, entries: Iterable[ShardEntry], dtype
     temp = {ext: f"{output}/.{name}.{ext}.inprogress" for ext in files}
     digest, lengths = hashlib.sha256(), []
     by_source, by_epoch = Counter(), Counter()
+    dataset_path = documents_path(*key)
+    dataset_temp = f"{output}/{posixpath.dirname(dataset_path)}/.{posixpath.basename(dataset_path)}.inprogress"
+    dataset_file = dataset = dataset_sink = None   # opened at the first documents-dataset row
     with FileSystems.create(temp["bin"]) as f, FileSystems.create(temp[LINEAGE_SUFFIX[1:]]) as g:
         lineage = LineageWriter(sink := HashingSink(g))
         offset = 0
         for e in entries:
+            if e.row is not None:
+                if dataset is None:
+                    dataset_file = FileSystems.create(dataset_temp)
+                    dataset = DocumentsWriter(dataset_sink := HashingSink(dataset_file))
+                dataset.add(e.row)
             data = np.asarray(e.tokens, dtype=np.dtype(dtype).newbyteorder("<")).tobytes()
             f.write(data)
             digest.update(data)
@@ -87,8 +98,15 @@ def write_shard(output: str, key: ShardKey, entries: Iterable[ShardEntry], dtype
         f.write(index_bytes)
     with FileSystems.create(temp["bin.index"]) as f:
         f.write(ds_index_bytes)
+    extra = {}
+    if dataset is not None:
+        dataset.close()
+        dataset_file.close()
+        FileSystems.rename([dataset_temp], [f"{output}/{dataset_path}"])
+        extra["dataset"] = {"path": dataset_path, "bytes": dataset_sink.bytes,
+                            "sha256": dataset_sink.sha256.hexdigest(), "rows": dataset.count}
     FileSystems.rename([temp[ext] for ext in files], [final[ext] for ext in files])
-    return {"index": key[1], "path": f"{name}.bin", "bytes": sum(lengths) * np.dtype(dtype).itemsize,
+    return {**extra, "index": key[1], "path": f"{name}.bin", "bytes": sum(lengths) * np.dtype(dtype).itemsize,
             "sha256": digest.hexdigest(), "tokens": int(sum(lengths)), "documents": len(lengths),
             "tokens_by_source": dict(sorted(by_source.items())),
             "tokens_by_epoch": dict(sorted(by_epoch.items(), key=lambda kv: int(kv[0]))),
@@ -173,8 +191,11 @@ class ExpandEpochs(beam.PTransform):
 
         def copies(td, shard_plans):
             split, keyed = layout.copies(td.id, td.source)
+            first = min((c.key, c.epoch) for c in keyed) if keyed and td.row is not None else None
             return [((split, shard_plans[split].shard_of(c.key)),
-                     ShardEntry(c.key, td.id, c.epoch, td.source, td.url, td.bytes, td.tokens)) for c in keyed]
+                     ShardEntry(c.key, td.id, c.epoch, td.source, td.url, td.bytes, td.tokens,
+                                {**td.row, "copies": len(keyed)} if (c.key, c.epoch) == first else None))
+                    for c in keyed]
 
         return tokens | "MakeCopies" >> beam.FlatMap(copies, shard_plans=beam.pvalue.AsSingleton(shard_plans))
 
@@ -196,9 +217,14 @@ def write_fragment(work_dir: str, shard: ShardKey, entries: list[ShardEntry], dt
     meta = {"keys": [e.key for e in entries], "ids": [e.id for e in entries], "epochs": [e.epoch for e in entries],
             "sources": [e.source for e in entries], "urls": [e.url for e in entries],
             "bytes": [e.bytes for e in entries],
-            "lengths": [len(e.tokens) for e in entries]}
+            "lengths": [len(e.tokens) for e in entries], "rows": [e.row is not None for e in entries]}
     with FileSystems.create(f"{prefix}.json") as f:
         f.write(json.dumps(meta).encode("utf-8"))
+    if any(meta["rows"]):
+        with FileSystems.create(f"{prefix}.rows") as f:
+            for e in entries:
+                if e.row is not None:
+                    f.write(json.dumps(e.row, ensure_ascii=False).encode("utf-8") + b"\n")
     return {"prefix": prefix, "entries": len(entries), "tokens": sum(meta["lengths"])}
 
 
@@ -207,11 +233,16 @@ def read_fragment(prefix: str, dtype: str) -> Iterator[ShardEntry]:
     with FileSystems.open(f"{prefix}.json") as f:
         meta = json.loads(f.read())
     le = np.dtype(dtype).newbyteorder("<")
+    has_row = meta.get("rows") or [False] * len(meta["ids"])
+    rows = FileSystems.open(f"{prefix}.rows") if any(has_row) else None
     with FileSystems.open(f"{prefix}.tokens") as f:
-        for key, doc_id, epoch, source, url, n_bytes, length in zip(
+        for key, doc_id, epoch, source, url, n_bytes, length, row in zip(
                 meta["keys"], meta["ids"], meta["epochs"], meta["sources"], meta["urls"], meta["bytes"],
-                meta["lengths"]):
-            yield ShardEntry(key, doc_id, epoch, source, url, n_bytes, np.frombuffer(f.read(length * le.itemsize), le))
+                meta["lengths"], has_row):
+            yield ShardEntry(key, doc_id, epoch, source, url, n_bytes, np.frombuffer(f.read(length * le.itemsize), le),
+                             json.loads(rows.readline()) if row else None)
+    if rows is not None:
+        rows.close()
 
 
 def merge_fragments(prefixes: Iterable[str], dtype: str) -> Iterator[ShardEntry]:
@@ -234,7 +265,7 @@ class WriteFragments(beam.DoFn):
         shard, entry = element
         self.dtype = tokenizer.dtype
         self.buffer[shard].append(entry)
-        self.size += entry.tokens.nbytes
+        self.size += entry.tokens.nbytes + (len(entry.row["text"]) if entry.row is not None else 0)
         if self.size >= FRAGMENT_BYTES:
             yield from self.flush()
 

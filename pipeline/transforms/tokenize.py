@@ -26,6 +26,7 @@ import apache_beam as beam
 import numpy as np
 from apache_beam.io.filesystems import FileSystems
 
+from manifests.documents import document_row
 from manifests.shard_format import token_dtype
 from pipeline.recipe import TokenizerSpec
 from manifests.splits import TRAIN
@@ -49,6 +50,7 @@ class TokenizedDoc(NamedTuple):
     url: str = ""        # or the path, for code
     language: str = "und"
     bytes: int = 0       # of the UTF-8 text
+    row: dict | None = None   # its documents-dataset row (manifests/documents.py), when asked for
 
 
 @dataclass(frozen=True)
@@ -133,9 +135,9 @@ class EncodeDocuments(beam.DoFn):
     """Document -> TokenizedDoc (ids, then EOS); on the QUALITY output, once per bundle, the
     held-out documents' bytes and tokens per kind and the token ids used (packed bits)."""
 
-    def __init__(self, layout: StreamLayout, fim: FimSpec = FimSpec(), measure: bool = True):
+    def __init__(self, layout: StreamLayout, fim: FimSpec = FimSpec(), measure: bool = True, rows: bool = False):
         super().__init__()
-        self.layout, self.fim, self.measure = layout, fim, measure
+        self.layout, self.fim, self.measure, self.rows = layout, fim, measure, rows
 
     def setup(self):
         self._sha, self._encoding = None, None
@@ -167,7 +169,9 @@ class EncodeDocuments(beam.DoFn):
         self.counters.inc("tokenize/tokens", len(tokens))
         if self.measure:
             self.tally(doc, tokens, n_bytes, fim, info)
-        yield TokenizedDoc(doc.id, doc.source, doc.kind, tokens, doc.url, document_language(doc), n_bytes)
+        row = document_row(doc.id, doc.text, doc.source, doc.kind, doc.url, doc.meta, len(tokens), 0) \
+            if self.rows else None
+        yield TokenizedDoc(doc.id, doc.source, doc.kind, tokens, doc.url, document_language(doc), n_bytes, row)
 
     def tally(self, doc, tokens: np.ndarray, n_bytes: int, fim: bool, info: TokenizerInfo) -> None:
         """Marks the ids used; counts bytes and tokens (EOS aside) of a held-out, plainly
@@ -220,16 +224,18 @@ class TokenizeOutput(NamedTuple):
 
 class Tokenize(beam.PTransform):
     """Documents -> TokenizedDocs, and the tokenizer's quality figures (`measure=False`
-    skips them, and the FIM counters, for a second pass over the same documents)."""
+    skips them, and the FIM counters, for a second pass over the same documents;
+    `rows=True` attaches each document's documents-dataset row)."""
 
     def __init__(self, tokenizer: beam.PCollection, layout: StreamLayout = StreamLayout(0, {}),
-                 fim: FimSpec = FimSpec(), measure: bool = True):
+                 fim: FimSpec = FimSpec(), measure: bool = True, rows: bool = False):
         super().__init__()
         self.tokenizer, self.layout, self.fim, self.measure = tokenizer, layout, fim, measure
+        self.rows = rows
 
     def expand(self, docs):
         out = docs | "EncodeDocuments" >> beam.ParDo(
-            EncodeDocuments(self.layout, self.fim, self.measure), info=beam.pvalue.AsSingleton(self.tokenizer)).with_outputs(
+            EncodeDocuments(self.layout, self.fim, self.measure, self.rows), info=beam.pvalue.AsSingleton(self.tokenizer)).with_outputs(
             QUALITY, main="docs")
         quality = out[QUALITY] | "MergeQuality" >> beam.CombineGlobally(MergeQuality())
         return TokenizeOutput(out.docs, quality)
