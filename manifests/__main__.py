@@ -4,6 +4,8 @@
   verify OUT                    re-check every file; exit 1 naming each problem
   locate OUT SHARD OFFSET       the document at a token offset of a shard, and its text
   diff A B [--json]             what changed between two builds; exit 1 if anything did
+  diff A B --documents          the documents kept by one build and not the other, with why
+  rejects OUT [--reason R] [--sample N]   a fixed sample of what each rule removed
   report OUT [--html PATH]      a self-contained HTML page with plots (OUT/report.html)
 """
 from __future__ import annotations
@@ -35,6 +37,12 @@ def main(argv: list[str] | None = None) -> int:
     dif.add_argument("a")
     dif.add_argument("b")
     dif.add_argument("--json", action="store_true")
+    dif.add_argument("--documents", action="store_true",
+                     help="compare the documents datasets: ids added and removed, with the reason in the other build")
+    rej = sub.add_parser("rejects", help="a sample of the dropped documents of each reason (output.rejects)")
+    rej.add_argument("output")
+    rej.add_argument("--reason", help="only this reason, e.g. filter/gopher_short_doc")
+    rej.add_argument("--sample", type=int, default=20, metavar="N", help="records shown per reason (default 20)")
     rep = sub.add_parser("report", help="write an HTML report with plots")
     rep.add_argument("output")
     rep.add_argument("--html", help="where to write it (default OUT/report.html)")
@@ -77,9 +85,24 @@ def locate_command(args) -> int:
 
 def diff_command(args) -> int:
     from manifests.diff import diff_manifests, is_identical, render
+    if args.documents:
+        from manifests.audit import document_changes, render_changes
+        try:
+            changes = document_changes(args.a, args.b)
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        print(json.dumps(changes, indent=2) if args.json else render_changes(changes, args.a, args.b))
+        return 0 if not (changes["added"] or changes["removed"]) else 1
     d = diff_manifests(read_manifest(args.a), read_manifest(args.b))
     print(json.dumps(d, indent=2, sort_keys=True, default=str) if args.json else render(d, args.a, args.b))
     return 0 if is_identical(d) else 1
+
+
+def rejects_command(args) -> int:
+    from manifests.audit import reject_samples, render_samples
+    print(render_samples(reject_samples(args.output, args.reason, args.sample)))
+    return 0
 
 
 def report_command(args) -> int:
@@ -89,7 +112,7 @@ def report_command(args) -> int:
 
 
 COMMANDS = {"inspect": inspect_command, "verify": verify_command, "locate": locate_command, "diff": diff_command,
-            "report": report_command}
+            "report": report_command, "rejects": rejects_command}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,0 +1,163 @@
+"""The documents dataset (output.documents, on in the sample recipe): every kept
+document once, beside the shards, with its metadata, loadable by HF datasets and
+datatrove as it is, and checked by verify against the lineage maps."""
+import json
+import shutil
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from manifests.documents import DOCUMENTS_SCHEMA
+from manifests.splits import TRAIN, VALIDATION
+from manifests.verify import verify
+from pipeline.recipe import load_recipe
+from tests.conftest import REPO, SAMPLE_RECIPE, build_sample, in_repo
+
+
+@pytest.fixture(scope="module")
+def manifest(sample_corpus):
+    return json.loads((sample_corpus / "manifest.json").read_text())
+
+
+def dataset_files(sample_corpus, split):
+    return sorted((sample_corpus / "documents" / split).glob("part-*.parquet"))
+
+
+def test_every_kept_document_is_in_the_dataset_once_with_its_text(sample_corpus, sample_documents):
+    layout = load_recipe(str(REPO / SAMPLE_RECIPE)).layout
+    for split in (TRAIN, VALIDATION):
+        rows = [r for f in dataset_files(sample_corpus, split) for r in pq.read_table(f).to_pylist()]
+        expected = {d.id: d for d in sample_documents if layout.split(d.id, d.source) == split}
+        assert [r["id"] for r in rows] and len(rows) == len({r["id"] for r in rows}) == len(expected)
+        for row in rows:
+            doc = expected[row["id"]]
+            assert (row["text"], row["source"], row["kind"], row["url"]) == (doc.text, doc.source, doc.kind, doc.url)
+            assert row["copies"] == ({"text": 2, "code": 4}[doc.kind] if split == TRAIN else 1)
+            assert row["language"] == doc.meta.get("language", "")
+
+
+def test_rows_carry_what_the_readers_and_rules_knew(sample_corpus):
+    rows = [r for f in dataset_files(sample_corpus, TRAIN) for r in pq.read_table(f).to_pylist()]
+    web = [r for r in rows if r["source"] == "cc-sample"]
+    assert web and all(r["warc_record_id"].startswith("<urn:uuid:") and r["warc_date"] for r in web)
+    assert all(r["language"] == "en" and 0.5 <= r["language_score"] <= 1 for r in web)
+    assert all(r["tokens"] > 1 for r in rows)
+    assert all(isinstance(json.loads(r["meta"]), dict) for r in rows)
+
+
+def test_each_file_is_its_shards_first_copies_in_stream_order(sample_corpus, manifest):
+    listed = [s["dataset"] for s in manifest["shards"] + manifest["validation"]["shards"] if "dataset" in s]
+    assert {d["path"] for d in listed} == {f.relative_to(sample_corpus).as_posix()
+                                          for split in (TRAIN, VALIDATION) for f in dataset_files(sample_corpus, split)}
+    for shard in manifest["shards"]:
+        lineage = pq.read_table(sample_corpus / shard["lineage"]["path"]).to_pylist()
+        first = [r["id"] for r in lineage if r["epoch"] == 0]
+        if "dataset" in shard:
+            assert pq.read_table(sample_corpus / shard["dataset"]["path"], columns=["id"])["id"].to_pylist() == first
+        else:
+            assert first == []
+
+
+def test_it_loads_as_is_with_hf_datasets_and_datatrove(sample_corpus):
+    import datasets
+    from datatrove.pipeline.readers import ParquetReader
+    files = [str(f) for f in dataset_files(sample_corpus, TRAIN)]
+    ds = datasets.load_dataset("parquet", data_files=files, split="train")
+    assert ds.num_rows == sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+    assert set(DOCUMENTS_SCHEMA.names) <= set(ds.column_names)
+    reader = ParquetReader(str(sample_corpus / "documents" / TRAIN), glob_pattern="*.parquet", id_key="id")
+    docs = list(reader())
+    assert [d.id for d in docs] == ds["id"] and docs[0].text == ds[0]["text"]
+    assert docs[0].metadata["source"] == ds[0]["source"]
+
+
+def test_verify_catches_a_dataset_that_lost_a_row(sample_corpus, manifest, tmp_path):
+    broken = tmp_path / "broken"
+    shutil.copytree(sample_corpus, broken)
+    shard = next(s for s in manifest["shards"] if "dataset" in s)
+    path = broken / shard["dataset"]["path"]
+    table = pq.read_table(path)
+    pq.write_table(table.slice(1), path, compression="zstd")
+    problems = verify(str(broken))
+    assert any(shard["dataset"]["path"] in p for p in problems)
+
+
+def corpus_files(root):
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+def test_a_build_from_its_documents_writes_the_same_shards(sample_corpus, tmp_path):
+    """`--from_documents`: no reading, rules or dedup; the same recipe gives every shard,
+    lineage map, tokenizer file and dataset file byte for byte; only the manifest (its
+    funnel: read = kept) and the rejects (none: nothing is dropped) differ."""
+    again = build_sample(tmp_path / "again", "--from_documents", str(sample_corpus))
+    before, after = corpus_files(sample_corpus), corpus_files(again)
+    kept = {n for n in before if n != "manifest.json" and not n.startswith("rejects/")}
+    assert kept == set(after) - {"manifest.json"}
+    assert all(before[n] == after[n] for n in kept)
+    manifest = json.loads(after["manifest.json"])
+    assert manifest["options"]["from_documents"] == str(sample_corpus)
+    assert all(f["read"] == f["kept"] and not f["dropped"] for f in manifest["funnel"].values())
+    assert verify(str(again)) == []
+
+
+def test_a_new_tokenizer_from_the_documents_keeps_the_documents_and_their_order(sample_corpus, tmp_path):
+    import yaml
+    recipe = yaml.safe_load((REPO / SAMPLE_RECIPE).read_text())
+    recipe["tokenizer"] = {"train": {"vocab_size": 4096, "sample_docs": 300}}
+    path = tmp_path / "new-tokenizer.yaml"
+    path.write_text(yaml.safe_dump(recipe))
+    from pipeline.__main__ import build
+    with in_repo():
+        build(["--recipe", str(path), "--output", str(tmp_path / "out"), "--from_documents", str(sample_corpus),
+               "--no_progress"])
+    out = tmp_path / "out"
+    assert (out / "tokenizer.json").read_bytes() != (sample_corpus / "tokenizer.json").read_bytes()
+    for split in (TRAIN, VALIDATION):
+        ids = [i for f in dataset_files(sample_corpus, split) for i in pq.read_table(f, columns=["id"])["id"].to_pylist()]
+        new = [i for f in dataset_files(out, split) for i in pq.read_table(f, columns=["id"])["id"].to_pylist()]
+        assert new == ids
+
+
+def test_from_documents_of_a_build_without_a_dataset_fails_before_any_work(tmp_path, sample_corpus):
+    from pipeline.__main__ import main
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    manifest = json.loads((sample_corpus / "manifest.json").read_text())
+    for shard in manifest["shards"] + manifest["validation"]["shards"]:
+        shard.pop("dataset", None)
+    (bare / "manifest.json").write_text(json.dumps(manifest))
+    with in_repo():
+        code = main(["build", "--recipe", SAMPLE_RECIPE, "--output", str(tmp_path / "out"),
+                     "--from_documents", str(bare)])
+    assert code == 2 and not (tmp_path / "out" / "manifest.json").exists()
+
+
+def test_rejects_prints_a_fixed_sample_per_reason(sample_corpus, capsys):
+    from manifests.__main__ import main
+    assert main(["rejects", str(sample_corpus), "--reason", "filter/gopher_short_doc", "--sample", "3"]) == 0
+    first = capsys.readouterr().out
+    header, *rows = first.splitlines()
+    assert header.startswith("filter/gopher_short_doc: ") and header.endswith(", 3 shown") and len(rows) == 3
+    main(["rejects", str(sample_corpus), "--reason", "filter/gopher_short_doc", "--sample", "3"])
+    assert capsys.readouterr().out == first
+
+
+def test_a_document_level_diff_names_each_change_and_why(sample_corpus, tmp_path, capsys):
+    from manifests.__main__ import main
+    from manifests.audit import reject_records
+    b = tmp_path / "b"
+    shutil.copytree(sample_corpus, b)
+    manifest = json.loads((sample_corpus / "manifest.json").read_text())
+    path = b / next(s for s in manifest["shards"] if "dataset" in s)["dataset"]["path"]
+    table = pq.read_table(path)
+    gone = table.column("id")[0].as_py()
+    rejected = reject_records(str(sample_corpus))[0]
+    extra = {**table.slice(0, 1).to_pylist()[0], "id": rejected["id"], "source": rejected["source"]}
+    pq.write_table(pa.concat_tables([table.slice(1), pa.Table.from_pylist([extra], schema=table.schema)]), path)
+    assert main(["diff", str(sample_corpus), str(b), "--documents"]) == 1
+    out = capsys.readouterr().out
+    assert f"+ {rejected['id']}  [{rejected['source']}]  {rejected['reason']}" in out
+    assert f"- {gone}  [" in out and "not kept, not among its rejects" in out
+    assert main(["diff", str(sample_corpus), str(sample_corpus), "--documents"]) == 0
