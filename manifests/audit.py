@@ -46,7 +46,8 @@ def render_samples(samples: dict, chars: int = 160) -> str:
         lines.append(f"{reason}: {count:,} record{'s' * (count != 1)}, {len(rows)} shown")
         for row in rows:
             text = " ".join(row.get("text", "").split())
-            lines.append(f"  {row['id']}  {text[:chars]!r}")
+            measured = f"  ({row['measured']})" if row.get("measured") else ""
+            lines.append(f"  {row['id']}{measured}  {text[:chars]!r}")
     return "\n".join(lines) if lines else "no rejects recorded (output.rejects off, or nothing dropped)"
 
 

@@ -161,3 +161,19 @@ def test_a_document_level_diff_names_each_change_and_why(sample_corpus, tmp_path
     assert f"+ {rejected['id']}  [{rejected['source']}]  {rejected['reason']}" in out
     assert f"- {gone}  [" in out and "not kept, not among its rejects" in out
     assert main(["diff", str(sample_corpus), str(sample_corpus), "--documents"]) == 0
+
+
+def test_reject_records_say_what_the_rule_measured_against_its_threshold(sample_corpus):
+    """The rejects you tune thresholds by: `gopher_short_doc` 36 < 50, `language_uncertain`
+    0.27 < 0.5, read from the rule's own figures (rules.verdict.Failed)."""
+    from manifests.audit import reject_records
+    records = reject_records(str(sample_corpus))
+    short = [r for r in records if r["reason"] == "filter/gopher_short_doc"]
+    unsure = [r for r in records if r["reason"] == "filter/language_uncertain"]
+    assert short and unsure
+    for r in short:
+        words, op, minimum = r["measured"].split()
+        assert op == "<" and minimum == "50" and int(words) < 50
+    for r in unsure:
+        score, op, threshold = r["measured"].split()
+        assert op == "<" and threshold == "0.5" and float(score) < 0.5

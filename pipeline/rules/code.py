@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from typing import Callable, Sequence
 
+from pipeline.rules.verdict import Failed
 from sources.document import Document
 
 Rule = Callable[[Document], "str | None"]
@@ -35,13 +36,17 @@ def line_lengths(text: str) -> list[int]:
 
 
 def max_line_length(maximum: int = 1000) -> Rule:
-    return lambda doc: "max_line_length" if max(line_lengths(doc.text)) > maximum else None
+    def rule(doc: Document) -> str | None:
+        longest = max(line_lengths(doc.text))
+        return Failed("max_line_length", longest, ">", maximum) if longest > maximum else None
+    return rule
 
 
 def mean_line_length(maximum: float = 100.0) -> Rule:
     def rule(doc: Document) -> str | None:
         lengths = line_lengths(doc.text)
-        return "mean_line_length" if sum(lengths) / len(lengths) > maximum else None
+        mean = sum(lengths) / len(lengths)
+        return Failed("mean_line_length", mean, ">", maximum) if mean > maximum else None
     return rule
 
 
@@ -100,8 +105,8 @@ def data_like(max_literal_fraction: float = 0.6, min_chars: int = 1000,
         n = len(doc.text)
         if str(doc.meta.get("lang", "")).lower() in data_languages and not min_data_chars <= n <= max_data_chars:
             return "data_file_size"
-        if n >= min_chars and literal_fraction(doc.text) > max_literal_fraction:
-            return "data_like"
+        if n >= min_chars and (literal := literal_fraction(doc.text)) > max_literal_fraction:
+            return Failed("data_like", literal, ">", max_literal_fraction)
         return None
     return rule
 
@@ -115,8 +120,8 @@ def minified(max_whitespace_fraction: float = 0.05, min_chars: int = 1000,
         if path.endswith(tuple(suffixes)):
             return "minified"
         n = len(doc.text)
-        if n >= min_chars and whitespace(doc.text) / n < max_whitespace_fraction:
-            return "minified"
+        if n >= min_chars and (spaces := whitespace(doc.text) / n) < max_whitespace_fraction:
+            return Failed("minified", spaces, "<", max_whitespace_fraction)
         return None
     return rule
 

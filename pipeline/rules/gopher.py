@@ -21,6 +21,7 @@ from typing import Sequence
 import numpy as np
 
 from pipeline.rules.arrays import WORD_BASE
+from pipeline.rules.verdict import Failed
 from sources.document import Document
 
 STOP_WORDS = ("the", "be", "to", "of", "and", "that", "have", "with")
@@ -358,23 +359,24 @@ class GopherRepetition:
         paragraphs = PARAGRAPHS.split(text.strip())
         count, chars = duplicates(paragraphs)
         if self.dup_para_frac and count / len(paragraphs) > self.dup_para_frac:
-            return "dup_para_frac"
+            return Failed("dup_para_frac", count / len(paragraphs), ">", self.dup_para_frac)
         if self.dup_para_char_frac and chars / len(text) > self.dup_para_char_frac:
-            return "dup_para_char_frac"
+            return Failed("dup_para_char_frac", chars / len(text), ">", self.dup_para_char_frac)
         lines = LINES.split(text)
         count, chars = duplicates(lines)
         if self.dup_line_frac and count / len(lines) > self.dup_line_frac:
-            return "dup_line_frac"
+            return Failed("dup_line_frac", count / len(lines), ">", self.dup_line_frac)
         if self.dup_line_char_frac and chars / len(text) > self.dup_line_char_frac:
-            return "dup_line_char_frac"
+            return Failed("dup_line_char_frac", chars / len(text), ">", self.dup_line_char_frac)
         signals = self.signals.of(text)
         grams = NGrams(signals.ids, signals.vocabulary)
         for n, frac in sorted(self.top_n_grams):
-            if len(signals.ids) >= n and top_ngram_chars(grams, n) / len(text) > frac:
-                return f"top_{n}_gram"
+            if len(signals.ids) >= n and (top := top_ngram_chars(grams, n) / len(text)) > frac:
+                return Failed(f"top_{n}_gram", top, ">", frac)
         for n, frac in sorted(self.dup_n_grams):
-            if duplicate_ngram_chars(grams, n, limit=frac * len(text)) / len(text) > frac:
-                return f"duplicated_{n}_n_grams"
+            # counting stops at the limit, so the figure is "at least" this much
+            if (dup := duplicate_ngram_chars(grams, n, limit=frac * len(text)) / len(text)) > frac:
+                return Failed(f"duplicated_{n}_n_grams", dup, ">", frac)
         return None
 
 
@@ -400,30 +402,33 @@ class GopherQuality:
         wordy = v.wordy[ids]     # per word: the vocabulary's flags and lengths, looked up in NumPy
         n_wordy = int(np.count_nonzero(wordy))
         if self.min_doc_words and n_wordy < self.min_doc_words:
-            return "gopher_short_doc"
+            return Failed("gopher_short_doc", n_wordy, "<", self.min_doc_words)
         if self.max_doc_words and n_wordy > self.max_doc_words:
-            return "gopher_long_doc"
+            return Failed("gopher_long_doc", n_wordy, ">", self.max_doc_words)
         mean = int(v.word_len[ids[wordy]].sum()) / n_wordy if n_wordy else float("nan")
         if self.min_avg_word_length and mean < self.min_avg_word_length:
-            return "gopher_below_avg_threshold"
+            return Failed("gopher_below_avg_threshold", mean, "<", self.min_avg_word_length)
         if self.max_avg_word_length and mean > self.max_avg_word_length:
-            return "gopher_above_avg_threshold"
-        if self.max_symbol_word_ratio and text.count("#") / n_words > self.max_symbol_word_ratio:
-            return "gopher_too_many_hashes"
-        if self.max_symbol_word_ratio and (text.count("...") + text.count("…")) / n_words > self.max_symbol_word_ratio:
-            return "gopher_too_many_ellipsis"
+            return Failed("gopher_above_avg_threshold", mean, ">", self.max_avg_word_length)
+        if self.max_symbol_word_ratio and (hashes := text.count("#") / n_words) > self.max_symbol_word_ratio:
+            return Failed("gopher_too_many_hashes", hashes, ">", self.max_symbol_word_ratio)
+        if self.max_symbol_word_ratio and \
+                (ellipses := (text.count("...") + text.count("…")) / n_words) > self.max_symbol_word_ratio:
+            return Failed("gopher_too_many_ellipsis", ellipses, ">", self.max_symbol_word_ratio)
         lines = text.splitlines()
         if self.max_bullet_lines_ratio and \
-                sum(s.lstrip().startswith(("•", "-")) for s in lines) / len(lines) > self.max_bullet_lines_ratio:
-            return "gopher_too_many_bullets"
+                (bullets := sum(s.lstrip().startswith(("•", "-")) for s in lines) / len(lines)) \
+                > self.max_bullet_lines_ratio:
+            return Failed("gopher_too_many_bullets", bullets, ">", self.max_bullet_lines_ratio)
         if self.max_ellipsis_lines_ratio and \
-                sum(s.rstrip().endswith(("...", "…")) for s in lines) / len(lines) > self.max_ellipsis_lines_ratio:
-            return "gopher_too_many_end_ellipsis"
+                (ending := sum(s.rstrip().endswith(("...", "…")) for s in lines) / len(lines)) \
+                > self.max_ellipsis_lines_ratio:
+            return Failed("gopher_too_many_end_ellipsis", ending, ">", self.max_ellipsis_lines_ratio)
         if self.max_non_alpha_words_ratio and \
-                np.count_nonzero(v.alpha[ids]) / n_words < self.max_non_alpha_words_ratio:
-            return "gopher_below_alpha_threshold"
+                (alpha := np.count_nonzero(v.alpha[ids]) / n_words) < self.max_non_alpha_words_ratio:
+            return Failed("gopher_below_alpha_threshold", alpha, "<", self.max_non_alpha_words_ratio)
         if self.min_stop_words:
             stop_ids = [v.index[w] for w in self.stop_words if w in v.index]
-            if np.count_nonzero(np.isin(stop_ids, ids)) < self.min_stop_words:
-                return "gopher_enough_stop_words"
+            if (found := int(np.count_nonzero(np.isin(stop_ids, ids)))) < self.min_stop_words:
+                return Failed("gopher_enough_stop_words", found, "<", self.min_stop_words)
         return None

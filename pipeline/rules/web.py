@@ -27,7 +27,7 @@ import re
 from typing import Sequence
 
 from pipeline.rules.gopher import WordSignals, check_english, duplicates
-from pipeline.rules.verdict import Edited
+from pipeline.rules.verdict import Edited, Failed
 from sources.document import Document
 
 CITATION = re.compile(r"\[\d*]|\[edit]|\[citation needed]")
@@ -112,11 +112,12 @@ class FineWebQuality:
             return "empty"
         ratio = sum(1 for line in lines if line.endswith(self.stop_chars)) / len(lines)
         if ratio < self.line_punct_thr and not (ratio == 0 and self.line_punct_exclude_zero):
-            return "line_punct_ratio"
-        if sum(1 for line in lines if len(line) <= self.short_line_length) / len(lines) > self.short_line_thr:
-            return "short_line_ratio"
-        if duplicates(lines)[1] / len(text.replace("\n", "")) > self.char_duplicates_ratio:
-            return "char_dup_ratio"
-        if text.count("\n") / len(self.signals.of(text).ids) > self.new_line_ratio:
-            return "list_ratio"
+            return Failed("line_punct_ratio", ratio, "<", self.line_punct_thr)
+        if (short := sum(1 for line in lines if len(line) <= self.short_line_length) / len(lines)) \
+                > self.short_line_thr:
+            return Failed("short_line_ratio", short, ">", self.short_line_thr)
+        if (dup := duplicates(lines)[1] / len(text.replace("\n", ""))) > self.char_duplicates_ratio:
+            return Failed("char_dup_ratio", dup, ">", self.char_duplicates_ratio)
+        if (breaks := text.count("\n") / len(self.signals.of(text).ids)) > self.new_line_ratio:
+            return Failed("list_ratio", breaks, ">", self.new_line_ratio)
         return None

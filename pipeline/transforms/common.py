@@ -4,7 +4,7 @@ A rule's verdict (pipeline/rules/verdict.py) becomes up to three outputs: the
 kept document, a (source, "<stage>/<reason>") drop, and the rule's tallies as
 (source, "<stage>/<what>", n): PII replaced, C4 lines removed, eval-set matches.
 With rejects on, each drop also emits its audit record (id, source, reason, the
-text's first 200 characters).
+text's first 200 characters, and what the rule measured against which threshold).
 
 Every drop is counted twice on purpose: a Beam counter `dropped/<stage>/<reason>`
 (live progress in the runner's UI, and in pipeline/progress.py's line on a local
@@ -32,8 +32,15 @@ REJECTS = "rejects"
 REJECT_CHARS = 200
 
 
-def reject_record(doc: Document, reason: str) -> dict:
-    return {"id": doc.id, "source": doc.source, "reason": reason, "text": doc.text[:REJECT_CHARS]}
+def reject_record(doc: Document, reason: str, measured: str = "") -> dict:
+    """The audit record of a drop: what the rule measured against its threshold (a
+    rules.verdict.Failed's `measured`), and the document's language where it was labelled."""
+    record = {"id": doc.id, "source": doc.source, "reason": reason, "text": doc.text[:REJECT_CHARS]}
+    if measured:
+        record["measured"] = measured
+    if "language" in doc.meta:
+        record["language"], record["language_score"] = doc.meta["language"], doc.meta.get("language_score")
+    return record
 
 
 def in_global_window(value) -> WindowedValue:
@@ -110,7 +117,7 @@ class ApplyRule(beam.DoFn):
             reason = f"{self.stage}/{result.reason if isinstance(result, Dropped) else result}"
             yield self.counters.drop(doc.source, reason)
             if self.rejects:
-                yield beam.pvalue.TaggedOutput(REJECTS, reject_record(doc, reason))
+                yield beam.pvalue.TaggedOutput(REJECTS, reject_record(doc, reason, getattr(result, "measured", "")))
 
 
 def apply_rule(docs: beam.PCollection, label: str, stage: str, make_rule, rejects: bool = False) -> StageOutput:
