@@ -36,7 +36,7 @@ import urllib.request
 
 import yaml
 
-from bench.versus import REPO, make_corpus, our_recipe, train_tokenizer
+from bench.versus import REPO, our_recipe, prepared_corpus
 
 RUNS = ("local", "spark-1", "spark-2", "flink")
 BUSY_FIELDS = (0, 1, 2, 5, 6, 7)        # user nice system irq softirq steal
@@ -163,13 +163,7 @@ def main() -> None:
     args = parser.parse_args()
     work = pathlib.Path(args.work)
     corpus, tokenizer = work / "corpus", work / "tokenizer.json"
-    sizes_file = work / "corpus-sizes.json"
-    if not sizes_file.exists() or json.loads(sizes_file.read_text()).get("mb") != args.mb:
-        shutil.rmtree(work, ignore_errors=True)
-        sizes = make_corpus(corpus, args.mb)
-        train_tokenizer(corpus, tokenizer)
-        sizes_file.write_text(json.dumps({"mb": args.mb, "sizes": sizes}))
-    megabytes = sum(json.loads(sizes_file.read_text())["sizes"].values()) / 1e6
+    megabytes = sum(prepared_corpus(work, args.mb).values()) / 1e6
     recipe = work / "recipe-engines.yaml"
     recipe.write_text(yaml.safe_dump(our_recipe("b", corpus, tokenizer), sort_keys=False))
     results = {}

@@ -125,6 +125,18 @@ def make_corpus(folder: pathlib.Path, megabytes: int) -> dict:
     return sizes
 
 
+def prepared_corpus(work: pathlib.Path, megabytes: int) -> dict:
+    """The corpus and tokenizer under `work` (made once per size, then reused); returns the
+    document bytes of each part."""
+    sizes_file = work / "corpus-sizes.json"
+    if not sizes_file.exists() or json.loads(sizes_file.read_text()).get("mb") != megabytes:
+        shutil.rmtree(work, ignore_errors=True)
+        sizes = make_corpus(work / "corpus", megabytes)
+        train_tokenizer(work / "corpus", work / "tokenizer.json")
+        sizes_file.write_text(json.dumps({"mb": megabytes, "sizes": sizes}))
+    return json.loads(sizes_file.read_text())["sizes"]
+
+
 def _write_parquet(folder: pathlib.Path, rows: list[dict], pa, pq) -> None:
     folder.mkdir(parents=True)
     for n, part in enumerate(_split(rows, PARQUET_FILES)):
@@ -353,13 +365,7 @@ def main() -> None:
         counts = peer(args.peer, corpus, out, tokenizer, args.workers)
         (out / "counts.json").write_text(json.dumps(counts))
         return
-    sizes_file = work / "corpus-sizes.json"
-    if not sizes_file.exists() or json.loads(sizes_file.read_text()).get("mb") != args.mb:
-        shutil.rmtree(work, ignore_errors=True)
-        sizes = make_corpus(corpus, args.mb)
-        train_tokenizer(corpus, tokenizer)
-        sizes_file.write_text(json.dumps({"mb": args.mb, "sizes": sizes}))
-    sizes = json.loads(sizes_file.read_text())["sizes"]
+    sizes = prepared_corpus(work, args.mb)
     megabytes = sum(sizes.values()) / 1e6
     print(f"corpus: {megabytes:.1f} MB of documents ({', '.join(f'{k} {v / 1e6:.1f} MB' for k, v in sizes.items())})")
     results = {}
