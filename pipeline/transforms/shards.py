@@ -19,6 +19,7 @@ document on the merging side, whatever the shard size.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import heapq
 import json
@@ -234,15 +235,13 @@ def read_fragment(prefix: str, dtype: str) -> Iterator[ShardEntry]:
         meta = json.loads(f.read())
     le = np.dtype(dtype).newbyteorder("<")
     has_row = meta.get("rows") or [False] * len(meta["ids"])
-    rows = FileSystems.open(f"{prefix}.rows") if any(has_row) else None
-    with FileSystems.open(f"{prefix}.tokens") as f:
+    with FileSystems.open(f"{prefix}.tokens") as f, \
+            (FileSystems.open(f"{prefix}.rows") if any(has_row) else contextlib.nullcontext()) as rows:
         for key, doc_id, epoch, source, url, n_bytes, length, row in zip(
                 meta["keys"], meta["ids"], meta["epochs"], meta["sources"], meta["urls"], meta["bytes"],
                 meta["lengths"], has_row):
             yield ShardEntry(key, doc_id, epoch, source, url, n_bytes, np.frombuffer(f.read(length * le.itemsize), le),
                              json.loads(rows.readline()) if row else None)
-    if rows is not None:
-        rows.close()
 
 
 def merge_fragments(prefixes: Iterable[str], dtype: str) -> Iterator[ShardEntry]:
