@@ -58,9 +58,13 @@ class BuildConfig:
         # local relative paths are resolved here, where the command runs: a worker of an engine
         # or a cluster has a working directory of its own
         cwd = os.getcwd()
-        output = ours.output.rstrip("/")
         earlier = (ours.from_documents or "").rstrip("/")
         return cls(recipe=load_recipe(ours.recipe).with_absolute_paths(cwd), recipe_path=ours.recipe,
-                   output=output if "://" in output else os.path.abspath(output), strict=bool(ours.strict),
+                   output=absolute(ours.output.rstrip("/")), strict=bool(ours.strict),
                    progress=not ours.no_progress, force=bool(ours.force),
-                   from_documents=earlier if not earlier or "://" in earlier else os.path.abspath(earlier))
+                   from_documents=absolute(earlier) if earlier else "")
+
+
+def absolute(path: str) -> str:
+    """A local path made absolute where the command runs; a URL (s3://, gs://) as it is."""
+    return path if "://" in path else os.path.abspath(path)
