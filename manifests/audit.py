@@ -14,7 +14,7 @@ import hashlib
 import json
 from collections import defaultdict
 
-from manifests.documents import read_documents
+from manifests.documents import read_documents, shard_dataset_files
 from manifests.files import read_bytes
 from manifests.io import read_manifest, split_shards
 
@@ -54,7 +54,7 @@ def render_samples(samples: dict, chars: int = 160) -> str:
 def kept_ids(output: str) -> dict[str, str]:
     """id -> source of every document in a build's documents dataset."""
     manifest = read_manifest(output)
-    files = [s["dataset"]["path"] for _, s in split_shards(manifest) if "dataset" in s]
+    files = [f["path"] for _, s in split_shards(manifest) for f in shard_dataset_files(s)]
     if not files:
         raise ValueError(f"{output}: no documents dataset (the recipe's output.documents was off)")
     kept = {}

@@ -15,7 +15,7 @@ from typing import Any, Iterable, Mapping
 
 import numpy as np
 
-SCHEMA_VERSION = 4   # manifests/schemas/manifest-v4.json
+SCHEMA_VERSION = 5   # manifests/schemas/manifest-v5.json
 PACKAGES = ("pipeline", "sources", "tokenizer", "manifests", "loader")
 
 

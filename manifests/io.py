@@ -19,7 +19,7 @@ MANIFEST_FILE = "manifest.json"
 LOCK_FILE = ".corpusmill.lock"   # in the output while a build holds it (pipeline/lock.py)
 
 
-SCHEMA_VERSIONS = (1, 2, 3, 4)   # manifests/schemas/manifest-v<N>.json; the last is what builds write
+SCHEMA_VERSIONS = (1, 2, 3, 4, 5)   # manifests/schemas/manifest-v<N>.json; the last is what builds write
 
 
 @lru_cache(maxsize=None)

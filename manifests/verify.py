@@ -34,7 +34,7 @@ from collections import Counter, defaultdict
 import numpy as np
 
 from manifests.build import funnel_problems, megatron_args
-from manifests.documents import read_documents
+from manifests.documents import read_documents, shard_dataset_files
 from manifests.files import exists, list_files, open_file, read_bytes
 from manifests.io import LOCK_FILE, MANIFEST_FILE, manifest_path, read_manifest, split_shards, validation_errors
 from manifests.lineage import LINEAGE_SUFFIX, read_lineage
@@ -42,7 +42,7 @@ from manifests.report import REPORT_FILE
 from manifests.shard_format import IndexedShard, shard_name, stream_sha256, token_dtype
 from manifests.splits import TRAIN, VALIDATION, in_validation
 
-SHARD_FILES = ("ds_index", "lineage", "dataset")   # the files a shard record lists beside its .bin and .idx
+SHARD_FILES = ("ds_index", "lineage")   # the files a shard record lists beside its .bin, .idx and dataset files
 REJECT_STAGES = ("extract", "normalize", "filter", "decontaminate")   # the stages whose drops rejects/ records
 LEGACY_UNHASHED = ("dead_letters.jsonl", "tokenizer_config.json", "special_tokens_map.json")   # before version 3
 
@@ -74,22 +74,28 @@ def verify(output: str) -> list[str]:
 
 
 def dataset_problems(output: str, manifest: dict) -> list[str]:
-    """The documents dataset (output.documents) against the lineage maps: each shard's file
-    holds its first copies (epoch 0), in stream order, once each, and nothing else."""
+    """The documents dataset (output.documents) against the lineage maps: each shard's files
+    hold its first copies (epoch 0), in stream order, once each, and nothing else."""
     if not (manifest["recipe"].get("output") or {}).get("documents"):
         return []
     problems = []
     for _, shard in split_shards(manifest):
         table = read_lineage(f"{output}/{shard['lineage']['path']}", ["id", "epoch", "tokens"])
         first = [(i, t) for i, e, t in zip(*(table.column(c).to_pylist() for c in table.column_names)) if e == 0]
-        if "dataset" not in shard:
+        files = shard_dataset_files(shard)
+        if not files:
             if first:
                 problems.append(f"{shard['path']}: {len(first)} first copies and no documents dataset file")
             continue
-        rows = read_documents(f"{output}/{shard['dataset']['path']}", ["id", "tokens"])
-        if list(zip(*(rows.column(c).to_pylist() for c in rows.column_names))) != first:
-            problems.append(f"{shard['dataset']['path']}: ids or token counts are not {shard['lineage']['path']}'s "
-                            "first copies in order")
+        rows = []
+        for f in files:
+            table = read_documents(f"{output}/{f['path']}", ["id", "tokens"])
+            if table.num_rows != f["rows"]:
+                problems.append(f"{f['path']}: {table.num_rows} rows, manifest says {f['rows']}")
+            rows += zip(*(table.column(c).to_pylist() for c in table.column_names))
+        if rows != first:
+            problems.append(f"{shard['path']}: its documents dataset files' ids or token counts are not "
+                            f"{shard['lineage']['path']}'s first copies in order")
     return problems
 
 
@@ -201,7 +207,7 @@ def order_problems(manifest: dict) -> list[str]:
 
 def check_shard(output: str, shard: dict, dtype: str, eos_id: int) -> list[str]:
     problems = []
-    for rec in (shard, shard["idx"], *(shard[k] for k in SHARD_FILES if k in shard)):
+    for rec in (shard, shard["idx"], *(shard[k] for k in SHARD_FILES if k in shard), *shard_dataset_files(shard)):
         path = f"{output}/{rec['path']}"
         if not exists(path):
             return [f"{rec['path']}: missing"]
@@ -313,7 +319,8 @@ def stray_files(output: str, manifest: dict) -> list[str]:
     """Files in the output that the manifest neither lists nor derives."""
     listed = {MANIFEST_FILE, REPORT_FILE, manifest["tokenizer"]["path"], *manifest["tokenizer"].get("files", {})}
     for _, shard in split_shards(manifest):
-        listed |= {shard["path"], *(shard[k]["path"] for k in ("idx", *SHARD_FILES) if k in shard)}
+        listed |= {shard["path"], *(shard[k]["path"] for k in ("idx", *SHARD_FILES) if k in shard),
+                   *(f["path"] for f in shard_dataset_files(shard))}
     if "dead_letters" in manifest:
         listed.add(manifest["dead_letters"]["path"])
     listed |= {f["path"] for f in manifest.get("rejects", {}).get("files", [])}

@@ -5,6 +5,7 @@ Two jobs, so that a killed build resumes after the expensive half (pipeline/resu
 clean (build_clean), into the clean job's folder under _work/:
     ReadSources -> ExtractText -> Normalize -> FilterQuality -> [Decontaminate] -> WriteCleanParts
                                                                    \\-> Deduplicate (small keys) -> WriteDropList
+                                                                                   [-> WriteDedupGroups]
     AccountForRecords: drops, reads, errors, tallies, group sizes, dead letters, rejects
 or, with --from_documents, an earlier build's documents dataset as it is:
     ReadDocumentsDataset -> WriteCleanParts (an empty drop list; no rules, no dedup)
@@ -31,7 +32,7 @@ from pipeline.transforms.documents import Decontaminate, ExtractText, FilterQual
 from pipeline.transforms.from_documents import ReadDocumentsDataset
 from pipeline.transforms.manifest import WriteManifest
 from pipeline.transforms.materialize import (PlanCleanParts, ReadDropList, ReadPlannedParts, WriteCleanParts,
-                                             WriteDropList, clean_part_files)
+                                             WriteDedupGroups, WriteDropList, clean_part_files)
 from pipeline.transforms.read import ReadSources
 from pipeline.transforms.shards import CountShards, ExpandEpochs, WriteShards
 from pipeline.transforms.stats import CountDocuments, MeasureWords
@@ -46,7 +47,7 @@ def build_clean(p: beam.Pipeline, config: BuildConfig, clean_dir: str, dataset_f
     if config.from_documents:
         read = p | "ReadDocumentsDataset" >> ReadDocumentsDataset(dataset_files)
         read.documents | "WriteCleanParts" >> WriteCleanParts(clean_dir)
-        nothing = DedupOutput(p | "NoDedupDrops" >> beam.Create([]), p | "NoDedupGroups" >> beam.Create([]))
+        nothing = DedupOutput(*(p | f"NoDedup{name.title()}" >> beam.Create([]) for name in DedupOutput._fields))
         nothing.drop_list | "WriteDropList" >> WriteDropList(clean_dir)
         p | "AccountForRecords" >> AccountForRecords(clean_dir, read, [], nothing, rejects=False)
         return
@@ -55,7 +56,7 @@ def build_clean(p: beam.Pipeline, config: BuildConfig, clean_dir: str, dataset_f
     read = p | "ReadSources" >> ReadSources(recipe.sources, config.strict)
     extracted = read.documents | "ExtractText" >> ExtractText(recipe.extract_html, recipe.extract_limits, rejects)
     normalized = extracted.kept | "Normalize" >> Normalize(recipe.fix_mojibake, rejects)
-    filtered = normalized.kept | "FilterQuality" >> FilterQuality(recipe.filters, rejects)
+    filtered = normalized.kept | "FilterQuality" >> FilterQuality(recipe.filters, rejects, recipe.documents)
     stages = [extracted, normalized, filtered]
     if recipe.decontaminate is not None:
         decon = recipe.decontaminate
@@ -65,6 +66,8 @@ def build_clean(p: beam.Pipeline, config: BuildConfig, clean_dir: str, dataset_f
     spec = recipe.dedup
     dedup = clean | "Deduplicate" >> Deduplicate(spec.exact, spec.url, spec.near, spec.scope)
     dedup.drop_list | "WriteDropList" >> WriteDropList(clean_dir)
+    if recipe.documents:
+        dedup.groups | "WriteDedupGroups" >> WriteDedupGroups(clean_dir)
     p | "AccountForRecords" >> AccountForRecords(clean_dir, read, stages, dedup, rejects)
 
 
@@ -82,18 +85,22 @@ def build_corpus(p: beam.Pipeline, config: BuildConfig, code: dict, clean_dir: s
     # runner for the tokenizer, then for the shard plans; here only the small plan
     # waits, and each later read starts once what its consumer needs exists.
     part_files = p | "ListCleanParts" >> beam.Create(clean_part_files(clean_dir))
-    drop_list = p | "ReadDropList" >> ReadDropList(clean_dir)
+    # with output.documents, the dataset's rows carry each document's dedup groups (a build
+    # from a documents dataset keeps the groups its rows already carry)
+    groups = recipe.dedup.methods if recipe.documents and not config.from_documents else ()
+    drop_list = p | "ReadDropList" >> ReadDropList(clean_dir, groups=bool(groups))
     parts = part_files | "PlanCleanParts" >> PlanCleanParts(drop_list)
     tokenizer = (parts | "ReadPartsToTrain" >> ReadPlannedParts()
                  | "TrainTokenizer" >> TrainTokenizer(recipe.tokenizer, layout, config.output))
     docs_to_count = parts | "ReadPartsToCount" >> ReadPlannedParts(after=tokenizer)
     counted = docs_to_count | "Tokenize" >> Tokenize(tokenizer, layout, recipe.tokenizer.fim)
     shard_plans = counted.docs | "CountShards" >> CountShards(layout, recipe.shard_tokens)
-    docs_to_shard = (parts | "ReadPartsToShard" >> ReadPlannedParts(after=shard_plans)
+    docs_to_shard = (parts | "ReadPartsToShard" >> ReadPlannedParts(after=shard_plans, groups=groups)
                      | "TokenizeForShards" >> Tokenize(tokenizer, layout, recipe.tokenizer.fim, measure=False,
                                                      rows=recipe.documents)).docs
     keyed_copies = docs_to_shard | "ExpandEpochs" >> ExpandEpochs(layout, recipe.shard_tokens, shard_plans)
-    shards = keyed_copies | "WriteShards" >> WriteShards(config.output, tokenizer, config.work_dir)
+    shards = keyed_copies | "WriteShards" >> WriteShards(config.output, tokenizer, config.work_dir,
+                                                                   recipe.documents_file_mb)
     clean_accounts = p | "ReadAccounting" >> ReadAccounting(accounts)
     document_counts = counted.docs | "CountDocuments" >> CountDocuments(layout)
     entropy = docs_to_count | "MeasureWords" >> MeasureWords(recipe.seed, recipe.stats_sample)

@@ -21,6 +21,7 @@ from typing import Any, Mapping
 
 import yaml
 
+from manifests.documents import DEFAULT_FILE_MB
 from pipeline.rules.decontaminate import EvalSetSpec
 from pipeline.rules.epochs import StreamLayout
 from pipeline.rules.extract import ExtractLimits
@@ -69,6 +70,12 @@ class DedupSpec:
     near: MinHashParams | None = None    # MinHash LSH; None = off
     scope: str = "all"                   # "all": across sources; "source": within each source
 
+    @property
+    def methods(self) -> tuple[str, ...]:
+        """The methods that run, in the order a document's drop reason is chosen."""
+        return tuple(m for m, on in (("exact", self.exact), ("url", self.url), ("near", self.near is not None))
+                     if on)
+
 
 @dataclass(frozen=True)
 class Recipe:
@@ -85,6 +92,7 @@ class Recipe:
     shard_tokens: int = 4_000_000
     rejects: bool = False            # write dropped documents' first characters to rejects/
     documents: bool = False          # write every kept document once, with metadata, to documents/
+    documents_file_mb: float = DEFAULT_FILE_MB   # ... in files cut at this many MB of text
     stats_sample: float = 1.0        # share of documents whose words the entropy figures count
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
@@ -232,6 +240,7 @@ def parse_recipe(raw: Mapping[str, Any]) -> Recipe:
     limits = ExtractLimits(max_bytes=int(extract.get("max_bytes", ExtractLimits.max_bytes)),
                            timeout_s=None if timeout is None else float(timeout))
     tok = r.get("tokenizer") or {}
+    documents = output.get("documents")   # true, or {file_mb: N}
     fim = FimSpec(**{k: float(v) for k, v in (tok.get("fim") or {}).items()})
     train = tok.get("train") or {}
     recipe = Recipe(
@@ -240,7 +249,9 @@ def parse_recipe(raw: Mapping[str, Any]) -> Recipe:
         fix_mojibake=(r.get("normalize") or {}).get("fix_mojibake", False),
         filters={kind: tuple(dict(rule) for rule in rules) for kind, rules in (r.get("filters") or {}).items()},
         decontaminate=_decontaminate(r.get("decontaminate")), dedup=_dedup(r.get("dedup") or {}),
-        rejects=output.get("rejects", False), documents=bool(output.get("documents", False)),
+        rejects=output.get("rejects", False), documents=documents not in (None, False),
+        documents_file_mb=float(documents.get("file_mb", DEFAULT_FILE_MB) if isinstance(documents, dict)
+                                else DEFAULT_FILE_MB),
         stats_sample=float(output.get("stats_sample", 1.0)),
         tokenizer=TokenizerSpec(path=tok.get("path"), fim=fim, **{k: int(v) for k, v in train.items()}),
         shard_tokens=int(output.get("shard_tokens", 4_000_000)), raw=dict(raw))

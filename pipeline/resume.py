@@ -78,12 +78,13 @@ def documents_inputs(earlier: str, recipe) -> list[dict]:
     """The documents dataset of the build at `earlier` as this build's inputs (path, size
     and sha256 of each file, from its manifest). Fails before any work when that build
     has no manifest or no dataset, or holds a source this recipe does not name."""
+    from manifests.documents import shard_dataset_files
     from manifests.io import read_manifest, split_shards
     from pipeline.recipe import RecipeError
     if not FileSystems.exists(manifest_path(earlier)):
         raise FileNotFoundError(f"--from_documents {earlier}: no manifest.json there (not a finished build)")
     manifest = read_manifest(earlier, FileSystems.open)
-    files = [shard["dataset"] for _, shard in split_shards(manifest) if "dataset" in shard]
+    files = [f for _, shard in split_shards(manifest) for f in shard_dataset_files(shard)]
     if not files:
         raise RecipeError(f"--from_documents {earlier}: that build wrote no documents dataset "
                           "(its recipe's output.documents was off)")

@@ -127,7 +127,9 @@ def test_drop_reasons_follow_priority():
     with BeamTestPipeline() as p:
         out = p | beam.Create(docs) | Deduplicate(exact=True, url=True, near=MinHashParams())
         assert_that(out.drop_list, equal_to([("s/f@002", ("s", "dedup/exact"))]), label="OneReason")
-        assert_that(out.clusters, equal_to([("exact", 2)]), label="GroupedOnce")
+        assert_that(out.groups, equal_to([("s/f@001", "exact", 2)]), label="GroupedOnce")
+        assert_that(out.rejects, equal_to([{"id": "s/f@002", "source": "s", "reason": "dedup/exact",
+                                            "kept": "s/f@001", "similarity": 1.0}]), label="KeptInstead")
 
 
 def test_known_clusters_chain_pairs_copies_and_one_giant(stdlib_texts):
@@ -158,5 +160,17 @@ def test_known_clusters_chain_pairs_copies_and_one_giant(stdlib_texts):
     with BeamTestPipeline() as p:
         out = p | beam.Create(docs) | Deduplicate(spec.exact, spec.url, spec.near, spec.scope)
         assert_that(out.drop_list | beam.Keys(), equal_to(sorted(expected)), label="SameAsReference")
-        assert_that(out.clusters, equal_to([("exact", 6), ("near", 2), ("near", 2), ("near", 2), ("near", 2),
-                                            ("near", 40), ("near", 2)]), label="ClusterSizes")
+        assert_that(out.groups | beam.MapTuple(lambda _, method, size: (method, size)),
+                    equal_to([("exact", 6), ("near", 2), ("near", 2), ("near", 2), ("near", 2),
+                              ("near", 40), ("near", 2)]), label="ClusterSizes")
+        assert_that(out.groups | beam.MapTuple(lambda kept, method, size: (kept, size))
+                    | beam.Filter(lambda kept_size: kept_size[1] == 40), equal_to([(longest.id, 40)]),
+                    label="GroupIdIsTheKeptDocument")
+
+        def linked_by(records):
+            """Each near drop names a kept document, verified similar (at least min_similarity)."""
+            near = [r for r in records if r["reason"] == "dedup/near"]
+            assert len(near) == 39 + 4 + 1 and all(r["kept"] not in expected for r in near), near
+            assert all(0.5 <= r["similarity"] <= 1.0 for r in near), near
+            assert {r["kept"] for r in near if r["id"] in {d.id for d in giant}} == {longest.id}
+        assert_that(out.rejects, linked_by, label="NearRejectsNameTheKeptCopy")

@@ -47,14 +47,15 @@ def test_rows_carry_what_the_readers_and_rules_knew(sample_corpus):
 
 
 def test_each_file_is_its_shards_first_copies_in_stream_order(sample_corpus, manifest):
-    listed = [s["dataset"] for s in manifest["shards"] + manifest["validation"]["shards"] if "dataset" in s]
+    listed = [f for s in manifest["shards"] + manifest["validation"]["shards"] for f in s.get("dataset", [])]
     assert {d["path"] for d in listed} == {f.relative_to(sample_corpus).as_posix()
                                           for split in (TRAIN, VALIDATION) for f in dataset_files(sample_corpus, split)}
     for shard in manifest["shards"]:
         lineage = pq.read_table(sample_corpus / shard["lineage"]["path"]).to_pylist()
         first = [r["id"] for r in lineage if r["epoch"] == 0]
         if "dataset" in shard:
-            assert pq.read_table(sample_corpus / shard["dataset"]["path"], columns=["id"])["id"].to_pylist() == first
+            assert [i for f in shard["dataset"]
+                    for i in pq.read_table(sample_corpus / f["path"], columns=["id"])["id"].to_pylist()] == first
         else:
             assert first == []
 
@@ -76,11 +77,11 @@ def test_verify_catches_a_dataset_that_lost_a_row(sample_corpus, manifest, tmp_p
     broken = tmp_path / "broken"
     shutil.copytree(sample_corpus, broken)
     shard = next(s for s in manifest["shards"] if "dataset" in s)
-    path = broken / shard["dataset"]["path"]
+    path = broken / shard["dataset"][0]["path"]
     table = pq.read_table(path)
     pq.write_table(table.slice(1), path, compression="zstd")
     problems = verify(str(broken))
-    assert any(shard["dataset"]["path"] in p for p in problems)
+    assert any(shard["dataset"][0]["path"] in p for p in problems)
 
 
 def corpus_files(root):
@@ -106,6 +107,7 @@ def test_a_new_tokenizer_from_the_documents_keeps_the_documents_and_their_order(
     import yaml
     recipe = yaml.safe_load((REPO / SAMPLE_RECIPE).read_text())
     recipe["tokenizer"] = {"train": {"vocab_size": 4096, "sample_docs": 300}}
+    recipe["output"]["documents"] = {"file_mb": 0.25}     # and its dataset in files of 256 kB of text
     path = tmp_path / "new-tokenizer.yaml"
     path.write_text(yaml.safe_dump(recipe))
     from pipeline.__main__ import build
@@ -118,6 +120,11 @@ def test_a_new_tokenizer_from_the_documents_keeps_the_documents_and_their_order(
         ids = [i for f in dataset_files(sample_corpus, split) for i in pq.read_table(f, columns=["id"])["id"].to_pylist()]
         new = [i for f in dataset_files(out, split) for i in pq.read_table(f, columns=["id"])["id"].to_pylist()]
         assert new == ids
+    manifest = json.loads((out / "manifest.json").read_text())
+    cut = [s["dataset"] for s in manifest["shards"] if len(s.get("dataset", [])) > 1]
+    assert cut and all(f["rows"] for files in cut for f in files)
+    assert len(dataset_files(out, TRAIN)) > len(dataset_files(sample_corpus, TRAIN))
+    assert verify(str(out)) == []
 
 
 def test_from_documents_of_a_build_without_a_dataset_fails_before_any_work(tmp_path, sample_corpus):
@@ -150,7 +157,7 @@ def test_a_document_level_diff_names_each_change_and_why(sample_corpus, tmp_path
     b = tmp_path / "b"
     shutil.copytree(sample_corpus, b)
     manifest = json.loads((sample_corpus / "manifest.json").read_text())
-    path = b / next(s for s in manifest["shards"] if "dataset" in s)["dataset"]["path"]
+    path = b / next(s for s in manifest["shards"] if "dataset" in s)["dataset"][0]["path"]
     table = pq.read_table(path)
     gone = table.column("id")[0].as_py()
     rejected = reject_records(str(sample_corpus))[0]
@@ -177,3 +184,48 @@ def test_reject_records_say_what_the_rule_measured_against_its_threshold(sample_
     for r in unsure:
         score, op, threshold = r["measured"].split()
         assert op == "<" and threshold == "0.5" and float(score) < 0.5
+
+
+def dataset_rows(corpus):
+    return [r for split in (TRAIN, VALIDATION) for f in dataset_files(corpus, split) for r in pq.read_table(f).to_pylist()]
+
+
+def test_kept_documents_carry_the_signals_their_rules_computed(sample_corpus):
+    """Numeric columns to tune thresholds by: the sample's Gopher rules for text and the
+    StarCoder rules for code each leave their figures, inside the thresholds that kept them."""
+    rows = dataset_rows(sample_corpus)
+    text = [r for r in rows if r["kind"] == "text"]
+    code = [r for r in rows if r["kind"] == "code"]
+    assert text and code
+    assert all(r["gopher_words"] >= 50 and r["gopher_alpha_words_ratio"] >= 0.5 for r in text)
+    assert all(r["gopher_dup_line_frac"] <= 0.3 and r["gopher_dup_5_gram_frac_max"] <= 0.30 for r in text)
+    assert all(r["code_max_line_length"] <= 1000 and r["code_mean_line_length"] <= 100 for r in code)
+    assert all(r["code_alnum_fraction"] >= 0.25 for r in code)
+    assert all(r["gopher_words"] is None for r in code) and all(r["code_alnum_fraction"] is None for r in text)
+    assert not any("signals" in json.loads(r["meta"]) for r in rows), "every sample rule's signal has a column"
+
+
+def test_each_document_names_its_dedup_groups_and_the_groups_add_up(sample_corpus, manifest):
+    """A kept document is its group's survivor: `<method>_group` is its own id, and the
+    sizes, less one each, add up to what the manifest says each method removed, with the
+    copies of a survivor that another method then removed (their rejects say `via` it)."""
+    from manifests.audit import reject_records
+    rows = dataset_rows(sample_corpus)
+    records = reject_records(str(sample_corpus))
+    for method in ("exact", "url", "near"):
+        assert all(r[f"{method}_group"] == r["id"] and r[f"{method}_group_size"] >= 1 for r in rows)
+        orphans = sum(1 for r in records if r["reason"] == f"dedup/{method}" and "via" in r)
+        removed = sum(r[f"{method}_group_size"] - 1 for r in rows)
+        assert removed + orphans == manifest["dedup"][method]["removed"], method
+    assert any(r["near_group_size"] > 1 for r in rows) and any(r["exact_group_size"] > 1 for r in rows)
+
+
+def test_dedup_rejects_name_the_copy_kept_instead(sample_corpus):
+    from manifests.audit import reject_records
+    kept = {r["id"] for r in dataset_rows(sample_corpus)}
+    records = [r for r in reject_records(str(sample_corpus)) if r["reason"].startswith("dedup/")]
+    near = [r for r in records if r["reason"] == "dedup/near"]
+    exact = [r for r in records if r["reason"] == "dedup/exact"]
+    assert near and exact and all(r["kept"] in kept for r in records)
+    assert all(r["similarity"] == 1.0 for r in exact)
+    assert all(0.7 <= r["similarity"] <= 1.0 for r in near), "verified at the recipe's min_similarity"

@@ -10,7 +10,7 @@ from pipeline.rules.code import alnum_fraction, literal_fraction, whitespace
 from pipeline.rules.decontaminate import Contamination, EvalSetSpec, MatchEvalSets, ngram_hashes
 from pipeline.rules.normalize import Normalizer, fix_mojibake
 from pipeline.rules.quality import build_rule, reference_rule
-from pipeline.rules.verdict import Dropped, Edited, apply_rules
+from pipeline.rules.verdict import Dropped, Edited, Measured, apply_rules
 from sources.document import Document
 
 
@@ -18,8 +18,15 @@ def doc(text, kind="text", url="", **meta):
     return Document(id="t/x@0", text=text, kind=kind, source="t", url=url, meta=meta)
 
 
+def decision(verdict):
+    """What a rule decided: its drop reason, or None for a kept document (Measured or not)."""
+    return None if isinstance(verdict, Measured) else verdict
+
+
 def rule(name, **args):
-    return build_rule({"name": name, **args})
+    """The named rule, answering its decision only (the signals have tests of their own)."""
+    built = build_rule({"name": name, **args})
+    return lambda document: decision(built(document))
 
 
 def words(n, word="word"):
@@ -104,7 +111,8 @@ def test_c4_sentences_lines_and_page_drops_match_datatrove():
         elif expected is None:
             assert isinstance(mine, Document) and mine.text == reference.text
         else:
-            assert mine == reference == expected
+            assert isinstance(mine, Dropped) and isinstance(reference, Dropped)
+            assert mine.reason == reference.reason == expected
 
 
 def test_c4_refuses_sentence_units_with_a_pointer_to_datatrove():
@@ -140,6 +148,41 @@ def test_language_filter_keeps_listed_languages_and_names_the_reason():
     assert english(doc("x7 3.14 == ?? ## 42 >>")) == "language_uncertain"
     both = rule("language", languages=["en", "de"])
     assert both(doc(REAL_SENTENCES["de"])).meta["language"] == "de"
+
+
+def test_a_kept_document_carries_what_each_rule_measured_and_a_drop_its_language():
+    """The documents dataset's signal columns and the rejects' language come from here: a
+    chain keeps every figure its rules computed (with `signals`), and a document a later
+    rule drops is answered with the language the language rule gave it."""
+    from pipeline.rules.quality import build_chain
+    chain = build_chain([{"name": "language"}, {"name": "gopher_quality"}, {"name": "gopher_repetition"},
+                         {"name": "fineweb_quality"}])
+    text = "\n".join([
+        "The committee will publish its final report on the state of the rivers next spring.",
+        "Its members visited forty towns along the valley and spoke with farmers, teachers and engineers.",
+        "Most of them said that the water had become cleaner since the old paper mill was closed.",
+        "A few worried that the new dams upstream would change how often the lower fields flood.",
+        "The report is expected to recommend more monitoring stations and a shared public database.",
+        "Until then, the regional office will keep answering questions from residents by letter."])
+    kept = apply_rules(doc(text), chain, signals=True)
+    signals = kept.meta["signals"]
+    lines = text.split("\n")
+    assert signals["fineweb_line_punct_ratio"] == 1.0 and signals["fineweb_short_line_ratio"] == 0.0
+    assert signals["gopher_dup_line_frac"] == 0.0 and signals["gopher_words"] >= 90
+    assert 0.0 < signals["gopher_alpha_words_ratio"] <= 1.0 and signals["gopher_stop_words"] >= 2
+    assert {"gopher_top_2_gram_frac", "gopher_dup_10_gram_frac_max", "fineweb_list_ratio"} <= set(signals)
+    assert signals["fineweb_list_ratio"] == float(f"{text.count(chr(10)) / len(split_words(text)):.4g}")
+    assert len(lines) == 6
+    assert "signals" not in apply_rules(doc(text), chain).meta, "off unless asked for"
+    dropped = apply_rules(doc("the same line again, said once more.\n" * 40), chain)
+    assert isinstance(dropped, Dropped) and dropped.reason == "gopher_below_alpha_threshold"
+    assert dropped.measured == "0.7778 < 0.8", "7 of 9 words are alphabetic: the comma and period are words"
+    assert dropped.doc.meta["language"] == "en"
+
+
+def split_words(text):
+    from datatrove.utils.text import split_into_words
+    return split_into_words(text)
 
 
 def test_language_model_comes_from_the_installed_package():

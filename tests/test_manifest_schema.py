@@ -27,7 +27,7 @@ def as_version_1(manifest: dict) -> dict:
 
 
 def test_builds_write_the_newest_version_and_it_round_trips(manifest, tmp_path):
-    assert manifest["schema_version"] == SCHEMA_VERSIONS[-1] == 4
+    assert manifest["schema_version"] == SCHEMA_VERSIONS[-1] == 5
     assert schema()["$id"] == "corpusmill/manifest/v4"
     assert validation_errors(manifest) == []
     write_manifest(str(tmp_path), manifest)
@@ -87,3 +87,20 @@ def test_unknown_versions_and_bad_fields_are_named(manifest):
     assert any(e.startswith("stats/words_sample") for e in errors)
     with pytest.raises(ValueError, match="does not match its schema"):
         write_manifest("/nonexistent", bad)
+
+
+def test_a_version_4_manifest_lists_one_dataset_file_per_shard_and_still_reads(manifest):
+    """Version 5 cut a shard's documents dataset into files (output.documents.file_mb); what
+    version 4 wrote, one file record per shard, validates as version 4 and reads the same."""
+    from manifests.documents import shard_dataset_files
+    old = json.loads(json.dumps(manifest))
+    old["schema_version"] = 4
+    for shard in old["shards"] + old["validation"]["shards"]:
+        if "dataset" in shard:
+            assert len(shard["dataset"]) == 1
+            shard["dataset"] = shard["dataset"][0]
+            shard["dataset"]["path"] = shard["dataset"]["path"].replace("-000.parquet", ".parquet")
+    assert validation_errors(old) == []
+    assert validation_errors({**old, "schema_version": 5})
+    assert [f["rows"] for s in old["shards"] for f in shard_dataset_files(s)] == \
+        [f["rows"] for s in manifest["shards"] for f in shard_dataset_files(s)]

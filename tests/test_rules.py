@@ -8,7 +8,7 @@ from pipeline.rules.extract import extract_document
 from pipeline.rules.normalize import normalize_document, normalize_text
 from pipeline.rules.code import alnum_fraction
 from pipeline.rules.quality import build_rule
-from pipeline.rules.verdict import first_failure
+from pipeline.rules.verdict import Measured, first_failure
 from sources.document import Document
 
 PROSE = ("The quick brown fox jumps over the lazy dog and then it runs to the river with the other "
@@ -66,14 +66,15 @@ def test_quality_rules_name_their_reason():
     assert build_rule({"name": "min_chars", "minimum": 3})(doc("short")) is None
     long_line = "x = " + "1" * 2000
     assert build_rule({"name": "max_line_length", "maximum": 1000})(doc(long_line, "code")) == "max_line_length"
-    assert build_rule({"name": "mean_line_length", "maximum": 100})(doc("a\n" * 50, "code")) is None
+    assert build_rule({"name": "mean_line_length", "maximum": 100})(doc("a\n" * 50, "code")) == \
+        Measured({"code_mean_line_length": 0.9804})   # 50 characters over 51 lines
     assert alnum_fraction("ab--") == 0.5
     assert build_rule({"name": "min_alnum_fraction", "minimum": 0.25})(doc("{}[]();" * 20 + "a", "code")) == "alnum_fraction"
 
 
 def test_datatrove_filters_are_wrapped_with_their_own_reasons():
     gopher = build_rule({"name": "gopher_quality"})
-    assert gopher(doc(PROSE)) is None
+    assert isinstance(gopher(doc(PROSE)), Measured)
     assert gopher(doc("only five words here now")) == "gopher_short_doc"
     repetition = build_rule({"name": "gopher_repetition"})
     assert repetition(doc("the same line again\n" * 40)) == "dup_line_frac"

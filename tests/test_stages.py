@@ -66,7 +66,7 @@ def test_deduplicate_keeps_one_per_group_by_kind():
         out = p | beam.Create(docs) | Deduplicate(exact=True)
         assert_that(out.drop_list, equal_to([("t/f@2", ("t", "dedup/exact")), ("s/f@6", ("s", "dedup/exact"))]),
                     label="Drops")
-        assert_that(out.clusters, equal_to([("exact", 2), ("exact", 2)]), label="Clusters")
+        assert_that(out.groups, equal_to([("s/f@1", "exact", 2), ("s/f@5", "exact", 2)]), label="Groups")
 
 
 def test_clean_parts_round_trip_minus_drop_list(tmp_path):

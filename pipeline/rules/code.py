@@ -6,14 +6,15 @@ auto-generated files (a marker in the first lines), JSON/YAML outside 50 to 5,00
 characters, and files over 1 MB (The Stack). Data-like files (numeric tables and
 string blobs checked in as code) and minified bundles are the two cases those
 line rules miss or catch only by accident, so they have rules of their own.
-Each rule is a factory: recipe arguments in, `Document -> reason | None` out.
+Each rule is a factory: recipe arguments in, `Document -> reason | Measured | None` out
+(Measured: kept, with the figure it was judged by).
 """
 from __future__ import annotations
 
 import re
 from typing import Callable, Sequence
 
-from pipeline.rules.verdict import Failed
+from pipeline.rules.verdict import Failed, Measured, signal
 from sources.document import Document
 
 Rule = Callable[[Document], "str | None"]
@@ -38,7 +39,8 @@ def line_lengths(text: str) -> list[int]:
 def max_line_length(maximum: int = 1000) -> Rule:
     def rule(doc: Document) -> str | None:
         longest = max(line_lengths(doc.text))
-        return Failed("max_line_length", longest, ">", maximum) if longest > maximum else None
+        return Failed("max_line_length", longest, ">", maximum) if longest > maximum else \
+            Measured({"code_max_line_length": longest})
     return rule
 
 
@@ -46,7 +48,8 @@ def mean_line_length(maximum: float = 100.0) -> Rule:
     def rule(doc: Document) -> str | None:
         lengths = line_lengths(doc.text)
         mean = sum(lengths) / len(lengths)
-        return Failed("mean_line_length", mean, ">", maximum) if mean > maximum else None
+        return Failed("mean_line_length", mean, ">", maximum) if mean > maximum else \
+            Measured({"code_mean_line_length": signal(mean)})
     return rule
 
 
@@ -69,7 +72,11 @@ def alnum_fraction(text: str) -> float:
 
 
 def min_alnum_fraction(minimum: float = 0.25) -> Rule:
-    return lambda doc: "alnum_fraction" if alnum_fraction(doc.text) < minimum else None
+    def rule(doc: Document) -> str | Measured:
+        fraction = alnum_fraction(doc.text)
+        return Failed("alnum_fraction", fraction, "<", minimum) if fraction < minimum else \
+            Measured({"code_alnum_fraction": signal(fraction)})
+    return rule
 
 
 def max_file_bytes(maximum: int = 1_000_000) -> Rule:
@@ -105,9 +112,11 @@ def data_like(max_literal_fraction: float = 0.6, min_chars: int = 1000,
         n = len(doc.text)
         if str(doc.meta.get("lang", "")).lower() in data_languages and not min_data_chars <= n <= max_data_chars:
             return "data_file_size"
-        if n >= min_chars and (literal := literal_fraction(doc.text)) > max_literal_fraction:
+        if n < min_chars:
+            return None
+        if (literal := literal_fraction(doc.text)) > max_literal_fraction:
             return Failed("data_like", literal, ">", max_literal_fraction)
-        return None
+        return Measured({"code_literal_fraction": signal(literal)})
     return rule
 
 
@@ -120,9 +129,11 @@ def minified(max_whitespace_fraction: float = 0.05, min_chars: int = 1000,
         if path.endswith(tuple(suffixes)):
             return "minified"
         n = len(doc.text)
-        if n >= min_chars and (spaces := whitespace(doc.text) / n) < max_whitespace_fraction:
+        if n < min_chars:
+            return None
+        if (spaces := whitespace(doc.text) / n) < max_whitespace_fraction:
             return Failed("minified", spaces, "<", max_whitespace_fraction)
-        return None
+        return Measured({"code_whitespace_fraction": signal(spaces)})
     return rule
 
 

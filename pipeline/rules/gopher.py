@@ -21,7 +21,7 @@ from typing import Sequence
 import numpy as np
 
 from pipeline.rules.arrays import WORD_BASE
-from pipeline.rules.verdict import Failed
+from pipeline.rules.verdict import Failed, Measured, signal
 from sources.document import Document
 
 STOP_WORDS = ("the", "be", "to", "of", "and", "that", "have", "with")
@@ -352,18 +352,23 @@ class GopherRepetition:
         self.top_n_grams = [tuple(x) for x in top_n_grams]
         self.dup_n_grams = [tuple(x) for x in dup_n_grams]
 
-    def __call__(self, doc: Document) -> str | None:
+    def __call__(self, doc: Document) -> Measured | str:
         text = doc.text
         if not text:
             return "empty"
+        found = {}
         paragraphs = PARAGRAPHS.split(text.strip())
         count, chars = duplicates(paragraphs)
+        found["gopher_dup_para_frac"] = signal(count / len(paragraphs))
+        found["gopher_dup_para_char_frac"] = signal(chars / len(text))
         if self.dup_para_frac and count / len(paragraphs) > self.dup_para_frac:
             return Failed("dup_para_frac", count / len(paragraphs), ">", self.dup_para_frac)
         if self.dup_para_char_frac and chars / len(text) > self.dup_para_char_frac:
             return Failed("dup_para_char_frac", chars / len(text), ">", self.dup_para_char_frac)
         lines = LINES.split(text)
         count, chars = duplicates(lines)
+        found["gopher_dup_line_frac"] = signal(count / len(lines))
+        found["gopher_dup_line_char_frac"] = signal(chars / len(text))
         if self.dup_line_frac and count / len(lines) > self.dup_line_frac:
             return Failed("dup_line_frac", count / len(lines), ">", self.dup_line_frac)
         if self.dup_line_char_frac and chars / len(text) > self.dup_line_char_frac:
@@ -371,13 +376,18 @@ class GopherRepetition:
         signals = self.signals.of(text)
         grams = NGrams(signals.ids, signals.vocabulary)
         for n, frac in sorted(self.top_n_grams):
-            if len(signals.ids) >= n and (top := top_ngram_chars(grams, n) / len(text)) > frac:
-                return Failed(f"top_{n}_gram", top, ">", frac)
+            if len(signals.ids) >= n:
+                found[f"gopher_top_{n}_gram_frac"] = signal(top := top_ngram_chars(grams, n) / len(text))
+                if top > frac:
+                    return Failed(f"top_{n}_gram", top, ">", frac)
         for n, frac in sorted(self.dup_n_grams):
-            # counting stops at the limit, so the figure is "at least" this much
-            if (dup := duplicate_ngram_chars(grams, n, limit=frac * len(text)) / len(text)) > frac:
+            # counting stops at the limit, so the figure is "at least" this much when it fails,
+            # and "at most" when it passes (a bound under the limit is not refined)
+            dup = duplicate_ngram_chars(grams, n, limit=frac * len(text)) / len(text)
+            found[f"gopher_dup_{n}_gram_frac_max"] = signal(dup)
+            if dup > frac:
                 return Failed(f"duplicated_{n}_n_grams", dup, ">", frac)
-        return None
+        return Measured(found)
 
 
 class GopherQuality:
@@ -394,41 +404,50 @@ class GopherQuality:
         self.max_non_alpha_words_ratio, self.min_stop_words = max_non_alpha_words_ratio, min_stop_words
         self.stop_words = frozenset(STOP_WORDS if stop_words is None else stop_words)
 
-    def __call__(self, doc: Document) -> str | None:
+    def __call__(self, doc: Document) -> Measured | str:
         text = doc.text
         signals = self.signals.of(text)
         ids, v = signals.ids, signals.vocabulary
         n_words = len(ids)
         wordy = v.wordy[ids]     # per word: the vocabulary's flags and lengths, looked up in NumPy
         n_wordy = int(np.count_nonzero(wordy))
+        found = {"gopher_words": n_wordy}
         if self.min_doc_words and n_wordy < self.min_doc_words:
             return Failed("gopher_short_doc", n_wordy, "<", self.min_doc_words)
         if self.max_doc_words and n_wordy > self.max_doc_words:
             return Failed("gopher_long_doc", n_wordy, ">", self.max_doc_words)
         mean = int(v.word_len[ids[wordy]].sum()) / n_wordy if n_wordy else float("nan")
+        if n_wordy:
+            found["gopher_mean_word_length"] = signal(mean)
         if self.min_avg_word_length and mean < self.min_avg_word_length:
             return Failed("gopher_below_avg_threshold", mean, "<", self.min_avg_word_length)
         if self.max_avg_word_length and mean > self.max_avg_word_length:
             return Failed("gopher_above_avg_threshold", mean, ">", self.max_avg_word_length)
-        if self.max_symbol_word_ratio and (hashes := text.count("#") / n_words) > self.max_symbol_word_ratio:
-            return Failed("gopher_too_many_hashes", hashes, ">", self.max_symbol_word_ratio)
-        if self.max_symbol_word_ratio and \
-                (ellipses := (text.count("...") + text.count("…")) / n_words) > self.max_symbol_word_ratio:
-            return Failed("gopher_too_many_ellipsis", ellipses, ">", self.max_symbol_word_ratio)
+        if self.max_symbol_word_ratio:
+            found["gopher_hash_ratio"] = signal(hashes := text.count("#") / n_words)
+            if hashes > self.max_symbol_word_ratio:
+                return Failed("gopher_too_many_hashes", hashes, ">", self.max_symbol_word_ratio)
+            found["gopher_ellipsis_ratio"] = signal(ellipses := (text.count("...") + text.count("…")) / n_words)
+            if ellipses > self.max_symbol_word_ratio:
+                return Failed("gopher_too_many_ellipsis", ellipses, ">", self.max_symbol_word_ratio)
         lines = text.splitlines()
-        if self.max_bullet_lines_ratio and \
-                (bullets := sum(s.lstrip().startswith(("•", "-")) for s in lines) / len(lines)) \
-                > self.max_bullet_lines_ratio:
-            return Failed("gopher_too_many_bullets", bullets, ">", self.max_bullet_lines_ratio)
-        if self.max_ellipsis_lines_ratio and \
-                (ending := sum(s.rstrip().endswith(("...", "…")) for s in lines) / len(lines)) \
-                > self.max_ellipsis_lines_ratio:
-            return Failed("gopher_too_many_end_ellipsis", ending, ">", self.max_ellipsis_lines_ratio)
-        if self.max_non_alpha_words_ratio and \
-                (alpha := np.count_nonzero(v.alpha[ids]) / n_words) < self.max_non_alpha_words_ratio:
-            return Failed("gopher_below_alpha_threshold", alpha, "<", self.max_non_alpha_words_ratio)
+        if self.max_bullet_lines_ratio:
+            bullets = sum(s.lstrip().startswith(("•", "-")) for s in lines) / len(lines)
+            found["gopher_bullet_lines_ratio"] = signal(bullets)
+            if bullets > self.max_bullet_lines_ratio:
+                return Failed("gopher_too_many_bullets", bullets, ">", self.max_bullet_lines_ratio)
+        if self.max_ellipsis_lines_ratio:
+            ending = sum(s.rstrip().endswith(("...", "…")) for s in lines) / len(lines)
+            found["gopher_end_ellipsis_lines_ratio"] = signal(ending)
+            if ending > self.max_ellipsis_lines_ratio:
+                return Failed("gopher_too_many_end_ellipsis", ending, ">", self.max_ellipsis_lines_ratio)
+        if self.max_non_alpha_words_ratio:
+            found["gopher_alpha_words_ratio"] = signal(alpha := np.count_nonzero(v.alpha[ids]) / n_words)
+            if alpha < self.max_non_alpha_words_ratio:
+                return Failed("gopher_below_alpha_threshold", alpha, "<", self.max_non_alpha_words_ratio)
         if self.min_stop_words:
             stop_ids = [v.index[w] for w in self.stop_words if w in v.index]
-            if (found := int(np.count_nonzero(np.isin(stop_ids, ids)))) < self.min_stop_words:
-                return Failed("gopher_enough_stop_words", found, "<", self.min_stop_words)
-        return None
+            found["gopher_stop_words"] = (n_stop := int(np.count_nonzero(np.isin(stop_ids, ids))))
+            if n_stop < self.min_stop_words:
+                return Failed("gopher_enough_stop_words", n_stop, "<", self.min_stop_words)
+        return Measured(found)

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any, Callable, Mapping, Sequence
 
 from pipeline.rules.code import CODE_RULES
-from pipeline.rules.verdict import Edited, Failed, Rule, apply_rules
+from pipeline.rules.verdict import Dropped, Edited, Failed, Rule, apply_rules
 from sources.document import Document
 
 
@@ -109,11 +109,13 @@ def reference_rule(spec: Mapping[str, Any]) -> Rule:
 
 
 class QualityRules:
-    """The recipe's rules per kind as one document rule (see verdict.apply_rules).
+    """The recipe's rules per kind as one document rule (see verdict.apply_rules); with
+    `signals`, a kept document carries what the rules measured (for the documents dataset).
     Built where it runs (datatrove filters and fastText models do not pickle)."""
 
-    def __init__(self, filters: Mapping[str, Sequence[Mapping[str, Any]]]):
+    def __init__(self, filters: Mapping[str, Sequence[Mapping[str, Any]]], signals: bool = False):
         self.rules = {kind: build_chain(specs) for kind, specs in filters.items()}
+        self.signals = signals
 
-    def __call__(self, doc: Document) -> Document | Edited | str:
-        return apply_rules(doc, self.rules.get(doc.kind, ()))
+    def __call__(self, doc: Document) -> Document | Edited | Dropped:
+        return apply_rules(doc, self.rules.get(doc.kind, ()), self.signals)

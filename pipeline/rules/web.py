@@ -27,7 +27,7 @@ import re
 from typing import Sequence
 
 from pipeline.rules.gopher import WordSignals, check_english, duplicates
-from pipeline.rules.verdict import Edited, Failed
+from pipeline.rules.verdict import Edited, Failed, Measured, signal
 from sources.document import Document
 
 CITATION = re.compile(r"\[\d*]|\[edit]|\[citation needed]")
@@ -87,9 +87,10 @@ class C4Quality:
                 and sum(map(_sentences, kept)) < self.min_num_sentences:
             return "too_few_sentences"
         text = "\n".join(kept).strip()
+        found = {"c4_lines": len(lines), "c4_lines_kept": len(kept)}
         if text == doc.text:
-            return None
-        return Edited(doc.with_text(text), {"c4_lines_removed": len(lines) - len(kept)})
+            return Measured(found)
+        return Edited(doc.with_text(text), {"c4_lines_removed": len(lines) - len(kept)}, found)
 
 
 class FineWebQuality:
@@ -105,19 +106,23 @@ class FineWebQuality:
         self.short_line_thr, self.short_line_length = short_line_thr, short_line_length
         self.char_duplicates_ratio, self.new_line_ratio = char_duplicates_ratio, new_line_ratio
 
-    def __call__(self, doc: Document) -> str | None:
+    def __call__(self, doc: Document) -> Measured | str:
         text = doc.text
         lines = [line for line in text.split("\n") if line.strip() != ""]
         if not lines:
             return "empty"
-        ratio = sum(1 for line in lines if line.endswith(self.stop_chars)) / len(lines)
+        found = {"fineweb_line_punct_ratio": signal(
+            ratio := sum(1 for line in lines if line.endswith(self.stop_chars)) / len(lines))}
         if ratio < self.line_punct_thr and not (ratio == 0 and self.line_punct_exclude_zero):
             return Failed("line_punct_ratio", ratio, "<", self.line_punct_thr)
-        if (short := sum(1 for line in lines if len(line) <= self.short_line_length) / len(lines)) \
-                > self.short_line_thr:
+        short = sum(1 for line in lines if len(line) <= self.short_line_length) / len(lines)
+        found["fineweb_short_line_ratio"] = signal(short)
+        if short > self.short_line_thr:
             return Failed("short_line_ratio", short, ">", self.short_line_thr)
-        if (dup := duplicates(lines)[1] / len(text.replace("\n", ""))) > self.char_duplicates_ratio:
+        found["fineweb_char_dup_ratio"] = signal(dup := duplicates(lines)[1] / len(text.replace("\n", "")))
+        if dup > self.char_duplicates_ratio:
             return Failed("char_dup_ratio", dup, ">", self.char_duplicates_ratio)
-        if (breaks := text.count("\n") / len(self.signals.of(text).ids)) > self.new_line_ratio:
+        found["fineweb_list_ratio"] = signal(breaks := text.count("\n") / len(self.signals.of(text).ids))
+        if breaks > self.new_line_ratio:
             return Failed("list_ratio", breaks, ">", self.new_line_ratio)
-        return None
+        return Measured(found)

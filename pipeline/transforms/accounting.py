@@ -173,13 +173,15 @@ class AccountForRecords(beam.PTransform):
                    | "FormatTallies" >> beam.MapTuple(lambda key, n: (*key, n)))
         written_rejects = pbegin | "NoRejects" >> beam.Create([])
         if self.rejects:
-            written_rejects = (tuple(stage.rejects for stage in stages)
+            written_rejects = ((*(stage.rejects for stage in stages), dedup.rejects)
                                | "FlattenRejects" >> beam.Flatten()
                                | "WriteRejects" >> WriteRejects(work_dir))
         errors = ((read.dead_letters | "ExtractErrorReasons" >> beam.Map(lambda r: (r["source"], r["reason"])),)
                   | "CountErrors" >> CountFunnel())
         reads = read.read_counts | "SumReads" >> beam.CombinePerKey(sum)
-        groups = (dedup.clusters | "CountGroupSizes" >> beam.combiners.Count.PerElement()
+        groups = (dedup.groups
+                  | "MethodAndSize" >> beam.MapTuple(lambda _, method, size: (method, size))
+                  | "CountGroupSizes" >> beam.combiners.Count.PerElement()
                   | "FormatGroupSizes" >> beam.MapTuple(lambda key, n: (*key, n)))
         return pbegin | "WriteAccounting" >> WriteAccounting(work_dir, reads=reads, drops=drops, errors=errors,
                                                                tallies=tallies, groups=groups, rejects=written_rejects)

@@ -117,7 +117,9 @@ class ApplyRule(beam.DoFn):
             reason = f"{self.stage}/{result.reason if isinstance(result, Dropped) else result}"
             yield self.counters.drop(doc.source, reason)
             if self.rejects:
-                yield beam.pvalue.TaggedOutput(REJECTS, reject_record(doc, reason, getattr(result, "measured", "")))
+                labelled = getattr(result, "doc", None) or doc    # a chain's Dropped: with its language label
+                yield beam.pvalue.TaggedOutput(REJECTS, reject_record(labelled, reason,
+                                                                      getattr(result, "measured", "")))
 
 
 def apply_rule(docs: beam.PCollection, label: str, stage: str, make_rule, rejects: bool = False) -> StageOutput:

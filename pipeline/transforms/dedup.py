@@ -6,8 +6,11 @@ shuffle element carries many of them. Each method yields (doc id, (source, reaso
 drops; a document dropped by several keeps one reason (exact, then url, then
 near), so the funnel counts it once. Keys start with the document's kind (text
 and code never meet) and, with `scope: source`, its source.
-The output is a drop list the tokenize stage subtracts, plus (method, group
-size) figures for the manifest.
+The output is a drop list the tokenize stage subtracts; each kept document that
+won a group, with the group's size (the documents dataset's group columns, and
+the manifest's histogram); and, for the rejects, each dropped document with the
+id of the one kept instead and the similarity that linked them (1.0 for an exact
+copy, the MinHash estimate for a near one, none for a recapture of the URL).
 """
 from __future__ import annotations
 
@@ -18,33 +21,36 @@ import apache_beam as beam
 
 from pipeline.rules.dedup import (DedupCandidate, UrlCandidate, content_hash, crawl_time, scope_of, split_duplicates,
                                   survivor_order, url_key, url_survivor_order)
-from pipeline.rules.minhash import MinHashParams, NearCandidate, Signer, bucket_losers, doc_ref
+from pipeline.rules.minhash import MinHashParams, NearCandidate, Signer, bucket_losers, doc_ref, estimated_similarity
 from pipeline.transforms.common import Counters
 from pipeline.transforms.packed import PackedGroupByKey
 
 WINNERS = "winners"
+REJECTS = "rejects"
 INFO = "info"
 PRIORITY = {"dedup/exact": 0, "dedup/url": 1, "dedup/near": 2}
 
 
 class DedupOutput(NamedTuple):
     drop_list: beam.PCollection   # (doc id, (source, "dedup/<method>"))
-    clusters: beam.PCollection    # (method, size of each group that had duplicates)
+    groups: beam.PCollection      # (kept doc id, method, size of its group), for groups with duplicates
+    rejects: beam.PCollection     # audit records: a dropped doc, its reason, the kept id, the similarity
 
 
 class ResolveGroup(beam.DoFn):
     """One exact or URL group -> drops for all but its survivor."""
 
-    def __init__(self, method: str, order):
+    def __init__(self, method: str, order, similarity: float | None):
         super().__init__()
-        self.method, self.order = method, order
+        self.method, self.order, self.similarity = method, order, similarity
 
     def process(self, group):
         _, candidates = group
         survivor, losers = split_duplicates(candidates, self.order)
         for loser in losers:
             yield loser.id, (loser.source, f"dedup/{self.method}")
-            yield beam.pvalue.TaggedOutput(WINNERS, (loser.id, (f"dedup/{self.method}", survivor.id)))
+            yield beam.pvalue.TaggedOutput(WINNERS, (loser.id, (f"dedup/{self.method}", survivor.id,
+                                                                 self.similarity)))
 
 
 class CountDrops(beam.DoFn):
@@ -102,10 +108,12 @@ def candidates_in_buckets(joined):
 
 
 def near_losers(bucket, min_similarity):
-    """A bucket -> (loser id, (loser source, (length, id) of its verified better)) per loser."""
+    """A bucket -> (loser id, (loser source, (length, id) of its verified better, their
+    estimated similarity)) per loser."""
     _, candidates = bucket
     for loser, better in bucket_losers(candidates, min_similarity):
-        yield loser.id, (loser.source, (better.length, better.id))
+        similarity = round(estimated_similarity(loser.sketch, better.sketch), 4)
+        yield loser.id, (loser.source, (better.length, better.id), similarity)
 
 
 def best_beater(beaten):
@@ -135,27 +143,57 @@ class NearDuplicates(beam.PTransform):
                   | "FindLosers" >> beam.FlatMap(near_losers, self.params.min_similarity)
                   | "BestBeater" >> beam.CombinePerKey(best_beater))
         drops = losers | "FormatNearDrops" >> beam.MapTuple(lambda loser, v: (loser, (v[0], "dedup/near")))
-        winners = losers | "WinnerOfLoser" >> beam.MapTuple(lambda loser, v: (loser, ("dedup/near", v[1][1])))
+        winners = losers | "WinnerOfLoser" >> beam.MapTuple(lambda loser, v: (loser, ("dedup/near", v[1][1], v[2])))
         return drops, winners
 
 
-def group_sizes(drop_list, winners):
-    """(method, 1 + losers) per winning document, counting each removed document once, under
-    its final reason (a near-duplicate that is also an exact copy counts under exact)."""
-    def final_winner(item):
-        _, grouped = item
-        if grouped["drop"]:
-            reason = grouped["drop"][0][1]
-            for method, winner in grouped["winner"]:
-                if method == reason:
-                    yield (reason.split("/", 1)[1], winner), 1
-                    return
+def final_winner(item):
+    """A dropped document's reason and the winners that beat it -> ((method, winner), 1) for
+    the group it is counted in (its final reason), and its audit record on REJECTS."""
+    doc_id, grouped = item
+    if not grouped["drop"]:
+        return
+    source, reason = grouped["drop"][0]
+    for method, winner, similarity in grouped["winner"]:
+        if method == reason:
+            yield (reason.split("/", 1)[1], winner), 1
+            record = {"id": doc_id, "source": source, "reason": reason, "kept": winner}
+            if similarity is not None:
+                record["similarity"] = similarity
+            yield beam.pvalue.TaggedOutput(REJECTS, record)
+            return
 
-    return ({"drop": drop_list, "winner": winners}
-            | "JoinWinners" >> beam.CoGroupByKey()
-            | "FinalWinner" >> beam.FlatMap(final_winner)
-            | "CountLosers" >> beam.CombinePerKey(sum)
-            | "GroupSize" >> beam.MapTuple(lambda key, n: (key[0], n + 1)))
+
+def kept_instead(item):
+    """Audit records keyed by the id they name as kept, that id's drop (if any) and its own
+    record -> the records, naming the survivor one step on where their winner was itself
+    dropped (an exact copy of a page removed as a near duplicate of another): `kept` is
+    then that other page, and `via` the dropped winner."""
+    _, grouped = item
+    own = grouped["own"]
+    for record in grouped["records"]:
+        if grouped["drop"] and own:
+            record = {**record, "kept": own[0]["kept"], "via": record["kept"]}
+        yield record
+
+
+def resolve_groups(drop_list, winners):
+    """(kept id, method, 1 + losers) per winning document, counting each removed document
+    once, under its final reason (a near-duplicate that is also an exact copy counts under
+    exact); and the removed documents' audit records."""
+    joined = ({"drop": drop_list, "winner": winners}
+              | "JoinWinners" >> beam.CoGroupByKey()
+              | "FinalWinner" >> beam.FlatMap(final_winner).with_outputs(REJECTS, main="losers"))
+    groups = (joined.losers
+              | "CountLosers" >> beam.CombinePerKey(sum)
+              | "GroupSize" >> beam.MapTuple(lambda key, n: (key[1], key[0], n + 1)))
+    records = joined[REJECTS]
+    rejects = ({"records": records | "KeyByKept" >> beam.Map(lambda r: (r["kept"], r)),
+                "own": records | "KeyByOwnId" >> beam.Map(lambda r: (r["id"], r)),
+                "drop": drop_list}
+               | "JoinKeptWithDrops" >> beam.CoGroupByKey()
+               | "KeptInstead" >> beam.FlatMap(kept_instead))
+    return groups, rejects
 
 
 class Deduplicate(beam.PTransform):
@@ -172,7 +210,7 @@ class Deduplicate(beam.PTransform):
                         lambda d: ((*scope_of(d, scope), content_hash(d.text)),
                                    DedupCandidate(len(d.text), d.id, d.source)))
                     | "GroupByContent" >> PackedGroupByKey("dedup/exact_bytes", 2, DedupCandidate)
-                    | "PickSurvivors" >> beam.ParDo(ResolveGroup("exact", survivor_order)).with_outputs(
+                    | "PickSurvivors" >> beam.ParDo(ResolveGroup("exact", survivor_order, 1.0)).with_outputs(
                         WINNERS, main="drops"))
             drops.append(outs.drops)
             winners.append(outs[WINNERS])
@@ -182,7 +220,7 @@ class Deduplicate(beam.PTransform):
                     | "KeyByUrl" >> beam.Map(lambda d: ((*scope_of(d, scope), url_key(d.url)), UrlCandidate(
                         crawl_time(d.meta), len(d.text), d.id, d.source)))
                     | "GroupByUrl" >> PackedGroupByKey("dedup/url_bytes", 2, UrlCandidate)
-                    | "PickNewest" >> beam.ParDo(ResolveGroup("url", url_survivor_order)).with_outputs(
+                    | "PickNewest" >> beam.ParDo(ResolveGroup("url", url_survivor_order, None)).with_outputs(
                         WINNERS, main="drops"))
             drops.append(outs.drops)
             winners.append(outs[WINNERS])
@@ -192,10 +230,10 @@ class Deduplicate(beam.PTransform):
             winners.append(near_winners)
         if not drops:
             empty = docs | "SkipDedup" >> beam.FlatMap(lambda _: ())
-            return DedupOutput(empty, empty)
+            return DedupOutput(empty, empty, empty)
         drop_list = (drops
                      | "FlattenDrops" >> beam.Flatten().with_output_types(Tuple[str, Tuple[str, str]])
                      | "OneReasonPerDoc" >> beam.CombinePerKey(lambda rs: min(rs, key=lambda r: PRIORITY[r[1]]))
                      | "CountDrops" >> beam.ParDo(CountDrops()))
-        winner_of = winners | "FlattenWinners" >> beam.Flatten().with_output_types(Tuple[str, Tuple[str, str]])
-        return DedupOutput(drop_list, group_sizes(drop_list, winner_of))
+        winner_of = winners | "FlattenWinners" >> beam.Flatten()
+        return DedupOutput(drop_list, *resolve_groups(drop_list, winner_of))

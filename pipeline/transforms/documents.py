@@ -38,13 +38,16 @@ class Normalize(beam.PTransform):
 
 
 class FilterQuality(beam.PTransform):
-    def __init__(self, filters: Mapping[str, tuple[Mapping[str, Any], ...]], rejects: bool = False):
+    """`signals`: kept documents carry what the rules measured (the documents dataset's columns)."""
+
+    def __init__(self, filters: Mapping[str, tuple[Mapping[str, Any], ...]], rejects: bool = False,
+                 signals: bool = False):
         super().__init__()
-        self.filters, self.rejects = filters, rejects
+        self.filters, self.rejects, self.signals = filters, rejects, signals
 
     def expand(self, docs) -> StageOutput:
-        filters = self.filters
-        return apply_rule(docs, "ApplyFilters", "filter", lambda: QualityRules(filters), self.rejects)
+        filters, signals = self.filters, self.signals
+        return apply_rule(docs, "ApplyFilters", "filter", lambda: QualityRules(filters, signals), self.rejects)
 
 
 class Decontaminate(beam.PTransform):

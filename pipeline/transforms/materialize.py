@@ -42,6 +42,8 @@ def from_row(row: dict) -> Document:
 CLEAN_PARTS = "clean/part"
 DROP_LIST = "drops/part"
 DROP_SCHEMA = pa.schema([("id", pa.string())])
+GROUPS = "groups/part"
+GROUPS_SCHEMA = pa.schema([("id", pa.string()), ("method", pa.string()), ("size", pa.int64())])
 
 
 def stage_files(stage: str, prefix: str) -> list[str]:
@@ -81,18 +83,41 @@ class WriteDropList(beam.PTransform):
         return faults.after(written, "WriteDropList")
 
 
-class ReadDropList(beam.PTransform):
-    """The stage folder's drop list -> (doc id, None), as PlanCleanParts takes it."""
+class WriteDedupGroups(beam.PTransform):
+    """(kept doc id, method, group size) of each group that had duplicates -> parquet in the
+    stage folder: the documents dataset's group columns."""
 
     def __init__(self, stage: str):
         super().__init__()
+        self.prefix = f"{stage}/{GROUPS}"
+
+    def expand(self, groups):
+        written = (groups
+                   | "ConvertToRows" >> beam.MapTuple(lambda doc_id, method, size: {
+                       "id": doc_id, "method": method, "size": size})
+                   | "WriteParquet" >> WriteParquetParts(self.prefix, GROUPS_SCHEMA))
+        return faults.after(written, "WriteDedupGroups")
+
+
+class ReadDropList(beam.PTransform):
+    """The stage folder's drop list -> (doc id, None), and with `groups` its dedup groups ->
+    (kept doc id, (method, group size)), as PlanCleanParts takes them."""
+
+    def __init__(self, stage: str, groups: bool = False):
+        super().__init__()
         self.files = stage_files(stage, DROP_LIST)
+        self.group_files = stage_files(stage, GROUPS) if groups else []
 
     def expand(self, pbegin):
-        return (pbegin
-                | "ListDropFiles" >> beam.Create(self.files)
-                | "ReadIds" >> beam.io.ReadAllFromParquet(columns=["id"])
-                | "KeyById" >> beam.Map(lambda row: (row["id"], None)))
+        drops = (pbegin
+                 | "ListDropFiles" >> beam.Create(self.files)
+                 | "ReadIds" >> beam.io.ReadAllFromParquet(columns=["id"])
+                 | "KeyById" >> beam.Map(lambda row: (row["id"], None)))
+        groups = (pbegin
+                  | "ListGroupFiles" >> beam.Create(self.group_files)
+                  | "ReadGroups" >> beam.io.ReadAllFromParquet()
+                  | "KeyGroupById" >> beam.Map(lambda row: (row["id"], (row["method"], row["size"]))))
+        return (drops, groups) | "FlattenDropsAndGroups" >> beam.Flatten()
 
 
 def part_ref(path: str) -> bytes:
@@ -106,23 +131,42 @@ def locate(row_with_file) -> tuple:
 
 
 def drops_by_part(joined):
-    """A doc ref's part refs and dropped ids -> (part ref, dropped id) each. Two ids sharing
-    a ref (rare) only put an id in a part's set where it matches nothing."""
+    """A doc ref's part refs and its (id,) drops or (id, method, size) groups -> (part ref,
+    that tuple) each. Two ids sharing a ref (rare) only put an id in a part's plan where it
+    matches nothing."""
     _, values = joined
-    ids = [v for v in values if isinstance(v, tuple)]
+    entries = [v for v in values if isinstance(v, tuple)]
     for part in sorted({v for v in values if isinstance(v, bytes)}):
-        for (doc_id,) in ids:
-            yield part, doc_id
+        for entry in entries:
+            yield part, entry
+
+
+def dedup_groups(doc_id: str, methods: tuple[str, ...], groups: dict) -> dict:
+    """A kept document's group per dedup method that ran: [group id, size], the group id
+    being the kept document's id (its own, size 1, when it had no duplicates)."""
+    mine = groups.get(doc_id, {})
+    return {method: [doc_id, mine.get(method, 1)] for method in methods}
 
 
 class ReadPartWithout(beam.DoFn):
-    """(part ref, {"part": [path], "drops": [ids]}) -> the part's Documents not among its drops."""
+    """(part ref, {"part": [path], "drops": [(id,) or (id, method, size)]}) -> the part's
+    Documents not among its drops; with `methods` (the dedup methods that ran), each
+    carries its groups as `dedup` metadata."""
+
+    def __init__(self, methods: tuple[str, ...] = ()):
+        super().__init__()
+        self.methods = methods
 
     def process(self, element):
         import pyarrow.parquet as pq
         from apache_beam.io.filesystems import FileSystems
         _, grouped = element
-        paths, drops = list(grouped["part"]), set(grouped["drops"])
+        paths, drops, groups = list(grouped["part"]), set(), {}
+        for entry in grouped["drops"]:
+            if len(entry) == 1:
+                drops.add(entry[0])
+            else:
+                groups.setdefault(entry[0], {})[entry[1]] = entry[2]
         if len(paths) != 1:   # a path spelt differently by the reader would lose drops
             raise ValueError(f"{len(drops)} drops name parts {paths}: not one clean part")
         path = paths[0]
@@ -130,7 +174,9 @@ class ReadPartWithout(beam.DoFn):
             for batch in pq.ParquetFile(f).iter_batches(batch_size=1024):
                 for row in batch.to_pylist():
                     if row["id"] not in drops:
-                        yield from_row(row)
+                        doc = from_row(row)
+                        yield doc.with_meta(dedup=dedup_groups(doc.id, self.methods, groups)) \
+                            if self.methods else doc
 
 
 class PlanCleanParts(beam.PTransform):
@@ -150,7 +196,8 @@ class PlanCleanParts(beam.PTransform):
         located = (part_files
                    | "ReadIds" >> beam.io.ReadAllFromParquet(columns=["id"], with_filename=True)
                    | "KeyIdByRef" >> beam.Map(locate))
-        dropped = self.drop_list | "KeyDropByRef" >> beam.MapTuple(lambda doc_id, _: ((doc_ref(doc_id),), (doc_id,)))
+        dropped = self.drop_list | "KeyDropByRef" >> beam.MapTuple(
+            lambda doc_id, group: ((doc_ref(doc_id),), (doc_id,) if group is None else (doc_id, *group)))
         part_drops = ((located, dropped)
                       | "JoinOnRef" >> PackedGroupByKey("dedup/subtract_bytes", min_size=2)
                       | "DropsByPart" >> beam.FlatMap(drops_by_part))
@@ -167,15 +214,15 @@ class ReadPlannedParts(beam.PTransform):
     every pass as soon as the plan exists, and holds what it read). Waiting on it
     here, the read and its consumer run as one streaming stage."""
 
-    def __init__(self, after: beam.PCollection | None = None):
+    def __init__(self, after: beam.PCollection | None = None, groups: tuple[str, ...] = ()):
         super().__init__()
-        self.after = after
+        self.after, self.groups = after, groups
 
     def expand(self, plan):
         if self.after is not None:
             plan = plan | "WaitForSideInput" >> beam.Map(lambda part, _: part,
                                                          beam.pvalue.AsSingleton(self.after))
-        return plan | "ReadPartsWithoutDrops" >> beam.ParDo(ReadPartWithout())
+        return plan | "ReadPartsWithoutDrops" >> beam.ParDo(ReadPartWithout(self.groups))
 
 
 class ReadCleanParts(beam.PTransform):

@@ -32,7 +32,7 @@ import apache_beam as beam
 import numpy as np
 from apache_beam.io.filesystems import FileSystems
 
-from manifests.documents import DocumentsWriter, documents_path
+from manifests.documents import DEFAULT_FILE_MB, DocumentsWriter, documents_path
 from manifests.lineage import LINEAGE_SUFFIX, HashingSink, LineageWriter
 from manifests.shard_format import EXTENSIONS, datatrove_index, encode_index, shard_name
 from manifests.splits import SPLITS
@@ -64,25 +64,59 @@ def stream_order(entries: Iterable[ShardEntry]) -> list[ShardEntry]:
     return sorted(entries, key=stream_key)
 
 
-def write_shard(output: str, key: ShardKey, entries: Iterable[ShardEntry], dtype: str) -> dict:
-    """Writes one shard from entries already in stream order; returns its manifest record."""
+class DatasetFiles:
+    """A shard's documents-dataset files: rows added in stream order go to
+    documents_path(split, shard, k), a new file once the open one's text reaches
+    `max_bytes`; each written under a temporary name, renamed by commit()."""
+
+    def __init__(self, output: str, key: ShardKey, max_bytes: int):
+        self.output, self.key, self.max_bytes = output, key, max_bytes
+        self.records, self.temps, self.writer = [], [], None
+
+    def add(self, row: dict) -> None:
+        if self.writer is None:
+            path = documents_path(*self.key, len(self.records))
+            self.temps.append(f"{self.output}/{posixpath.dirname(path)}/.{posixpath.basename(path)}.inprogress")
+            self.file = FileSystems.create(self.temps[-1])
+            self.sink = HashingSink(self.file)
+            self.writer, self.path = DocumentsWriter(self.sink), path
+        self.writer.add(row)
+        if self.writer.text_bytes >= self.max_bytes:
+            self.close()
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.file.close()
+            self.records.append({"path": self.path, "bytes": self.sink.bytes,
+                                 "sha256": self.sink.sha256.hexdigest(), "rows": self.writer.count})
+            self.writer = None
+
+    def commit(self) -> list[dict]:
+        """Closes the open file, renames every file into place; their manifest records."""
+        self.close()
+        if self.temps:
+            FileSystems.rename(self.temps, [f"{self.output}/{r['path']}" for r in self.records])
+        return self.records
+
+
+def write_shard(output: str, key: ShardKey, entries: Iterable[ShardEntry], dtype: str,
+                dataset_bytes: int = DEFAULT_FILE_MB << 20) -> dict:
+    """Writes one shard from entries already in stream order; returns its manifest record.
+    Entries carrying a dataset row also go to the shard's documents-dataset files, cut at
+    `dataset_bytes` of text."""
     name = shard_name(*key)
     files = (*EXTENSIONS, LINEAGE_SUFFIX[1:])
     final = {ext: f"{output}/{name}.{ext}" for ext in files}
     temp = {ext: f"{output}/.{name}.{ext}.inprogress" for ext in files}
     digest, lengths = hashlib.sha256(), []
     by_source, by_epoch = Counter(), Counter()
-    dataset_path = documents_path(*key)
-    dataset_temp = f"{output}/{posixpath.dirname(dataset_path)}/.{posixpath.basename(dataset_path)}.inprogress"
-    dataset_file = dataset = dataset_sink = None   # opened at the first documents-dataset row
+    dataset = DatasetFiles(output, key, dataset_bytes)
     with FileSystems.create(temp["bin"]) as f, FileSystems.create(temp[LINEAGE_SUFFIX[1:]]) as g:
         lineage = LineageWriter(sink := HashingSink(g))
         offset = 0
         for e in entries:
             if e.row is not None:
-                if dataset is None:
-                    dataset_file = FileSystems.create(dataset_temp)
-                    dataset = DocumentsWriter(dataset_sink := HashingSink(dataset_file))
                 dataset.add(e.row)
             data = np.asarray(e.tokens, dtype=np.dtype(dtype).newbyteorder("<")).tobytes()
             f.write(data)
@@ -100,12 +134,8 @@ def write_shard(output: str, key: ShardKey, entries: Iterable[ShardEntry], dtype
     with FileSystems.create(temp["bin.index"]) as f:
         f.write(ds_index_bytes)
     extra = {}
-    if dataset is not None:
-        dataset.close()
-        dataset_file.close()
-        FileSystems.rename([dataset_temp], [f"{output}/{dataset_path}"])
-        extra["dataset"] = {"path": dataset_path, "bytes": dataset_sink.bytes,
-                            "sha256": dataset_sink.sha256.hexdigest(), "rows": dataset.count}
+    if written := dataset.commit():
+        extra["dataset"] = written
     FileSystems.rename([temp[ext] for ext in files], [final[ext] for ext in files])
     return {**extra, "index": key[1], "path": f"{name}.bin", "bytes": sum(lengths) * np.dtype(dtype).itemsize,
             "sha256": digest.hexdigest(), "tokens": int(sum(lengths)), "documents": len(lengths),
@@ -282,9 +312,9 @@ class MergeShard(beam.DoFn):
     """((split, shard), its fragment records) -> (split, the shard's manifest record), files
     written under temporary names and renamed: safe to run twice on the same element."""
 
-    def __init__(self, output: str):
+    def __init__(self, output: str, dataset_bytes: int = DEFAULT_FILE_MB << 20):
         super().__init__()
-        self.output = output
+        self.output, self.dataset_bytes = output, dataset_bytes
 
     def setup(self):
         self.counters = Counters()
@@ -294,7 +324,8 @@ class MergeShard(beam.DoFn):
         prefixes = [f["prefix"] for f in fragments]
         # the fragments stay: a retried or re-run merge needs them, and the build removes
         # the work folder once the manifest is written (pipeline/resume.remove_work)
-        record = write_shard(self.output, key, merge_fragments(prefixes, tokenizer.dtype), tokenizer.dtype)
+        record = write_shard(self.output, key, merge_fragments(prefixes, tokenizer.dtype), tokenizer.dtype,
+                             self.dataset_bytes)
         self.counters.inc(f"write/{key[0]}_shards")
         self.counters.inc(f"write/{key[0]}_tokens", record["tokens"])
         self.counters.inc("shards/written")
@@ -302,10 +333,14 @@ class MergeShard(beam.DoFn):
 
 
 class WriteShards(beam.PTransform):
-    def __init__(self, output: str, tokenizer: beam.PCollection, work_dir: str | None = None):
+    """`dataset_mb`: where the documents dataset's files are cut (output.documents.file_mb)."""
+
+    def __init__(self, output: str, tokenizer: beam.PCollection, work_dir: str | None = None,
+                 dataset_mb: float = DEFAULT_FILE_MB):
         super().__init__()
         self.output, self.tokenizer = output, tokenizer
         self.work_dir = work_dir or f"{output.rstrip('/')}/_work"
+        self.dataset_bytes = max(1, int(dataset_mb * (1 << 20)))
 
     def expand(self, keyed_copies):
         info = beam.pvalue.AsSingleton(self.tokenizer)
@@ -314,5 +349,5 @@ class WriteShards(beam.PTransform):
         fragments = faults.after(fragments, "WriteFragments", key=lambda kv: (kv[0], kv[1]["entries"], kv[1]["tokens"]))
         merged = (fragments
                   | "GroupFragmentsByShard" >> beam.GroupByKey()
-                  | "MergeShards" >> beam.ParDo(MergeShard(self.output), tokenizer=info))
+                  | "MergeShards" >> beam.ParDo(MergeShard(self.output, self.dataset_bytes), tokenizer=info))
         return faults.after(merged, "MergeShards")
