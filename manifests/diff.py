@@ -1,7 +1,7 @@
 """`manifests diff A B`: what changed between two corpus builds.
 
 Both manifests are flattened to `section/key/...` paths and compared value by
-value, section by section (recipe, code, tokenizer, sources, validation, funnel,
+value (the recipe with its defaults resolved, where both builds recorded it), section by section (recipe, code, tokenizer, sources, validation, funnel,
 dedup, decontamination, stats, shards). Numbers show their change; shards are
 compared by content (sha256), so "same tokens, renamed" and "same names, new
 tokens" read differently. Pure: two dicts in, rows out.
@@ -44,8 +44,20 @@ def change(old: Any, new: Any) -> str:
     return f"{old!r} -> {new!r}"
 
 
+def with_resolved_recipe(manifest: dict) -> dict:
+    """The manifest with its `recipe` section replaced by every setting the build used,
+    defaults included (version 5's `resolved_recipe`), so a setting left to its default on
+    one side reads `50 -> 100`, not `None -> 100`."""
+    if "resolved_recipe" not in manifest:
+        return manifest
+    return {**manifest, "recipe": manifest["resolved_recipe"]}
+
+
 def diff_values(a: dict, b: dict) -> list[dict]:
-    """Every leaf that differs: {section, path, old, new}; absent on one side is None."""
+    """Every leaf that differs: {section, path, old, new}; absent on one side is None. The
+    recipes compare resolved when both builds recorded theirs."""
+    if "resolved_recipe" in a and "resolved_recipe" in b:
+        a, b = with_resolved_recipe(a), with_resolved_recipe(b)
     left, right = dict(flatten(without_shard_lists(a))), dict(flatten(without_shard_lists(b)))
     rows = []
     for path in sorted(set(left) | set(right), key=lambda p: (SECTIONS.index(p.split("/")[0].split("[")[0]), p)):

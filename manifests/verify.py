@@ -43,7 +43,8 @@ from manifests.shard_format import IndexedShard, shard_name, stream_sha256, toke
 from manifests.splits import TRAIN, VALIDATION, in_validation
 
 SHARD_FILES = ("ds_index", "lineage")   # the files a shard record lists beside its .bin, .idx and dataset files
-REJECT_STAGES = ("extract", "normalize", "filter", "decontaminate")   # the stages whose drops rejects/ records
+# the stages whose drops rejects/ records (and dedup's, since version 5)
+REJECT_STAGES = ("extract", "normalize", "filter", "decontaminate")
 LEGACY_UNHASHED = ("dead_letters.jsonl", "tokenizer_config.json", "special_tokens_map.json")   # before version 3
 
 
@@ -304,10 +305,11 @@ def record_file_problems(output: str, manifest: dict) -> list[str]:
         rejected = Counter()
         for record in manifest["rejects"]["files"]:
             rejected += jsonl_counts(output, record["path"])
+        stages = REJECT_STAGES + (("dedup",) if manifest["schema_version"] >= 5 else ())
         dropped = Counter({(name, reason): n for name, f in funnel.items() for reason, n in f["dropped"].items()
-                           if reason.split("/")[0] in REJECT_STAGES and n})
+                           if reason.split("/")[0] in stages and n})
         if rejected != dropped:
-            problems.append(f"funnel drops of {', '.join(REJECT_STAGES)} {dict(sorted(dropped.items()))} != rejects/'s "
+            problems.append(f"funnel drops of {', '.join(stages)} {dict(sorted(dropped.items()))} != rejects/'s "
                             f"records {dict(sorted(rejected.items()))}")
         if sum(rejected.values()) != manifest["rejects"]["records"]:
             problems.append(f"rejects.records: {manifest['rejects']['records']}, rejects/ holds "

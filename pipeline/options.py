@@ -6,11 +6,12 @@ ours together, so `python -m pipeline build` takes any Beam flag unchanged.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any, Mapping
 
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from pipeline.recipe import Recipe, load_recipe
+from pipeline.recipe import Recipe, load_recipe, resolved_recipe
 
 
 class MissingOption(ValueError):
@@ -44,6 +45,7 @@ class BuildConfig:
     progress: bool = True
     force: bool = False              # take the output's lock over (pipeline/lock.py)
     from_documents: str = ""         # an earlier output whose documents dataset replaces the clean job's reading
+    resolved_recipe: Mapping[str, Any] = field(default_factory=dict, compare=False)   # as written, defaults filled
 
     @property
     def work_dir(self) -> str:
@@ -59,10 +61,11 @@ class BuildConfig:
         # or a cluster has a working directory of its own
         cwd = os.getcwd()
         earlier = (ours.from_documents or "").rstrip("/")
-        return cls(recipe=load_recipe(ours.recipe).with_absolute_paths(cwd), recipe_path=ours.recipe,
+        recipe = load_recipe(ours.recipe)
+        return cls(recipe=recipe.with_absolute_paths(cwd), recipe_path=ours.recipe,
                    output=absolute(ours.output.rstrip("/")), strict=bool(ours.strict),
                    progress=not ours.no_progress, force=bool(ours.force),
-                   from_documents=absolute(earlier) if earlier else "")
+                   from_documents=absolute(earlier) if earlier else "", resolved_recipe=resolved_recipe(recipe))
 
 
 def absolute(path: str) -> str:

@@ -270,6 +270,25 @@ def _check_rules(recipe: Recipe) -> None:
                 raise RecipeError(f"filters.{kind}: rule {spec.get('name')!r}: {exc}") from exc
 
 
+def resolved_recipe(recipe: Recipe) -> dict:
+    """Every setting the build used, defaults included (the recipe as written leaves most
+    out): the manifest's `resolved_recipe`, which `manifests diff` compares."""
+    from pipeline.rules.quality import resolved_spec
+    out = json.loads(json.dumps({f.name: getattr(recipe, f.name) for f in dataclasses.fields(recipe)
+                                 if f.name not in ("raw", "filters")}, default=_plain))
+    out["filters"] = {kind: [resolved_spec(spec) for spec in specs] for kind, specs in sorted(recipe.filters.items())}
+    return json.loads(json.dumps(out, default=_plain))
+
+
+def _plain(value: Any) -> Any:
+    """A recipe field as JSON: dataclasses as dicts, sets and tuples as lists."""
+    if dataclasses.is_dataclass(value):
+        return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+    if isinstance(value, (set, frozenset)):
+        return sorted(value)
+    raise TypeError(f"not JSON: {type(value).__name__}")
+
+
 def load_recipe(path: str) -> Recipe:
     try:
         if "://" in path:   # a remote recipe (gs://, s3://) through Beam's FileSystems

@@ -71,6 +71,7 @@ def test_diff_of_a_build_with_itself_and_with_a_changed_one(sample_corpus, manif
 
     changed = json.loads(json.dumps(manifest))
     changed["recipe"]["sources"][0]["epochs"] = 3
+    changed["resolved_recipe"]["sources"][0]["epochs"] = 3
     changed["sources"]["cc-sample"]["documents"] += 10
     changed["tokenizer"]["sha256"] = "0" * 64
     changed["shards"][0]["sha256"] = "1" * 64
@@ -86,6 +87,22 @@ def test_diff_of_a_build_with_itself_and_with_a_changed_one(sample_corpus, manif
     (tmp_path / "b" / "manifest.json").write_text(json.dumps(changed))
     result = manifests_cli("diff", str(sample_corpus), str(tmp_path / "b"), "--json")
     assert result.returncode == 1 and json.loads(result.stdout)["shards"]["shards"]["only_in_b"] == ["shard-00000.bin"]
+
+
+def test_the_recipe_diff_shows_the_default_a_setting_left_out_had(manifest):
+    """The bug: a setting one recipe left to its default diffed as `None -> 12`; the
+    manifest's resolved recipe makes it `10 -> 12`, for recipe fields and rule arguments."""
+    from pipeline.recipe import parse_recipe, resolved_recipe
+    raw = json.loads(json.dumps(manifest["recipe"]))
+    raw["output"]["stats_sample"] = 0.5
+    gopher = next(r for r in raw["filters"]["text"] if r["name"] == "gopher_quality")
+    assert "max_avg_word_length" not in gopher and "stats_sample" not in manifest["recipe"]["output"]
+    gopher["max_avg_word_length"] = 12
+    changed = {**manifest, "recipe": raw, "resolved_recipe": resolved_recipe(parse_recipe(raw))}
+    rows = {row["path"]: (row["old"], row["new"]) for row in diff_manifests(manifest, changed)["values"]}
+    index = next(i for i, r in enumerate(raw["filters"]["text"]) if r["name"] == "gopher_quality")
+    assert rows == {"recipe/stats_sample": (1.0, 0.5),
+                    f"recipe/filters/text[{index}]/max_avg_word_length": (10, 12)}
 
 
 def test_locate_names_the_document_at_a_token_offset(sample_corpus, manifest, sample_documents):

@@ -49,9 +49,14 @@ def min_chars(minimum: int = 200) -> Rule:
 def _lazy(module: str, name: str) -> Callable[..., Rule]:
     """A factory importing its module on first use (fastText, spaCy and the URL lists are heavy)."""
     def make(**args: Any) -> Rule:
-        import importlib
-        return getattr(importlib.import_module(f"pipeline.rules.{module}"), name)(**args)
+        return target(module, name)(**args)
+    make.target = (module, name)
     return make
+
+
+def target(module: str, name: str) -> Callable[..., Rule]:
+    import importlib
+    return getattr(importlib.import_module(f"pipeline.rules.{module}"), name)
 
 
 RULES: dict[str, Callable[..., Rule]] = {
@@ -74,6 +79,21 @@ DATATROVE_REFERENCE = {"gopher_quality": "GopherQualityFilter", "gopher_repetiti
 
 # Rules that read the shared word signals (rules/gopher.WordSignals): a chain hands them one.
 WORD_RULES = frozenset({"gopher_quality", "gopher_repetition", "fineweb_quality"})
+
+
+def resolved_spec(spec: Mapping[str, Any]) -> dict:
+    """A rule spec with every argument its rule takes, the defaults filled in (what the
+    manifest's resolved recipe shows, so a diff says `50 -> 100`, not `None -> 100`).
+    A `{name: datatrove, class: ...}` spec stays as written."""
+    factory = RULES.get(spec.get("name"))
+    if factory is None:
+        return dict(spec)
+    import inspect
+    made = target(*factory.target) if hasattr(factory, "target") else factory
+    defaults = {k: p.default for k, p in inspect.signature(made).parameters.items()
+                if p.default is not inspect.Parameter.empty and k != "signals"}
+    return {"name": spec["name"], **{k: list(v) if isinstance(v, tuple) else v for k, v in defaults.items()},
+            **{k: v for k, v in spec.items() if k != "name"}}
 
 
 def build_rule(spec: Mapping[str, Any], signals=None) -> Rule:

@@ -16,6 +16,7 @@ from manifests.build import (SCHEMA_VERSION, UnbalancedFunnel, build_funnel, cor
                              source_totals, tally_table, validation_split)
 from manifests.io import MANIFEST_FILE, encode_manifest, manifest_path
 from manifests.splits import TRAIN, VALIDATION
+from pipeline.recipe import resolved_recipe
 from pipeline.transforms import faults
 from pipeline.transforms.accounting import DEAD_LETTER_FILE, REJECTS_DIR
 
@@ -46,6 +47,7 @@ def assemble_manifest(config, shards, tokenizer, reads, drops, errors, documents
         "schema_version": SCHEMA_VERSION,
         "name": recipe.name,
         "recipe": recipe.raw,
+        "resolved_recipe": config.resolved_recipe or resolved_recipe(recipe),
         "options": {"recipe_path": config.recipe_path, "strict": config.strict}
         | ({"from_documents": config.from_documents} if config.from_documents else {}),
         "code_version": code,
