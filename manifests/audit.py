@@ -2,11 +2,12 @@
 
 - `reject_samples`: the rejects/ records (output.rejects) grouped by reason, a fixed
   sample of each (the records whose id hashes lowest, so the same build always shows
-  the same ones), so a user reads what a rule removed before trusting it;
+  the same ones), so a user reads what a rule removed before trusting it; a dedup
+  drop shows the id of the document kept instead and the similarity that linked them;
 - `document_changes`: the ids kept by one build and not the other, from the two
   builds' documents datasets (output.documents), each with what the other build did
-  with it: its reject reason there, or that it was not among its rejects (dedup drops
-  and unread inputs are counted in the funnel, not recorded one by one).
+  with it: its reject reason there, or that it was not among its rejects (unread
+  inputs are counted in the funnel, not recorded one by one).
 """
 from __future__ import annotations
 
@@ -47,6 +48,11 @@ def render_samples(samples: dict, chars: int = 160) -> str:
         for row in rows:
             text = " ".join(row.get("text", "").split())
             measured = f"  ({row['measured']})" if row.get("measured") else ""
+            if "kept" in row:      # a dedup drop: what was kept instead, and how alike they were
+                similarity = f", similarity {row['similarity']}" if row.get("similarity") is not None else ""
+                via = f", via {row['via']}" if row.get("via") else ""
+                lines.append(f"  {row['id']}  kept instead: {row['kept']}{similarity}{via}")
+                continue
             lines.append(f"  {row['id']}{measured}  {text[:chars]!r}")
     return "\n".join(lines) if lines else "no rejects recorded (output.rejects off, or nothing dropped)"
 

@@ -9,8 +9,9 @@ cleaned corpus can be loaded, audited and tokenized again without the crawl:
 
 Columns (one schema for every file, so the files load as one table):
 - id, text, source, kind ("text" | "code"), url (the page, or the file's path for code);
-- what the readers knew: warc_record_id, warc_date (the capture), dump (the crawl),
-  title; and the language and its score from the language filter ("" and null where
+- what the readers knew: warc_record_id, warc_date (the capture), dump (the crawl:
+  the WARC's `isPartOf`, or a crawl name in its path), title (a source's own, or the
+  page title from a WAT companion, `wat: true`); and the language and its score from the language filter ("" and null where
   a source or rule did not say);
 - tokens: the document's length in the corpus's tokenizer, EOS included; copies: how
   many times it is in its split's stream (the epoch rule's copies; 1 in validation);
@@ -94,8 +95,10 @@ def document_row(doc_id: str, text: str, source: str, kind: str, url: str, meta:
         rest["signals"] = other
     groups = meta.get("dedup") or {}
     score = meta.get("language_score")
+    wat = meta.get("wat") if isinstance(meta.get("wat"), dict) else {}
     return {"id": doc_id, "text": text, "source": source, "kind": kind, "url": url,
             **{column: str(meta.get(key) or "") for column, key in META_COLUMNS.items()},
+            "title": str(meta.get("title") or wat.get("title") or ""),   # a WAT companion's page title
             "language_score": float(score) if isinstance(score, (int, float)) else None,
             "tokens": int(tokens), "copies": int(copies),
             **{f"{m}_group": groups[m][0] if m in groups else None for m in DEDUP_METHODS},

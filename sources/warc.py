@@ -276,6 +276,24 @@ def with_languages(doc: Record, languages: list[dict] | None) -> Record:
     return doc.with_text(doc.text, language=iso639_1(languages[0].get("code", "")), languages_cld2=languages)
 
 
+CRAWL_NAME = re.compile(r"CC-MAIN-\d{4}-\d{2}")
+
+
+def crawl_of(path: str, warcinfo: bytes = b"") -> str:
+    """The crawl a file belongs to (`dump`, as FineWeb names it): its warcinfo record's
+    `isPartOf` (CC-MAIN-2024-22), else a crawl name in its path ("" if neither says)."""
+    for line in warcinfo.decode("utf-8", "replace").splitlines():
+        key, _, value = line.partition(":")
+        if key.strip().lower() == "ispartof" and value.strip():
+            return value.strip()
+    match = CRAWL_NAME.search(path)
+    return match.group(0) if match else ""
+
+
+def with_dump(doc: Record, dump: str) -> Record:
+    return doc.with_text(doc.text, dump=dump) if isinstance(doc, Document) and dump else doc
+
+
 def read_warc(stream: BinaryIO, ctx: ReadContext) -> Iterator[Record]:
     wat: dict[str, dict] = {}
     if ctx.options.get("wat"):
@@ -283,12 +301,16 @@ def read_warc(stream: BinaryIO, ctx: ReadContext) -> Iterator[Record]:
         if missing is not None:
             yield missing
     pending: Record | None = None     # a response waits for the metadata record after it
-    types = WarcRecordType.response | WarcRecordType.resource | WarcRecordType.metadata
+    dump = crawl_of(ctx.path)
+    types = WarcRecordType.response | WarcRecordType.resource | WarcRecordType.metadata | WarcRecordType.warcinfo
     for item in iter_records(stream, ctx, types):
-        if isinstance(item, DeadLetter) or item.record.record_type != WarcRecordType.metadata:
+        if not isinstance(item, DeadLetter) and item.record.record_type == WarcRecordType.warcinfo:
+            dump = crawl_of(ctx.path, item.body)
+        elif isinstance(item, DeadLetter) or item.record.record_type != WarcRecordType.metadata:
             if pending is not None:
                 yield pending
-            pending = item if isinstance(item, DeadLetter) else attach_wat(response_document(item, ctx), wat)
+            pending = item if isinstance(item, DeadLetter) else \
+                with_dump(attach_wat(response_document(item, ctx), wat), dump)
         elif isinstance(pending, Document) and \
                 item.record.headers.get("WARC-Concurrent-To") == pending.meta["warc_record_id"]:
             pending = with_languages(pending, cld2_languages(item.body))
@@ -297,9 +319,13 @@ def read_warc(stream: BinaryIO, ctx: ReadContext) -> Iterator[Record]:
 
 
 def read_wet(stream: BinaryIO, ctx: ReadContext) -> Iterator[Record]:
-    for item in iter_records(stream, ctx, WarcRecordType.conversion):
+    dump = crawl_of(ctx.path)
+    for item in iter_records(stream, ctx, WarcRecordType.conversion | WarcRecordType.warcinfo):
         if isinstance(item, DeadLetter):
             yield item
+            continue
+        if item.record.record_type == WarcRecordType.warcinfo:
+            dump = crawl_of(ctx.path, item.body)
             continue
         pos, record, payload = item
         doc_id = document_id(ctx.source, ctx.relpath, pos)
@@ -316,7 +342,8 @@ def read_wet(stream: BinaryIO, ctx: ReadContext) -> Iterator[Record]:
                        url=record.headers.get("WARC-Target-URI") or "",
                        meta={"format": "text", "language": language,
                              "warc_date": record.headers.get("WARC-Date") or "",
-                             "warc_refers_to": record.headers.get("WARC-Refers-To") or ""})
+                             "warc_refers_to": record.headers.get("WARC-Refers-To") or "",
+                             **({"dump": dump} if dump else {})})
 
 
 # ----------------------------------------------------------------------------- WAT companion

@@ -33,6 +33,17 @@ def test_warc_reader_attaches_cld2_language_and_wat_metadata(commoncrawl):
     assert enriched.meta["wat"] == {"ip": "208.80.154.224"}
 
 
+def test_the_crawl_is_read_from_warcinfo_or_the_path(commoncrawl):
+    """The documents dataset's `dump`: the warcinfo record's isPartOf, for WARC and WET alike."""
+    from sources.warc import crawl_of
+    (page,) = read(read_warc, commoncrawl / "whirlwind.warc.gz")
+    (text,) = read(read_wet, commoncrawl / "whirlwind.warc.wet.gz")
+    assert page.meta["dump"] == text.meta["dump"] == "CC-MAIN-2024-22"
+    assert crawl_of("s3://commoncrawl/crawl-data/CC-MAIN-2023-50/segments/1/warc/x.warc.gz") == "CC-MAIN-2023-50"
+    assert crawl_of("local/x.warc.gz", b"software: x\r\nisPartOf: MY-CRAWL\r\n") == "MY-CRAWL"
+    assert crawl_of("local/x.warc.gz") == ""
+
+
 def test_wat_path_follows_common_crawl_layout():
     assert wat_path("s3://commoncrawl/crawl-data/CC-MAIN-2024-22/segments/1/warc/CC-X-00000.warc.gz") == \
         "s3://commoncrawl/crawl-data/CC-MAIN-2024-22/segments/1/wat/CC-X-00000.warc.wat.gz"

@@ -41,6 +41,7 @@ def test_rows_carry_what_the_readers_and_rules_knew(sample_corpus):
     rows = [r for f in dataset_files(sample_corpus, TRAIN) for r in pq.read_table(f).to_pylist()]
     web = [r for r in rows if r["source"] == "cc-sample"]
     assert web and all(r["warc_record_id"].startswith("<urn:uuid:") and r["warc_date"] for r in web)
+    assert all(r["dump"] == "CC-SAMPLE" for r in web), "the sample WARCs' warcinfo isPartOf"
     assert all(r["language"] == "en" and 0.5 <= r["language_score"] <= 1 for r in web)
     assert all(r["tokens"] > 1 for r in rows)
     assert all(isinstance(json.loads(r["meta"]), dict) for r in rows)
@@ -186,6 +187,16 @@ def test_reject_records_say_what_the_rule_measured_against_its_threshold(sample_
         assert op == "<" and threshold == "0.5" and float(score) < 0.5
 
 
+def test_a_page_title_from_the_wat_companion_is_a_column():
+    from manifests.documents import document_row, row_meta
+    meta = {"wat": {"ip": "1.2.3.4", "title": "Escopete", "metas": {"description": "x"}}, "dump": "CC-MAIN-2024-22"}
+    row = document_row("s/f@0", "text", "s", "text", "https://a.example/", meta, 3, 2)
+    assert row["title"] == "Escopete" and row["dump"] == "CC-MAIN-2024-22"
+    assert json.loads(row["meta"])["wat"]["metas"] == {"description": "x"}
+    again = document_row("s/f@0", "text", "s", "text", "https://a.example/", row_meta(row), 3, 2)
+    assert again == row, "a rebuild from the dataset writes the same row"
+
+
 def dataset_rows(corpus):
     return [r for split in (TRAIN, VALIDATION) for f in dataset_files(corpus, split) for r in pq.read_table(f).to_pylist()]
 
@@ -229,3 +240,11 @@ def test_dedup_rejects_name_the_copy_kept_instead(sample_corpus):
     assert near and exact and all(r["kept"] in kept for r in records)
     assert all(r["similarity"] == 1.0 for r in exact)
     assert all(0.7 <= r["similarity"] <= 1.0 for r in near), "verified at the recipe's min_similarity"
+
+
+def test_rejects_cli_shows_the_kept_copy_for_a_dedup_drop(sample_corpus, capsys):
+    from manifests.__main__ import main
+    assert main(["rejects", str(sample_corpus), "--reason", "dedup/near", "--sample", "2"]) == 0
+    header, *rows = capsys.readouterr().out.splitlines()
+    assert header.startswith("dedup/near: ") and len(rows) == 2
+    assert all(" kept instead: " in row and ", similarity 0." in row or ", similarity 1.0" in row for row in rows)

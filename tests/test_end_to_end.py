@@ -234,7 +234,7 @@ def test_outputs_are_complete_and_temporaries_gone(sample_corpus, manifest):
     assert names == expected, "no dead_letters.jsonl when nothing was dead-lettered"
     datasets = {p.relative_to(sample_corpus).as_posix() for p in (sample_corpus / "documents").rglob("*")
                 if p.is_file()}
-    assert datasets == {s["dataset"]["path"] for s in shards if "dataset" in s}, "no .inprogress left in documents/"
+    assert datasets == {f["path"] for s in shards for f in s.get("dataset", [])}, "no .inprogress left in documents/"
     assert manifest["stats"]["dead_letters"] == 0
 
 
@@ -244,9 +244,12 @@ def test_rejects_tallies_and_decontamination_are_reported(sample_corpus, manifes
                for line in path.read_text().splitlines()]
     assert len(records) == manifest["rejects"]["records"] > 0
     base, optional = {"id", "source", "reason", "text"}, {"measured", "language", "language_score"}
-    assert all(base <= set(r) <= base | optional and len(r["text"]) <= 200 for r in records)
+    dedup_base, dedup_optional = {"id", "source", "reason", "kept"}, {"similarity", "via"}
+    assert all(base <= set(r) <= base | optional and len(r["text"]) <= 200 for r in records
+               if not r["reason"].startswith("dedup/"))
+    assert all(dedup_base <= set(r) <= dedup_base | dedup_optional for r in records if r["reason"].startswith("dedup/"))
     assert any("measured" in r for r in records)
-    stages = ("extract", "normalize", "filter", "decontaminate")
+    stages = ("extract", "normalize", "filter", "decontaminate", "dedup")
     funnel = manifest["funnel"]
     assert Counter((r["source"], r["reason"]) for r in records) == Counter(
         {(name, reason): n for name, f in funnel.items() for reason, n in f["dropped"].items()
