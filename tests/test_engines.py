@@ -29,8 +29,8 @@ from pipeline.transforms import faults
 from tests.conftest import assert_same_files, build_sample
 
 # every stage with the hook, in the order the build meets them
-FILE_WRITERS = ["ReadSources", "WriteCleanParts", "WriteDropList", "SaveTokenizer", "WriteFragments",
-                "MergeShards", "WriteManifest"]
+FILE_WRITERS = ["ReadSources", "WriteCleanParts", "WriteDropList", "WriteDedupGroups", "SaveTokenizer",
+                "WriteFragments", "MergeShards", "WriteManifest"]
 
 
 def engine(name: str):
