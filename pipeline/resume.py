@@ -48,12 +48,14 @@ def stage_key(document: dict[str, Any]) -> str:
 
 def clean_key_document(recipe, strict: bool, inputs: list[dict], code: dict) -> dict:
     """Everything the clean job's output depends on. Epochs, validation share, tokenizer
-    and output settings are the corpus job's, so changing them reuses the clean stage."""
+    and most output settings are the corpus job's, so changing them reuses the clean
+    stage; output.documents is not (the clean job then keeps the rules' signals and the
+    dedup groups for the dataset)."""
     sources = [{k: v for k, v in dataclasses.asdict(s).items() if k not in ("epochs", "validation")}
                for s in recipe.sources]
     return {"stage": "clean", "sources": sources, "extract": recipe.extract_html,
             "extract_limits": dataclasses.asdict(recipe.extract_limits), "fix_mojibake": recipe.fix_mojibake,
-            "filters": recipe.filters, "rejects": recipe.rejects,
+            "filters": recipe.filters, "rejects": recipe.rejects, "documents": recipe.documents,
             "decontaminate": dataclasses.asdict(recipe.decontaminate) if recipe.decontaminate else None,
             "dedup": dataclasses.asdict(recipe.dedup), "strict": strict, "inputs": inputs, "code": code}
 

@@ -43,7 +43,9 @@ def test_clean_stage_key_follows_what_the_clean_job_reads():
                clean_key(recipe, inputs, code={"sha256": "other"}), clean_key(recipe, inputs, strict=True),
                clean_key(dataclasses.replace(recipe, filters=filters), inputs),
                clean_key(dataclasses.replace(recipe, extract_html="trafilatura"), inputs),
-               clean_key(dataclasses.replace(recipe, dedup=dataclasses.replace(recipe.dedup, url=False)), inputs)]
+               clean_key(dataclasses.replace(recipe, dedup=dataclasses.replace(recipe.dedup, url=False)), inputs),
+               # the bug: a clean stage built without output.documents has no signals or dedup groups
+               clean_key(dataclasses.replace(recipe, documents=not recipe.documents), inputs)]
     assert base not in changed and len(set(changed)) == len(changed)
 
 
