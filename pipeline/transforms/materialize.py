@@ -10,6 +10,7 @@ ReadPlannedParts).
 from __future__ import annotations
 
 import json
+from typing import NamedTuple
 
 import apache_beam as beam
 import pyarrow as pa
@@ -44,6 +45,13 @@ DROP_LIST = "drops/part"
 DROP_SCHEMA = pa.schema([("id", pa.string())])
 GROUPS = "groups/part"
 GROUPS_SCHEMA = pa.schema([("id", pa.string()), ("method", pa.string()), ("size", pa.int64())])
+
+
+class DedupGroup(NamedTuple):
+    """What the drop list's reader pairs with a kept document's id: one of its dedup groups
+    (any other value beside an id marks a drop)."""
+    method: str
+    size: int
 
 
 def stage_files(stage: str, prefix: str) -> list[str]:
@@ -101,7 +109,7 @@ class WriteDedupGroups(beam.PTransform):
 
 class ReadDropList(beam.PTransform):
     """The stage folder's drop list -> (doc id, None), and with `groups` its dedup groups ->
-    (kept doc id, (method, group size)), as PlanCleanParts takes them."""
+    (kept doc id, DedupGroup), as PlanCleanParts takes them."""
 
     def __init__(self, stage: str, groups: bool = False):
         super().__init__()
@@ -116,7 +124,7 @@ class ReadDropList(beam.PTransform):
         groups = (pbegin
                   | "ListGroupFiles" >> beam.Create(self.group_files)
                   | "ReadGroups" >> beam.io.ReadAllFromParquet()
-                  | "KeyGroupById" >> beam.Map(lambda row: (row["id"], (row["method"], row["size"]))))
+                  | "KeyGroupById" >> beam.Map(lambda row: (row["id"], DedupGroup(row["method"], row["size"]))))
         return (drops, groups) | "FlattenDropsAndGroups" >> beam.Flatten()
 
 
@@ -197,7 +205,8 @@ class PlanCleanParts(beam.PTransform):
                    | "ReadIds" >> beam.io.ReadAllFromParquet(columns=["id"], with_filename=True)
                    | "KeyIdByRef" >> beam.Map(locate))
         dropped = self.drop_list | "KeyDropByRef" >> beam.MapTuple(
-            lambda doc_id, group: ((doc_ref(doc_id),), (doc_id,) if group is None else (doc_id, *group)))
+            lambda doc_id, value: ((doc_ref(doc_id),), (doc_id, *value) if isinstance(value, DedupGroup)
+                                   else (doc_id,)))
         part_drops = ((located, dropped)
                       | "JoinOnRef" >> PackedGroupByKey("dedup/subtract_bytes", min_size=2)
                       | "DropsByPart" >> beam.FlatMap(drops_by_part))
