@@ -48,6 +48,12 @@ from sources.document import Document
 LOCAL_BASE_BYTES = 750e6        # bench.scale: the sample build's peak RSS
 LOCAL_BYTES_PER_DOC = 2_000     # bench.dedup memory: the dedup stage's growth per document
 JOB_STARTUP_S = 8.0             # one Beam job's start on the local runner (two per build)
+# A build's fixed cost on the local runner (two jobs' start-up, imports in every worker,
+# the URL lists and models loaded per worker), measured by `plan` on the sample recipe
+# (its two builds of 1.9 and 4.3 MB, 2 cores; 13 to 20 CPU-s over three runs): used when a
+# sample allows only one build.
+BUILD_FIXED_CPU_S = 18.0
+BUILD_FIXED_WALL_S = 14.0
 LINEAGE_BYTES_PER_DOC = 60      # shard-*.docs.parquet, zstd, per document copy (sample build)
 IDX_BYTES_PER_DOC = 12          # Megatron .idx: int32 size + int64 pointer
 
@@ -194,18 +200,24 @@ class RunnerFigures:
     small: tuple[int, float, float]
     full: tuple[int, float, float]
 
-    def at(self, n_bytes: float) -> tuple[float, float]:
-        """(CPU s, wall s) of a build of `n_bytes` of input: a line through the two runs
-        (one run's own ratio when the two read the same bytes)."""
+    def fixed(self) -> tuple[float, float]:
+        """(CPU s, wall s) a build costs whatever its size: where the line through the two
+        runs meets zero bytes, or the measured BUILD_FIXED_* (at most the run's own) when
+        the sample allowed one run only."""
         (b0, c0, w0), (b1, c1, w1) = self.small, self.full
         if b1 <= b0:
-            return c1 * n_bytes / max(b1, 1), w1 * n_bytes / max(b1, 1)
-        per_cpu, per_wall = (c1 - c0) / (b1 - b0), (w1 - w0) / (b1 - b0)
-        return max(c0 + per_cpu * (n_bytes - b0), 0.0), max(w0 + per_wall * (n_bytes - b0), 0.0)
+            return min(BUILD_FIXED_CPU_S, c1), min(BUILD_FIXED_WALL_S, w1)
+        return max(c0 - b0 * (c1 - c0) / (b1 - b0), 0.0), max(w0 - b0 * (w1 - w0) / (b1 - b0), 0.0)
 
-    def marginal_cpu(self) -> float:
-        (b0, c0, _), (b1, c1, _) = self.small, self.full
-        return (c1 - c0) / (b1 - b0) if b1 > b0 else c1 / max(b1, 1)
+    def marginal(self) -> tuple[float, float]:
+        """(CPU s, wall s) per input byte beyond the fixed cost."""
+        (b1, c1, w1), (c0, w0) = self.full, self.fixed()
+        return max(c1 - c0, 0.0) / max(b1, 1), max(w1 - w0, 0.0) / max(b1, 1)
+
+    def at(self, n_bytes: float) -> tuple[float, float]:
+        """(CPU s, wall s) of a build of `n_bytes` of input."""
+        (c0, w0), (cpu, wall) = self.fixed(), self.marginal()
+        return c0 + cpu * n_bytes, w0 + wall * n_bytes
 
 
 def sample_recipe(recipe: Recipe, paths: dict[str, list[str]]) -> dict:
@@ -319,12 +331,12 @@ def estimate(recipe: Recipe, samples: list[SourceSample], tokens: TokenFigures, 
                f"tokenizing twice {_duration(tokenize_s)}, MinHash {_duration(sign_total)}")
     if runner is not None:
         cpu, wall = runner.at(input_bytes)
-        marginal = runner.marginal_cpu() * input_bytes
+        (fixed_cpu, fixed_wall), (per_cpu, _) = runner.fixed(), runner.marginal()
         lines += [f"CPU: {_duration(cpu)} on the local runner ({kernels}; measured by building the sample: "
-                  f"{runner.marginal_cpu() * 1e6:.2f} CPU-s per input MB plus {_duration(cpu - marginal)} "
-                  f"per build)",
-                  f"wall: about {_duration(wall)} with the local runner's {workers} worker(s) (as measured); "
-                  f"{_duration(marginal / 100)} on 100 cluster vCPUs, plus start-up"]
+                  f"{per_cpu * 1e6:.2f} CPU-s per input MB plus {_duration(fixed_cpu)} per build)",
+                  f"wall: about {_duration(wall)} with the local runner's {workers} worker(s) (as measured; "
+                  f"{_duration(fixed_wall)} of it per build); {_duration(per_cpu * input_bytes / 100)} on 100 "
+                  f"cluster vCPUs, plus start-up"]
     else:
         lines += [f"CPU: {_duration(rules_cpu)}, {kernels}; before the runner's own cost "
                   + (f"(the sample build failed: {runner_error})" if runner_error else "(--no-build)"),

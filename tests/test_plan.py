@@ -44,12 +44,15 @@ def test_plan_counts_the_sample_and_estimates_the_build(sample_corpus, capsys):
 
 
 def test_runner_figures_scale_a_line_through_two_builds():
-    from pipeline.plan import RunnerFigures
+    from pytest import approx
+
+    from pipeline.plan import BUILD_FIXED_CPU_S, BUILD_FIXED_WALL_S, RunnerFigures
     figures = RunnerFigures(small=(1_000_000, 12.0, 10.0), full=(5_000_000, 20.0, 14.0))
-    assert figures.marginal_cpu() == 2e-6
-    assert figures.at(1e9) == (12.0 + 2e-6 * 999_000_000, 10.0 + 1e-6 * 999_000_000)
-    one = RunnerFigures(small=(5_000_000, 20.0, 14.0), full=(5_000_000, 20.0, 14.0))
-    assert one.at(10_000_000) == (40.0, 28.0), "one build: its own ratio"
+    assert figures.fixed() == approx((10.0, 9.0)) and figures.marginal() == approx((2e-6, 1e-6))
+    assert figures.at(1e9) == approx((10.0 + 2e-6 * 1e9, 9.0 + 1e-6 * 1e9))
+    one = RunnerFigures(small=(5_000_000, 40.0, 30.0), full=(5_000_000, 40.0, 30.0))
+    assert one.fixed() == (BUILD_FIXED_CPU_S, BUILD_FIXED_WALL_S), "one build: the measured fixed cost"
+    assert one.at(10_000_000) == approx((2 * 40.0 - BUILD_FIXED_CPU_S, 2 * 30.0 - BUILD_FIXED_WALL_S))
 
 
 def test_plan_samples_whole_files_spread_over_the_listing():
