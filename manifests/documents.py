@@ -20,7 +20,8 @@ Columns (one schema for every file, so the files load as one table):
   `<method>_group_size`, how many documents the group had (1: no duplicates); null
   where the method did not run;
 - the signals the filters computed on it, one float column each (SIGNAL_COLUMNS:
-  Gopher quality and repetition, FineWeb, C4, the code rules; four significant
+  Gopher quality and repetition, FineWeb, C4, the code rules, the quality
+  classifier's `quality_score`; four significant
   digits), null where a rule did not run or stopped before that figure. The Gopher
   duplicated n-gram figures (`..._frac_max`) are upper bounds: the rule stops counting
   once it knows the document passes. Signals of rules outside this list stay in `meta`;
@@ -57,7 +58,7 @@ SIGNAL_COLUMNS = (
     "fineweb_line_punct_ratio", "fineweb_short_line_ratio", "fineweb_char_dup_ratio", "fineweb_list_ratio",
     "c4_lines", "c4_lines_kept",
     "code_max_line_length", "code_mean_line_length", "code_alnum_fraction", "code_literal_fraction",
-    "code_whitespace_fraction")
+    "code_whitespace_fraction", "quality_score")
 DOCUMENTS_SCHEMA = pa.schema([
     ("id", pa.string()), ("text", pa.string()), ("source", pa.string()), ("kind", pa.string()),
     ("url", pa.string()), ("warc_record_id", pa.string()), ("warc_date", pa.string()), ("dump", pa.string()),

@@ -1,7 +1,8 @@
 """The filter registry: a recipe's `{name: rule, ...args}` specs turned into rules.
 
 Text: minimum length, language ID (fastText lid.176), URL blocklist, Gopher
-quality and repetition, C4 and FineWeb quality, PII redaction. Code: StarCoder's
+quality and repetition, C4 and FineWeb quality, PII redaction, a fastText quality
+classifier (pipeline/rules/classifier.py; for code too). Code: StarCoder's
 cleaning rules (pipeline/rules/code.py). The Gopher, C4 and FineWeb names run our
 shared-signal versions (pipeline/rules/gopher.py, web.py), which take datatrove's
 parameters and give its reasons; datatrove's own filters stay the reference in
@@ -68,6 +69,7 @@ RULES: dict[str, Callable[..., Rule]] = {
     "c4_quality": _lazy("web", "C4Quality"),
     "fineweb_quality": _lazy("web", "FineWebQuality"),
     "pii": _lazy("pii", "Pii"),
+    "quality_classifier": _lazy("classifier", "QualityClassifier"),
     **CODE_RULES,
 }
 
