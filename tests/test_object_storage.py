@@ -116,3 +116,25 @@ def test_a_bucket_that_does_not_exist_ends_in_one_error_line_and_leaves_the_corp
     err = capsys.readouterr().err.strip().splitlines()
     assert "Traceback (most recent call last):" in err and err[-1].startswith("error: ") and "NoSuchBucket" in err[-1], \
         err[-3:]
+
+
+def test_a_quality_model_on_s3_is_copied_to_the_worker_and_scores_as_the_local_file(s3, tmp_path):
+    """fastText reads local files only: a `model: s3://...` is copied next to the worker
+    (pipeline/rules/classifier.local_copy) and the copy removed once loaded."""
+    from apache_beam.io.filesystems import FileSystems
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    from pipeline.rules.classifier import QualityClassifier, train_classifier
+    from sources.document import Document
+    endpoint, client = s3
+    good = ["the river runs through the valley and the town by the old mill"] * 20
+    bad = ["buy cheap pills now click here free prize winner casino offer"] * 20
+    data = train_classifier(good, bad, seed=2, epochs=5, dim=8, buckets=1_000)
+    (tmp_path / "model.bin").write_bytes(data)
+    client.put_object(Bucket="crawl", Key="models/quality.bin", Body=data)
+    FileSystems.set_options(PipelineOptions([f"--s3_endpoint_url={endpoint}", "--s3_access_key_id=test",
+                                             "--s3_secret_access_key=test", "--s3_region_name=us-east-1"]))
+    remote = QualityClassifier("s3://crawl/models/quality.bin", "hq")
+    local = QualityClassifier(str(tmp_path / "model.bin"), "hq")
+    doc = Document(id="s/a@0", text="the valley and the river by the town", kind="text", source="s")
+    assert remote(doc) == local(doc) and remote(doc).signals["quality_score"] > 0.5
