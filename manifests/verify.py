@@ -100,6 +100,11 @@ def dataset_problems(output: str, manifest: dict) -> list[str]:
     return problems
 
 
+def classifier_files(manifest: dict) -> list[dict]:
+    """The quality classifiers' model and info files the build trained (version 5)."""
+    return [c[name] for _, c in sorted(manifest.get("classifiers", {}).items()) for name in ("model", "info")]
+
+
 def guarded(check, output: str, *args) -> list[str]:
     """A check that meets an unreadable file reports it instead of raising."""
     try:
@@ -286,7 +291,7 @@ def record_file_problems(output: str, manifest: dict) -> list[str]:
         return []
     problems = []
     files = ([manifest["dead_letters"]] if "dead_letters" in manifest else []) + \
-        manifest.get("rejects", {}).get("files", [])
+        manifest.get("rejects", {}).get("files", []) + classifier_files(manifest)
     for record in files:
         path = f"{output}/{record['path']}"
         if not exists(path):
@@ -325,7 +330,7 @@ def stray_files(output: str, manifest: dict) -> list[str]:
                    *(f["path"] for f in shard_dataset_files(shard))}
     if "dead_letters" in manifest:
         listed.add(manifest["dead_letters"]["path"])
-    listed |= {f["path"] for f in manifest.get("rejects", {}).get("files", [])}
+    listed |= {f["path"] for f in manifest.get("rejects", {}).get("files", []) + classifier_files(manifest)}
     legacy = manifest["schema_version"] < 3
     stray = [path for path in list_files(output) if path not in listed and path != LOCK_FILE
              and not (legacy and (path in LEGACY_UNHASHED or path.startswith("rejects/")))]

@@ -36,6 +36,7 @@ from pipeline.options import BuildConfig, MissingOption  # noqa: E402
 from pipeline.recipe import RecipeError  # noqa: E402
 from pipeline.runners import LOCAL_RUNNERS, local_parallelism, quiet_local_workers, with_local_runner  # noqa: E402
 from pipeline.transforms.accounting import DEAD_LETTER_FILE, REJECTS_DIR, kept_documents, read_accounting  # noqa: E402
+from pipeline.transforms.classify import CLASSIFIERS_DIR  # noqa: E402
 
 # Problems found before any work starts: one clear line, exit status 2.
 SETUP_ERRORS = (RecipeError, MissingOption, FileNotFoundError, OutputLocked)
@@ -77,7 +78,8 @@ def build_locked(options: PipelineOptions, config: BuildConfig) -> str:
                 build_clean(p, config, clean_dir, [i["path"] for i in inputs if config.from_documents])
             resume.mark_done(clean_dir, key_document)
         resume.clear_work(config.work_dir, keep=(clean_dir,))   # a killed corpus job's fragments
-        published = resume.publish(clean_dir, config.output, [DEAD_LETTER_FILE, f"{REJECTS_DIR}/*"])
+        published = resume.publish(clean_dir, config.output, [DEAD_LETTER_FILE, f"{REJECTS_DIR}/*",
+                                                              f"{CLASSIFIERS_DIR}/*"])
         accounts = read_accounting(clean_dir)
         kept = kept_documents(accounts)
         if not kept:

@@ -27,6 +27,7 @@ import apache_beam as beam
 
 from pipeline.options import BuildConfig
 from pipeline.transforms.accounting import AccountForRecords, ReadAccounting
+from pipeline.transforms.classify import Training
 from pipeline.transforms.dedup import Deduplicate, DedupOutput
 from pipeline.transforms.documents import Decontaminate, ExtractText, FilterQuality, Normalize
 from pipeline.transforms.from_documents import ReadDocumentsDataset
@@ -56,7 +57,8 @@ def build_clean(p: beam.Pipeline, config: BuildConfig, clean_dir: str, dataset_f
     read = p | "ReadSources" >> ReadSources(recipe.sources, config.strict)
     extracted = read.documents | "ExtractText" >> ExtractText(recipe.extract_html, recipe.extract_limits, rejects)
     normalized = extracted.kept | "Normalize" >> Normalize(recipe.fix_mojibake, rejects)
-    filtered = normalized.kept | "FilterQuality" >> FilterQuality(recipe.filters, rejects, recipe.documents)
+    training = Training(recipe.seed, clean_dir, recipe.extract_html, recipe.extract_limits, recipe.fix_mojibake)
+    filtered = normalized.kept | "FilterQuality" >> FilterQuality(recipe.filters, rejects, recipe.documents, training)
     stages = [extracted, normalized, filtered]
     if recipe.decontaminate is not None:
         decon = recipe.decontaminate

@@ -118,7 +118,19 @@ class Recipe:
         decon = self.decontaminate and dataclasses.replace(self.decontaminate, sets=tuple(
             dataclasses.replace(e, paths=tuple(map(fix, e.paths))) for e in self.decontaminate.sets))
         tokenizer = dataclasses.replace(self.tokenizer, path=self.tokenizer.path and fix(self.tokenizer.path))
-        return dataclasses.replace(self, sources=sources, decontaminate=decon, tokenizer=tokenizer)
+
+        def fix_rule(spec: Mapping[str, Any]) -> dict:
+            """A quality classifier's model file and its training sources' paths."""
+            out = dict(spec)
+            if isinstance(out.get("model"), str):
+                out["model"] = fix(out["model"])
+            if isinstance(out.get("train"), dict) and isinstance(out["train"].get("positives"), list):
+                out["train"] = {**out["train"], "positives": [
+                    {**p, "paths": [fix(x) for x in _listed(p.get("paths", []))]} for p in out["train"]["positives"]]}
+            return out
+
+        filters = {kind: tuple(fix_rule(spec) for spec in specs) for kind, specs in self.filters.items()}
+        return dataclasses.replace(self, sources=sources, decontaminate=decon, tokenizer=tokenizer, filters=filters)
 
     @property
     def layout(self) -> StreamLayout:

@@ -121,3 +121,48 @@ def test_a_recipe_naming_a_label_the_model_lacks_fails_before_any_work(model_fil
     path.write_text(yaml.safe_dump(recipe))
     with pytest.raises(RecipeError, match="has no label 'edu'"):
         load_recipe(str(path))
+
+
+def trained_recipe(tmp_path, keep_fraction=0.8):
+    """The sample recipe with a text classifier trained in the build: the documentation
+    pages as reference text against the build's own pages as they reach the rule."""
+    import yaml
+    recipe = yaml.safe_load((REPO / "recipes/sample.yaml").read_text())
+    recipe["filters"]["text"].insert(5, {
+        "name": "quality_classifier", "label": "hq", "keep_fraction": keep_fraction,
+        "train": {"positives": [{"name": "reference", "type": "parquet",
+                                 "paths": ["sources/samples/refinedweb/*.parquet"], "columns": {"text": "content"}}],
+                  "sample": 150, "epochs": 5, "dim": 16, "buckets": 20_000}})
+    path = tmp_path / "trained.yaml"
+    path.write_text(yaml.safe_dump(recipe))
+    return str(path)
+
+
+def test_a_classifier_trained_in_the_build_is_saved_hashed_and_keeps_the_top_share(tmp_path):
+    """DCLM's way inside one build: trained on a hashed sample, saved and hashed in the
+    manifest, each source's threshold set so about keep_fraction of its sample scores
+    above it; the same model and shards with one worker or two."""
+    import json
+
+    from manifests.verify import verify
+    from pipeline.__main__ import build
+    from tests.conftest import in_repo
+    recipe = trained_recipe(tmp_path)
+    with in_repo():
+        build(["--recipe", recipe, "--output", str(tmp_path / "two"), "--no_progress"])
+        build(["--recipe", recipe, "--output", str(tmp_path / "one"), "--no_progress", "--direct_num_workers=1"])
+    manifest = json.loads((tmp_path / "two" / "manifest.json").read_text())
+    text = manifest["classifiers"]["text"]
+    assert text["positives"] == text["negatives"] == 150 and text["keep_fraction"] == 0.8
+    assert set(text["thresholds"]) == {"cc-sample", "refinedweb-sample"}
+    assert verify(str(tmp_path / "two")) == []
+    for name in ("classifiers/text.bin", "shard-00000.bin"):
+        assert (tmp_path / "two" / name).read_bytes() == (tmp_path / "one" / name).read_bytes(), name
+    records = [json.loads(line) for f in sorted((tmp_path / "two" / "rejects").glob("*.jsonl"))
+               for line in f.read_text().splitlines()]
+    scored = [r for r in records if r["reason"] == "filter/quality_classifier"]
+    assert scored and all(float(r["measured"].split()[0]) < text["thresholds"][r["source"]] + 1e-4 for r in scored)
+    rows = [r for f in sorted((tmp_path / "two" / "documents").rglob("*.parquet"))
+            for r in pq.read_table(f, columns=["kind", "source", "quality_score"]).to_pylist()]
+    assert all(r["quality_score"] is not None for r in rows if r["kind"] == "text")
+    assert all(r["quality_score"] is None for r in rows if r["kind"] == "code"), "the code chain has no classifier"

@@ -80,26 +80,74 @@ def local_copy(path: str) -> tuple[str, bool]:
     return local, True
 
 
-class QualityClassifier:
-    """The rule: `quality_classifier` (with the score measured) under `threshold`, else
-    kept with its `quality_score`."""
+TRAIN_DEFAULTS = {"sample": 2000, "epochs": 10, "ngrams": 2, "dim": 32, "buckets": 100_000, "lr": 0.5, "seed": 0}
 
-    def __init__(self, model: str, label: str = "hq", threshold: float = 0.5):
-        if not 0.0 <= float(threshold) <= 1.0:
+
+def check_train(train: dict) -> dict:
+    """A `train:` spec with its defaults: `positives` (source specs, any type) and the
+    trainer's settings (TRAIN_DEFAULTS); a clear error for anything else."""
+    unknown = set(train) - {"positives", *TRAIN_DEFAULTS}
+    if unknown:
+        raise ValueError(f"quality_classifier: unknown train setting(s) {sorted(unknown)}")
+    positives = train.get("positives")
+    if not positives or not isinstance(positives, list) or not all(isinstance(p, dict) for p in positives):
+        raise ValueError("quality_classifier: train.positives must list source specs ({name, type, paths, ...})")
+    return {**TRAIN_DEFAULTS, **train}
+
+
+class QualityClassifier:
+    """The rule: `quality_classifier` (with the score measured) under the threshold, else
+    kept with its `quality_score`. The model is a file (`model`), or, with `train`, the
+    one the build trains (pipeline/transforms/classify.py hands it over as `trained`:
+    its local path and, with `keep_fraction`, each source's threshold)."""
+
+    def __init__(self, model: str | None = None, label: str = "hq", threshold: float | None = None,
+                 keep_fraction: float | None = None, train: dict | None = None, trained: dict | None = None):
+        if (model is None) == (train is None):
+            raise ValueError("quality_classifier: give either model (a file) or train (trained in the build)")
+        if threshold is not None and keep_fraction is not None:
+            raise ValueError("quality_classifier: give threshold or keep_fraction, not both")
+        if keep_fraction is not None and train is None:
+            raise ValueError("quality_classifier: keep_fraction needs train: its thresholds come from the "
+                             "build's own score distribution")
+        if keep_fraction is not None and not 0.0 < float(keep_fraction) <= 1.0:
+            raise ValueError(f"quality_classifier: keep_fraction must be in (0, 1], got {keep_fraction}")
+        if threshold is not None and not 0.0 <= float(threshold) <= 1.0:
             raise ValueError(f"quality_classifier: threshold must be in [0, 1], got {threshold}")
+        self.threshold = 0.5 if threshold is None and keep_fraction is None else threshold
+        self.thresholds: dict[str, float] = {}
+        if train is not None:
+            check_train(train)
+            if trained is None:        # checked when the recipe loads; scored once trained
+                self.classifier = None
+                return
+            model, self.thresholds = trained["path"], trained.get("thresholds") or {}
         local, temporary = local_copy(model)
         try:
             self.classifier = Classifier(local, label)
         finally:
             if temporary:
                 os.unlink(local)
-        self.threshold = float(threshold)
 
     def __call__(self, doc: Document) -> Measured | str:
+        if self.classifier is None:
+            raise RuntimeError("quality_classifier: the model to train has not been handed over")
         score = self.classifier.score(doc.text)
-        if score < self.threshold:
-            return Failed("quality_classifier", score, "<", self.threshold)
+        threshold = self.thresholds.get(doc.source, self.threshold) if self.thresholds else self.threshold
+        if score < threshold:
+            return Failed("quality_classifier", score, "<", threshold)
         return Measured({"quality_score": signal(score)})
+
+
+def keep_thresholds(scores: dict[str, list[float]], keep_fraction: float) -> dict[str, float]:
+    """Per source, the score at or above which the top `keep_fraction` of a sample's
+    scores lie (DCLM keeps the top ~10%): the k-th highest score, k = ceil(fraction x n)."""
+    import math
+    out = {}
+    for source, values in sorted(scores.items()):
+        ranked = sorted(values, reverse=True)
+        out[source] = ranked[max(math.ceil(keep_fraction * len(ranked)), 1) - 1] if ranked else 0.0
+    return out
 
 
 def training_lines(positives: Iterable[str], negatives: Iterable[str], seed: int,

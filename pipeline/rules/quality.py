@@ -93,7 +93,7 @@ def resolved_spec(spec: Mapping[str, Any]) -> dict:
     import inspect
     made = target(*factory.target) if hasattr(factory, "target") else factory
     defaults = {k: p.default for k, p in inspect.signature(made).parameters.items()
-                if p.default is not inspect.Parameter.empty and k != "signals"}
+                if p.default is not inspect.Parameter.empty and k not in ("signals", "trained")}
     return {"name": spec["name"], **{k: list(v) if isinstance(v, tuple) else v for k, v in defaults.items()},
             **{k: v for k, v in spec.items() if k != "name"}}
 
@@ -103,8 +103,9 @@ def build_rule(spec: Mapping[str, Any], signals=None) -> Rule:
     `signals`: the chain's shared WordSignals, for the rules that read words."""
     args = {k: v for k, v in spec.items() if k not in ("name", "class")}
     name = spec["name"]
-    if "signals" in args:
-        raise ValueError("unexpected argument 'signals'")
+    for internal in ("signals", "trained"):     # handed over by the pipeline, never by a recipe
+        if internal in args:
+            raise ValueError(f"unexpected argument {internal!r}")
     if name in WORD_RULES and signals is not None:
         args["signals"] = signals
     if name in RULES:

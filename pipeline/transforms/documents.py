@@ -14,7 +14,7 @@ from pipeline.rules.decontaminate import EvalSetSpec, MatchEvalSets
 from pipeline.rules.extract import ExtractLimits, Extractor
 from pipeline.rules.normalize import Normalizer
 from pipeline.rules.quality import QualityRules
-from pipeline.transforms.common import StageOutput, apply_rule
+from pipeline.transforms.common import DROPPED, REJECTS, TALLIES, StageOutput, apply_rule
 
 
 class ExtractText(beam.PTransform):
@@ -38,16 +38,35 @@ class Normalize(beam.PTransform):
 
 
 class FilterQuality(beam.PTransform):
-    """`signals`: kept documents carry what the rules measured (the documents dataset's columns)."""
+    """`signals`: kept documents carry what the rules measured (the documents dataset's columns).
+    A quality classifier the recipe trains (`train:`) splits its kind's chain in three:
+    the rules before it, the classifier once TrainClassifier has trained it on the
+    documents the first part kept, the rules after it (pipeline/transforms/classify.py);
+    `training` is what that needs. The stage's outputs are the three parts' together."""
 
     def __init__(self, filters: Mapping[str, tuple[Mapping[str, Any], ...]], rejects: bool = False,
-                 signals: bool = False):
+                 signals: bool = False, training=None):
         super().__init__()
-        self.filters, self.rejects, self.signals = filters, rejects, signals
+        self.filters, self.rejects, self.signals, self.training = filters, rejects, signals, training
 
     def expand(self, docs) -> StageOutput:
-        filters, signals = self.filters, self.signals
-        return apply_rule(docs, "ApplyFilters", "filter", lambda: QualityRules(filters, signals), self.rejects)
+        from pipeline.transforms.classify import ApplyTrained, TrainClassifier, split_filters
+        signals, rejects = self.signals, self.rejects
+        before, trained, after = split_filters(self.filters)
+        first = apply_rule(docs, "ApplyFilters", "filter", lambda: QualityRules(before, signals), rejects)
+        if not trained:
+            return first
+        models = [first.kept | f"Train{kind.title()}Classifier" >> TrainClassifier(kind, spec, self.training)
+                  for kind, spec in sorted(trained.items())]
+        models = models | "CollectModels" >> beam.Flatten()
+        scored = first.kept | "ApplyClassifiers" >> beam.ParDo(
+            ApplyTrained(trained, signals, rejects), beam.pvalue.AsList(models)).with_outputs(
+            DROPPED, TALLIES, REJECTS, main="kept")
+        second = StageOutput(scored.kept, scored[DROPPED], scored[TALLIES], scored[REJECTS])
+        third = apply_rule(second.kept, "ApplyFiltersAfter", "filter", lambda: QualityRules(after, signals), rejects)
+        parts = (first, second, third)
+        return StageOutput(third.kept, *(tuple(getattr(part, name) for part in parts) | f"Merge{name.title()}"
+                                         >> beam.Flatten() for name in ("dropped", "tallies", "rejects")))
 
 
 class Decontaminate(beam.PTransform):

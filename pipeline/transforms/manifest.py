@@ -8,6 +8,8 @@ the corpus complete.
 """
 from __future__ import annotations
 
+import json
+
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
@@ -19,6 +21,7 @@ from manifests.splits import TRAIN, VALIDATION
 from pipeline.recipe import resolved_recipe
 from pipeline.transforms import faults
 from pipeline.transforms.accounting import DEAD_LETTER_FILE, REJECTS_DIR
+from pipeline.transforms.classify import CLASSIFIERS_DIR
 
 
 def assemble_manifest(config, shards, tokenizer, reads, drops, errors, documents, groups, code,
@@ -68,10 +71,29 @@ def assemble_manifest(config, shards, tokenizer, reads, drops, errors, documents
     files = {f["path"]: dict(f) for f in published}
     if DEAD_LETTER_FILE in files:
         manifest["dead_letters"] = files[DEAD_LETTER_FILE]
+    classifiers = classifier_records(files, config.output)
+    if classifiers:
+        manifest["classifiers"] = classifiers
     if recipe.rejects:
         manifest["rejects"] = {"path": f"{REJECTS_DIR}/", "records": sum(rejects),
                                "files": [f for path, f in sorted(files.items()) if path.startswith(f"{REJECTS_DIR}/")]}
     return manifest
+
+
+def classifier_records(files: dict, output: str) -> dict:
+    """The quality classifiers the build trained (published from the clean job's folder):
+    per kind, the model file's record and what it was trained on, with its thresholds."""
+    from apache_beam.io.filesystems import FileSystems
+    out = {}
+    for path, record in sorted(files.items()):
+        if path.startswith(f"{CLASSIFIERS_DIR}/") and path.endswith(".json"):
+            kind = path[len(CLASSIFIERS_DIR) + 1:-len(".json")]
+            with FileSystems.open(f"{output}/{path}") as f:
+                info = json.loads(f.read())
+            model = files[f"{CLASSIFIERS_DIR}/{kind}.bin"]
+            out[kind] = {**info, "model": {k: model[k] for k in ("path", "bytes", "sha256")},
+                         "info": {k: record[k] for k in ("path", "bytes", "sha256")}}
+    return out
 
 
 def shard_cuts(shard_plans: dict) -> dict:
