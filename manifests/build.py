@@ -122,6 +122,10 @@ def decontamination_report(spec, tallies: Mapping[str, Mapping[str, int]], index
 
 
 DEDUP_METHODS = {
+    "paragraphs": {"key": "blake2b-64 of each line or paragraph, normalised as CCNet (lower-case, no accents, "
+                          "digits 0, no punctuation)",
+                   "survivor": "the first document by id keeps a paragraph found in min_documents or more; the "
+                               "others lose it, and a document left under min_chars is removed"},
     "exact": {"key": "blake2b-128 of the normalised text", "survivor": "longest text, then smallest id"},
     "url": {"key": "normalised URL (host lower-cased, www., default port, fragment and tracking parameters "
                    "dropped, query sorted)", "survivor": "newest capture, then longest text, then smallest id"},
@@ -145,7 +149,8 @@ def dedup_figures(spec, drops: Iterable[tuple[str, str, int]], groups: Iterable[
     sizes = defaultdict(Counter)
     for method, size, n in groups:
         sizes[method][size] += n
-    enabled = {"exact": spec.exact, "url": spec.url, "near": spec.near is not None}
+    enabled = {"exact": spec.exact, "url": spec.url, "near": spec.near is not None,
+               "paragraphs": getattr(spec, "paragraphs", None) is not None}
     out = {"scope": spec.scope}
     for method, about in DEDUP_METHODS.items():
         by_source = dict(sorted(removed[method].items()))

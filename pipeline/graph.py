@@ -33,7 +33,8 @@ from pipeline.transforms.documents import Decontaminate, ExtractText, FilterQual
 from pipeline.transforms.from_documents import ReadDocumentsDataset
 from pipeline.transforms.manifest import WriteManifest
 from pipeline.transforms.materialize import (PlanCleanParts, ReadDropList, ReadPlannedParts, WriteCleanParts,
-                                             WriteDedupGroups, WriteDropList, clean_part_files)
+                                             WriteDedupGroups, WriteDropList, WriteParagraphEdits,
+                                             clean_part_files)
 from pipeline.transforms.read import ReadSources
 from pipeline.transforms.shards import CountShards, ExpandEpochs, WriteShards
 from pipeline.transforms.stats import CountDocuments, MeasureWords
@@ -66,8 +67,10 @@ def build_clean(p: beam.Pipeline, config: BuildConfig, clean_dir: str, dataset_f
     clean = stages[-1].kept
     clean | "WriteCleanParts" >> WriteCleanParts(clean_dir)
     spec = recipe.dedup
-    dedup = clean | "Deduplicate" >> Deduplicate(spec.exact, spec.url, spec.near, spec.scope)
+    dedup = clean | "Deduplicate" >> Deduplicate(spec.exact, spec.url, spec.near, spec.scope, spec.paragraphs)
     dedup.drop_list | "WriteDropList" >> WriteDropList(clean_dir)
+    if spec.paragraphs is not None:
+        dedup.edits | "WriteParagraphEdits" >> WriteParagraphEdits(clean_dir)
     if recipe.documents:
         dedup.groups | "WriteDedupGroups" >> WriteDedupGroups(clean_dir)
     p | "AccountForRecords" >> AccountForRecords(clean_dir, read, stages, dedup, rejects)
@@ -90,8 +93,10 @@ def build_corpus(p: beam.Pipeline, config: BuildConfig, code: dict, clean_dir: s
     # with output.documents, the dataset's rows carry each document's dedup groups (a build
     # from a documents dataset keeps the groups its rows already carry)
     groups = recipe.dedup.methods if recipe.documents and not config.from_documents else ()
-    drop_list = p | "ReadDropList" >> ReadDropList(clean_dir, groups=bool(groups))
-    parts = part_files | "PlanCleanParts" >> PlanCleanParts(drop_list)
+    # boilerplate paragraphs to remove (dedup.paragraphs), applied wherever a part is read
+    unit = recipe.dedup.paragraphs.unit if recipe.dedup.paragraphs and not config.from_documents else None
+    drop_list = p | "ReadDropList" >> ReadDropList(clean_dir, groups=bool(groups), edits=unit is not None)
+    parts = part_files | "PlanCleanParts" >> PlanCleanParts(drop_list, unit)
     tokenizer = (parts | "ReadPartsToTrain" >> ReadPlannedParts()
                  | "TrainTokenizer" >> TrainTokenizer(recipe.tokenizer, layout, config.output))
     docs_to_count = parts | "ReadPartsToCount" >> ReadPlannedParts(after=tokenizer)

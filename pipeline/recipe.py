@@ -27,6 +27,7 @@ from pipeline.rules.epochs import StreamLayout
 from pipeline.rules.extract import ExtractLimits
 from pipeline.rules.fim import FimSpec
 from pipeline.rules.minhash import MinHashParams
+from pipeline.rules.paragraphs import ParagraphSpec
 
 DEFAULT_EPOCHS = {"text": 2.0, "code": 4.0}
 
@@ -69,6 +70,7 @@ class DedupSpec:
     url: bool = False                    # normalised URL; the newest capture survives
     near: MinHashParams | None = None    # MinHash LSH; None = off
     scope: str = "all"                   # "all": across sources; "source": within each source
+    paragraphs: ParagraphSpec | None = None   # CCNet's boilerplate removal; None = off
 
     @property
     def methods(self) -> tuple[str, ...]:
@@ -233,8 +235,12 @@ def _dedup(d: Mapping[str, Any]) -> DedupSpec:
     if near not in (None, False):
         near = MinHashParams(**{k: int(v) for k, v in near.items() if k != "min_similarity"},
                              min_similarity=near.get("min_similarity", 0.7))
+    paragraphs = d.get("paragraphs")
+    if paragraphs is True:
+        paragraphs = {}
     return DedupSpec(exact=d.get("exact", True), url=d.get("url", False), near=near or None,
-                     scope=d.get("scope", "all"))
+                     scope=d.get("scope", "all"),
+                     paragraphs=None if paragraphs in (None, False) else ParagraphSpec(**paragraphs))
 
 
 def parse_recipe(raw: Mapping[str, Any]) -> Recipe:

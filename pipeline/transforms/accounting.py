@@ -164,8 +164,8 @@ class AccountForRecords(beam.PTransform):
         read.dead_letters | "WriteDeadLetters" >> WriteDeadLetters(work_dir)
         dedup_drops = dedup.drop_list | "ExtractDedupReasons" >> beam.Values()
         drops = (read.dropped, *(stage.dropped for stage in stages), dedup_drops) | "CountDrops" >> CountFunnel()
-        # no stages (a build from a documents dataset): no tallies
-        stage_tallies = tuple(stage.tallies for stage in stages) or (pbegin | "NoTallies" >> beam.Create([]),)
+        # the document stages' tallies and dedup's (paragraphs removed)
+        stage_tallies = (*(stage.tallies for stage in stages), dedup.tallies)
         tallies = (stage_tallies
                    | "FlattenTallies" >> beam.Flatten()
                    | "KeyTallies" >> beam.MapTuple(lambda source, what, n: ((source, what), n))

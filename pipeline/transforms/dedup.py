@@ -22,19 +22,22 @@ import apache_beam as beam
 from pipeline.rules.dedup import (DedupCandidate, UrlCandidate, content_hash, crawl_time, scope_of, split_duplicates,
                                   survivor_order, url_key, url_survivor_order)
 from pipeline.rules.minhash import MinHashParams, NearCandidate, Signer, bucket_losers, doc_ref, estimated_similarity
+from pipeline.rules.paragraphs import Occurrence, ParagraphSpec, judge, occurrences, repeated
 from pipeline.transforms.common import Counters
 from pipeline.transforms.packed import PackedGroupByKey
 
 WINNERS = "winners"
 REJECTS = "rejects"
 INFO = "info"
-PRIORITY = {"dedup/exact": 0, "dedup/url": 1, "dedup/near": 2}
+PRIORITY = {"dedup/exact": 0, "dedup/url": 1, "dedup/near": 2, "dedup/paragraphs": 3}
 
 
 class DedupOutput(NamedTuple):
     drop_list: beam.PCollection   # (doc id, (source, "dedup/<method>"))
     groups: beam.PCollection      # (kept doc id, method, size of its group), for groups with duplicates
     rejects: beam.PCollection     # audit records: a dropped doc, its reason, the kept id, the similarity
+    edits: beam.PCollection       # (doc id, paragraph indexes to remove): boilerplate repeated across pages
+    tallies: beam.PCollection     # (source, "dedup/<what>", n): paragraphs and their bytes removed
 
 
 class ResolveGroup(beam.DoFn):
@@ -147,6 +150,49 @@ class NearDuplicates(beam.PTransform):
         return drops, winners
 
 
+class ParagraphDuplicates(beam.PTransform):
+    """CCNet's paragraph dedup (pipeline/rules/paragraphs.py) as two packed shuffles of
+    small records: paragraph keys -> their occurrences (document id, position, lengths),
+    and the occurrences to remove -> their documents. Text documents in; out: the drops
+    of documents left too short, the other documents' edits (the positions to remove,
+    applied where the corpus job reads the clean parts), and tallies per source."""
+
+    def __init__(self, spec: ParagraphSpec):
+        super().__init__()
+        self.spec = spec
+
+    def expand(self, docs):
+        spec = self.spec
+
+        def keyed(doc):
+            scope = (doc.source,) if spec.scope == "source" else ()
+            for key, occurrence in occurrences(doc.id, doc.source, doc.text, spec.unit):
+                yield (*scope, key), occurrence
+
+        verdicts = (docs
+                    | "KeepText" >> beam.Filter(lambda d: d.kind == "text")
+                    | "KeyParagraphs" >> beam.FlatMap(keyed)
+                    | "GroupByParagraph" >> PackedGroupByKey("dedup/paragraph_bytes", spec.min_documents, Occurrence)
+                    | "Repeated" >> beam.FlatMap(lambda group: repeated(group[1], spec.min_documents))
+                    | "KeyByDocument" >> beam.Map(lambda o: (o.doc_id, o))
+                    | "GroupByDocument" >> beam.GroupByKey()
+                    | "Judge" >> beam.MapTuple(lambda _, found: judge(found, spec.min_chars)))
+        dropped = verdicts | "Dropped" >> beam.Filter(lambda v: v.drop)
+        drops = dropped | "FormatDrops" >> beam.Map(lambda v: (v.doc_id, (v.source, "dedup/paragraphs")))
+        # no copy is kept instead; the "winner" channel carries what was measured
+        reasons = dropped | "FormatMeasured" >> beam.Map(lambda v: (v.doc_id, (
+            "dedup/paragraphs", None, f"{v.doc_chars - v.removed_chars} < {spec.min_chars}")))
+        edits = (verdicts | "Edited" >> beam.Filter(lambda v: not v.drop)
+                 | "FormatEdits" >> beam.Map(lambda v: (v.doc_id, v.removed)))
+        tallies = (verdicts
+                   | "CountRemoved" >> beam.FlatMap(lambda v: [] if v.drop else [
+                       ((v.source, "dedup/paragraphs_removed"), len(v.removed)),
+                       ((v.source, "dedup/paragraph_chars_removed"), v.removed_chars)])
+                   | "SumRemoved" >> beam.CombinePerKey(sum)
+                   | "FormatTallies" >> beam.MapTuple(lambda key, n: (*key, n)))
+        return drops, reasons, edits, tallies
+
+
 def final_winner(item):
     """A dropped document's reason and the winners that beat it -> ((method, winner), 1) for
     the group it is counted in (its final reason), and its audit record on REJECTS."""
@@ -155,6 +201,10 @@ def final_winner(item):
         return
     source, reason = grouped["drop"][0]
     for method, winner, similarity in grouped["winner"]:
+        if method == reason and winner is None:   # no copy kept instead: boilerplate removed, too little left
+            yield beam.pvalue.TaggedOutput(REJECTS, {"id": doc_id, "source": source, "reason": reason,
+                                                     "measured": similarity})
+            return
         if method == reason:
             yield (reason.split("/", 1)[1], winner), 1
             record = {"id": doc_id, "source": source, "reason": reason, "kept": winner}
@@ -188,19 +238,21 @@ def resolve_groups(drop_list, winners):
               | "CountLosers" >> beam.CombinePerKey(sum)
               | "GroupSize" >> beam.MapTuple(lambda key, n: (key[1], key[0], n + 1)))
     records = joined[REJECTS]
-    rejects = ({"records": records | "KeyByKept" >> beam.Map(lambda r: (r["kept"], r)),
-                "own": records | "KeyByOwnId" >> beam.Map(lambda r: (r["id"], r)),
+    linked = records | "WithKept" >> beam.Filter(lambda r: "kept" in r)
+    alone = records | "WithoutKept" >> beam.Filter(lambda r: "kept" not in r)
+    rejects = ({"records": linked | "KeyByKept" >> beam.Map(lambda r: (r["kept"], r)),
+                "own": linked | "KeyByOwnId" >> beam.Map(lambda r: (r["id"], r)),
                 "drop": drop_list}
                | "JoinKeptWithDrops" >> beam.CoGroupByKey()
                | "KeptInstead" >> beam.FlatMap(kept_instead))
-    return groups, rejects
+    return groups, (rejects, alone) | "AllRejects" >> beam.Flatten()
 
 
 class Deduplicate(beam.PTransform):
     def __init__(self, exact: bool = True, url: bool = False, near: MinHashParams | None = None,
-                 scope: str = "all"):
+                 scope: str = "all", paragraphs: ParagraphSpec | None = None):
         super().__init__()
-        self.exact, self.url, self.near, self.scope = exact, url, near, scope
+        self.exact, self.url, self.near, self.scope, self.paragraphs = exact, url, near, scope, paragraphs
 
     def expand(self, docs):
         scope, drops, winners = self.scope, [], []
@@ -228,12 +280,18 @@ class Deduplicate(beam.PTransform):
             near_drops, near_winners = docs | "NearDuplicates" >> NearDuplicates(self.near, scope)
             drops.append(near_drops)
             winners.append(near_winners)
+        empty = docs | "NoDedup" >> beam.FlatMap(lambda _: ())
+        edits = tallies = empty
+        if self.paragraphs is not None:
+            paragraph_drops, measured, edits, tallies = docs | "ParagraphDuplicates" >> ParagraphDuplicates(
+                self.paragraphs)
+            drops.append(paragraph_drops)
+            winners.append(measured)
         if not drops:
-            empty = docs | "SkipDedup" >> beam.FlatMap(lambda _: ())
-            return DedupOutput(empty, empty, empty)
+            return DedupOutput(empty, empty, empty, empty, empty)
         drop_list = (drops
                      | "FlattenDrops" >> beam.Flatten().with_output_types(Tuple[str, Tuple[str, str]])
                      | "OneReasonPerDoc" >> beam.CombinePerKey(lambda rs: min(rs, key=lambda r: PRIORITY[r[1]]))
                      | "CountDrops" >> beam.ParDo(CountDrops()))
-        winner_of = winners | "FlattenWinners" >> beam.Flatten()
-        return DedupOutput(drop_list, *resolve_groups(drop_list, winner_of))
+        winner_of = (winners or [empty]) | "FlattenWinners" >> beam.Flatten()
+        return DedupOutput(drop_list, *resolve_groups(drop_list, winner_of), edits, tallies)

@@ -47,11 +47,34 @@ GROUPS = "groups/part"
 GROUPS_SCHEMA = pa.schema([("id", pa.string()), ("method", pa.string()), ("size", pa.int64())])
 
 
+EDITS = "edits/part"
+EDITS_SCHEMA = pa.schema([("id", pa.string()), ("removed", pa.list_(pa.int32()))])
+
+
 class DedupGroup(NamedTuple):
     """What the drop list's reader pairs with a kept document's id: one of its dedup groups
-    (any other value beside an id marks a drop)."""
+    (any value but a DedupGroup or a ParagraphEdit beside an id marks a drop)."""
     method: str
     size: int
+
+
+class ParagraphEdit(NamedTuple):
+    """... or the positions of its boilerplate paragraphs to remove (dedup.paragraphs)."""
+    removed: tuple
+
+
+class WriteParagraphEdits(beam.PTransform):
+    """(doc id, paragraph positions to remove) -> parquet in the stage folder."""
+
+    def __init__(self, stage: str):
+        super().__init__()
+        self.prefix = f"{stage}/{EDITS}"
+
+    def expand(self, edits):
+        written = (edits
+                   | "ConvertToRows" >> beam.MapTuple(lambda doc_id, removed: {"id": doc_id, "removed": list(removed)})
+                   | "WriteParquet" >> WriteParquetParts(self.prefix, EDITS_SCHEMA))
+        return faults.after(written, "WriteParagraphEdits")
 
 
 def stage_files(stage: str, prefix: str) -> list[str]:
@@ -111,10 +134,11 @@ class ReadDropList(beam.PTransform):
     """The stage folder's drop list -> (doc id, None), and with `groups` its dedup groups ->
     (kept doc id, DedupGroup), as PlanCleanParts takes them."""
 
-    def __init__(self, stage: str, groups: bool = False):
+    def __init__(self, stage: str, groups: bool = False, edits: bool = False):
         super().__init__()
         self.files = stage_files(stage, DROP_LIST)
         self.group_files = stage_files(stage, GROUPS) if groups else []
+        self.edit_files = stage_files(stage, EDITS) if edits else []
 
     def expand(self, pbegin):
         drops = (pbegin
@@ -125,7 +149,11 @@ class ReadDropList(beam.PTransform):
                   | "ListGroupFiles" >> beam.Create(self.group_files)
                   | "ReadGroups" >> beam.io.ReadAllFromParquet()
                   | "KeyGroupById" >> beam.Map(lambda row: (row["id"], DedupGroup(row["method"], row["size"]))))
-        return (drops, groups) | "FlattenDropsAndGroups" >> beam.Flatten()
+        edits = (pbegin
+                 | "ListEditFiles" >> beam.Create(self.edit_files)
+                 | "ReadEdits" >> beam.io.ReadAllFromParquet()
+                 | "KeyEditById" >> beam.Map(lambda row: (row["id"], ParagraphEdit(tuple(row["removed"])))))
+        return (drops, groups, edits) | "FlattenDropsAndGroups" >> beam.Flatten()
 
 
 def part_ref(path: str) -> bytes:
@@ -139,8 +167,8 @@ def locate(row_with_file) -> tuple:
 
 
 def drops_by_part(joined):
-    """A doc ref's part refs and its (id,) drops or (id, method, size) groups -> (part ref,
-    that tuple) each. Two ids sharing a ref (rare) only put an id in a part's plan where it
+    """A doc ref's part refs and its plan entries (plan_entry: drops, groups, edits) ->
+    (part ref, entry) each. Two ids sharing a ref (rare) only put an id in a part's plan where it
     matches nothing."""
     _, values = joined
     entries = [v for v in values if isinstance(v, tuple)]
@@ -156,10 +184,21 @@ def dedup_groups(doc_id: str, methods: tuple[str, ...], groups: dict) -> dict:
     return {method: [doc_id, mine.get(method, 1)] for method in methods}
 
 
+def plan_entry(doc_id: str, value) -> tuple:
+    """What the plan carries for a document: ("drop", id), ("group", id, method, size) or
+    ("edit", id, paragraph positions)."""
+    if isinstance(value, DedupGroup):
+        return ("group", doc_id, *value)
+    if isinstance(value, ParagraphEdit):
+        return ("edit", doc_id, tuple(value.removed))
+    return ("drop", doc_id)
+
+
 class ReadPartWithout(beam.DoFn):
-    """(part ref, {"part": [path], "drops": [(id,) or (id, method, size)]}) -> the part's
-    Documents not among its drops; with `methods` (the dedup methods that ran), each
-    carries its groups as `dedup` metadata."""
+    """(part ref, {"part": [path], "drops": [plan entries], "unit": [unit]}) -> the part's
+    Documents not among its drops, their boilerplate paragraphs removed (dedup.paragraphs,
+    `unit` their unit); with `methods` (the dedup methods that ran), each carries its
+    groups as `dedup` metadata."""
 
     def __init__(self, methods: tuple[str, ...] = ()):
         super().__init__()
@@ -168,13 +207,18 @@ class ReadPartWithout(beam.DoFn):
     def process(self, element):
         import pyarrow.parquet as pq
         from apache_beam.io.filesystems import FileSystems
+
+        from pipeline.rules.paragraphs import without
         _, grouped = element
-        paths, drops, groups = list(grouped["part"]), set(), {}
+        paths, drops, groups, edits = list(grouped["part"]), set(), {}, {}
+        unit = (grouped.get("unit") or [None])[0]
         for entry in grouped["drops"]:
-            if len(entry) == 1:
-                drops.add(entry[0])
+            if entry[0] == "drop":
+                drops.add(entry[1])
+            elif entry[0] == "group":
+                groups.setdefault(entry[1], {})[entry[2]] = entry[3]
             else:
-                groups.setdefault(entry[0], {})[entry[1]] = entry[2]
+                edits[entry[1]] = entry[2]
         if len(paths) != 1:   # a path spelt differently by the reader would lose drops
             raise ValueError(f"{len(drops)} drops name parts {paths}: not one clean part")
         path = paths[0]
@@ -183,6 +227,8 @@ class ReadPartWithout(beam.DoFn):
                 for row in batch.to_pylist():
                     if row["id"] not in drops:
                         doc = from_row(row)
+                        if doc.id in edits:
+                            doc = doc.with_text(without(doc.text, edits[doc.id], unit))
                         yield doc.with_meta(dedup=dedup_groups(doc.id, self.methods, groups)) \
                             if self.methods else doc
 
@@ -196,22 +242,23 @@ class PlanCleanParts(beam.PTransform):
     often as a consumer needs it: these small elements, not the text, are what waits for a
     side input such as the tokenizer."""
 
-    def __init__(self, drop_list: beam.PCollection):
+    def __init__(self, drop_list: beam.PCollection, unit: str | None = None):
         super().__init__()
-        self.drop_list = drop_list
+        self.drop_list, self.unit = drop_list, unit
 
     def expand(self, part_files):
         located = (part_files
                    | "ReadIds" >> beam.io.ReadAllFromParquet(columns=["id"], with_filename=True)
                    | "KeyIdByRef" >> beam.Map(locate))
         dropped = self.drop_list | "KeyDropByRef" >> beam.MapTuple(
-            lambda doc_id, value: ((doc_ref(doc_id),), (doc_id, *value) if isinstance(value, DedupGroup)
-                                   else (doc_id,)))
+            lambda doc_id, value: ((doc_ref(doc_id),), plan_entry(doc_id, value)))
         part_drops = ((located, dropped)
                       | "JoinOnRef" >> PackedGroupByKey("dedup/subtract_bytes", min_size=2)
                       | "DropsByPart" >> beam.FlatMap(drops_by_part))
         parts = part_files | "KeyPart" >> beam.Map(lambda path: (part_ref(path), path))
-        return {"part": parts, "drops": part_drops} | "GroupDropsByPart" >> beam.CoGroupByKey()
+        unit = self.unit
+        return ({"part": parts, "drops": part_drops} | "GroupDropsByPart" >> beam.CoGroupByKey()
+                | "WithUnit" >> beam.MapTuple(lambda ref, plan: (ref, {**plan, "unit": [unit]})))
 
 
 class ReadPlannedParts(beam.PTransform):
@@ -237,9 +284,9 @@ class ReadPlannedParts(beam.PTransform):
 class ReadCleanParts(beam.PTransform):
     """Part file names -> Documents not on the drop list (PlanCleanParts, then ReadPlannedParts)."""
 
-    def __init__(self, drop_list: beam.PCollection):
+    def __init__(self, drop_list: beam.PCollection, unit: str | None = None):
         super().__init__()
-        self.drop_list = drop_list
+        self.drop_list, self.unit = drop_list, unit
 
     def expand(self, part_files):
         return part_files | "PlanCleanParts" >> PlanCleanParts(self.drop_list) | "ReadParts" >> ReadPlannedParts()

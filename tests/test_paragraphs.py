@@ -1,0 +1,91 @@
+"""Boilerplate repeated across pages (dedup.paragraphs, CCNet-style): a cookie banner, a
+navigation block and a footer planted into real pages at random places are removed
+from every page but the first by id, the rest of the text stays, a page left too
+short is dropped with its reason, and the Beam stage agrees with the one-process
+reference (pipeline/rules/paragraphs.py)."""
+from __future__ import annotations
+
+import glob
+import random
+
+import apache_beam as beam
+import pyarrow.parquet as pq
+from apache_beam.testing.test_pipeline import TestPipeline
+from apache_beam.testing.util import assert_that, equal_to
+
+from pipeline.rules.paragraphs import ParagraphSpec, normalize, reference, split_units, without
+from pipeline.transforms.dedup import Deduplicate
+from sources.document import Document
+from tests.conftest import REPO
+
+BANNER = "We use cookies to improve your experience on our site. By continuing you accept our use of cookies."
+NAVIGATION = ["Home", "Products and services", "About us", "Contact us"]
+FOOTER = "Copyright 2024 Example Media Group. All rights reserved. Terms of use | Privacy policy"
+
+
+def pages() -> list[str]:
+    return [t for f in sorted(glob.glob(str(REPO / "sources/samples/refinedweb/*.parquet")))
+            for t in pq.read_table(f, columns=["content"]).column("content").to_pylist()]
+
+
+def planted(n: int, seed: int = 0) -> list[Document]:
+    """n real pages, each with the banner, the navigation block and the footer planted at
+    random line positions (numbers in the footer vary: CCNet's digits-to-0 still matches)."""
+    rng, docs = random.Random(seed), []
+    for i, text in enumerate(pages()[:n]):
+        lines = text.split("\n")
+        for block in ([BANNER], NAVIGATION, [FOOTER.replace("2024", str(2000 + i % 25))]):
+            at = rng.randrange(len(lines) + 1)
+            lines[at:at] = block
+        docs.append(Document(id=f"s/p@{i:04d}", text="\n".join(lines), kind="text", source="s"))
+    return docs
+
+
+def test_ccnet_normalisation_and_units():
+    assert normalize("Copyright 2024, Example — All Rights Reserved!") == "copyright 0000 example all rights reserved"
+    assert normalize("Café  NOËL") == "cafe noel" and normalize("-----") == ""
+    text = "a\nb\n\nc\n  \nd"
+    assert "\n".join(split_units(text, "line")) == text and len(split_units(text, "paragraph")) == 3
+    assert without("one\ntwo\nthree", [1], "line") == "one\nthree"
+
+
+def test_planted_boilerplate_goes_from_every_page_but_the_first():
+    docs = planted(120)
+    verdicts = reference([(d.id, d.source, d.text) for d in docs], ParagraphSpec(min_documents=3, min_chars=200))
+    first, rest = docs[0], docs[1:]
+    assert first.id not in verdicts or not any(
+        split_units(first.text, "line")[i] in (BANNER, FOOTER, *NAVIGATION) for i in verdicts[first.id].removed)
+    for doc in rest:
+        kept = without(doc.text, verdicts[doc.id].removed, "line") if doc.id in verdicts else doc.text
+        lines = set(kept.split("\n"))
+        assert BANNER not in lines and not lines & set(NAVIGATION), doc.id
+        assert not any(line.startswith("Copyright 20") and "Example Media" in line for line in lines), doc.id
+
+
+def test_a_page_left_too_short_is_dropped_with_its_reason():
+    body = "A short note that is unique to this page, number {}."
+    docs = [Document(id=f"s/n@{i}", text="\n".join([BANNER, FOOTER, body.format(chr(97 + i))]), kind="text",
+                     source="s") for i in range(4)]
+    verdicts = reference([(d.id, d.source, d.text) for d in docs], ParagraphSpec(min_documents=3, min_chars=100))
+    assert "s/n@0" not in verdicts and all(verdicts[f"s/n@{i}"].drop for i in (1, 2, 3))
+
+
+def test_the_beam_stage_agrees_with_the_reference():
+    docs = planted(60, seed=3)
+    short = [Document(id=f"s/z@{i}", text=f"{BANNER}\n{FOOTER}\nonly this {chr(97 + i)}", kind="text", source="s")
+             for i in range(3)]
+    docs += short
+    spec = ParagraphSpec(min_documents=3, min_chars=100)
+    expected = reference([(d.id, d.source, d.text) for d in docs], spec)
+    dropped = sorted((i, ("s", "dedup/paragraphs")) for i, v in expected.items() if v.drop)
+    edited = sorted((i, v.removed) for i, v in expected.items() if not v.drop)
+    assert dropped and edited
+    with TestPipeline() as p:
+        out = p | beam.Create(docs) | Deduplicate(exact=False, paragraphs=spec)
+        assert_that(out.drop_list, equal_to(dropped), label="Drops")
+        assert_that(out.edits, equal_to(edited), label="Edits")
+        assert_that(out.rejects | beam.Map(lambda r: (r["reason"], r["measured"].endswith(" < 100"))),
+                    equal_to([("dedup/paragraphs", True)] * len(dropped)), label="Rejects")
+        removed = sum(len(v.removed) for v in expected.values() if not v.drop)
+        assert_that(out.tallies | beam.Filter(lambda t: t[1] == "dedup/paragraphs_removed"),
+                    equal_to([("s", "dedup/paragraphs_removed", removed)]), label="Tallies")
