@@ -67,6 +67,8 @@ bench: $(STAMP) engines
 	$(PY) -m bench.encode
 	$(PY) -m bench.extract
 	$(PY) -m bench.filters
+	$(PY) -m bench.classifier
+	$(PY) -m bench.paragraphs
 	$(PY) -m bench.dedup quality
 	$(PY) -m bench.dedup speed
 	$(PY) -m bench.scale
