@@ -89,3 +89,27 @@ def test_the_beam_stage_agrees_with_the_reference():
         removed = sum(len(v.removed) for v in expected.values() if not v.drop)
         assert_that(out.tallies | beam.Filter(lambda t: t[1] == "dedup/paragraphs_removed"),
                     equal_to([("s", "dedup/paragraphs_removed", removed)]), label="Tallies")
+
+
+def test_a_build_removes_boilerplate_the_same_with_one_worker_or_two(tmp_path):
+    """The sample with dedup.paragraphs: its funnel and tallies add up (verify), the edits
+    reach the tokens, and one worker or two write the same bytes."""
+    import json
+
+    import yaml
+
+    from manifests.verify import verify
+    from pipeline.__main__ import build
+    from tests.conftest import assert_same_files, in_repo
+    recipe = yaml.safe_load((REPO / "recipes/sample.yaml").read_text())
+    recipe["dedup"]["paragraphs"] = {"min_documents": 3, "min_chars": 200}
+    path = tmp_path / "paragraphs.yaml"
+    path.write_text(yaml.safe_dump(recipe))
+    with in_repo():
+        build(["--recipe", str(path), "--output", str(tmp_path / "two"), "--no_progress"])
+        build(["--recipe", str(path), "--output", str(tmp_path / "one"), "--no_progress", "--direct_num_workers=1"])
+    assert verify(str(tmp_path / "two")) == []
+    manifest = json.loads((tmp_path / "two" / "manifest.json").read_text())
+    assert manifest["dedup"]["paragraphs"]["enabled"]
+    assert manifest["tallies"]["cc-sample"]["dedup/paragraphs_removed"] > 0
+    assert_same_files(tmp_path / "two", tmp_path / "one")
