@@ -63,20 +63,6 @@ class ParagraphEdit(NamedTuple):
     removed: tuple
 
 
-class WriteParagraphEdits(beam.PTransform):
-    """(doc id, paragraph positions to remove) -> parquet in the stage folder."""
-
-    def __init__(self, stage: str):
-        super().__init__()
-        self.prefix = f"{stage}/{EDITS}"
-
-    def expand(self, edits):
-        written = (edits
-                   | "ConvertToRows" >> beam.MapTuple(lambda doc_id, removed: {"id": doc_id, "removed": list(removed)})
-                   | "WriteParquet" >> WriteParquetParts(self.prefix, EDITS_SCHEMA))
-        return faults.after(written, "WriteParagraphEdits")
-
-
 def stage_files(stage: str, prefix: str) -> list[str]:
     """The parquet files a finished stage holds under `prefix`, sorted (none: an empty list)."""
     from apache_beam.io.filesystems import FileSystems
@@ -99,35 +85,38 @@ class WriteCleanParts(beam.PTransform):
         return faults.after(written, "WriteCleanParts")
 
 
-class WriteDropList(beam.PTransform):
-    """(doc id, (source, reason)) drops -> the ids, as parquet in the stage folder. The
-    reasons are counted in the clean job's accounting; the corpus job needs only ids."""
+class WriteStageRows(beam.PTransform):
+    """Small records -> parquet rows in the stage folder under `prefix` (per-bundle files
+    committed once, transforms/parts.py), hooked for the retry tests as `name`."""
 
-    def __init__(self, stage: str):
+    def __init__(self, stage: str, prefix: str, schema: pa.Schema, to_row, name: str):
         super().__init__()
-        self.prefix = f"{stage}/{DROP_LIST}"
+        self.prefix, self.schema, self.to_row, self.name = f"{stage}/{prefix}", schema, to_row, name
 
-    def expand(self, drops):
-        written = (drops
-                   | "ConvertToRows" >> beam.MapTuple(lambda doc_id, _: {"id": doc_id})
-                   | "WriteParquet" >> WriteParquetParts(self.prefix, DROP_SCHEMA))
-        return faults.after(written, "WriteDropList")
+    def expand(self, records):
+        written = (records
+                   | "ConvertToRows" >> beam.Map(self.to_row)
+                   | "WriteParquet" >> WriteParquetParts(self.prefix, self.schema))
+        return faults.after(written, self.name)
 
 
-class WriteDedupGroups(beam.PTransform):
-    """(kept doc id, method, group size) of each group that had duplicates -> parquet in the
-    stage folder: the documents dataset's group columns."""
+def WriteDropList(stage: str) -> WriteStageRows:   # noqa: N802 (a transform, named as one)
+    """(doc id, (source, reason)) drops -> the ids. The reasons are counted in the clean
+    job's accounting; the corpus job needs only ids."""
+    return WriteStageRows(stage, DROP_LIST, DROP_SCHEMA, lambda drop: {"id": drop[0]}, "WriteDropList")
 
-    def __init__(self, stage: str):
-        super().__init__()
-        self.prefix = f"{stage}/{GROUPS}"
 
-    def expand(self, groups):
-        written = (groups
-                   | "ConvertToRows" >> beam.MapTuple(lambda doc_id, method, size: {
-                       "id": doc_id, "method": method, "size": size})
-                   | "WriteParquet" >> WriteParquetParts(self.prefix, GROUPS_SCHEMA))
-        return faults.after(written, "WriteDedupGroups")
+def WriteDedupGroups(stage: str) -> WriteStageRows:   # noqa: N802
+    """(kept doc id, method, group size) of each group that had duplicates: the documents
+    dataset's group columns."""
+    return WriteStageRows(stage, GROUPS, GROUPS_SCHEMA,
+                          lambda g: {"id": g[0], "method": g[1], "size": g[2]}, "WriteDedupGroups")
+
+
+def WriteParagraphEdits(stage: str) -> WriteStageRows:   # noqa: N802
+    """(doc id, paragraph positions to remove): dedup.paragraphs' edits."""
+    return WriteStageRows(stage, EDITS, EDITS_SCHEMA, lambda e: {"id": e[0], "removed": list(e[1])},
+                          "WriteParagraphEdits")
 
 
 class ReadDropList(beam.PTransform):
