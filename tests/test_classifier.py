@@ -166,3 +166,15 @@ def test_a_classifier_trained_in_the_build_is_saved_hashed_and_keeps_the_top_sha
             for r in pq.read_table(f, columns=["kind", "source", "quality_score"]).to_pylist()]
     assert all(r["quality_score"] is not None for r in rows if r["kind"] == "text")
     assert all(r["quality_score"] is None for r in rows if r["kind"] == "code"), "the code chain has no classifier"
+
+
+def test_a_source_the_threshold_sample_missed_takes_the_pooled_threshold(model_file, split):
+    """The bug: with keep_fraction, a source absent from the threshold sample (a small one)
+    had no threshold, and its first document crashed the stage."""
+    from pipeline.rules.classifier import QualityClassifier
+    _, held_out = split
+    rule = QualityClassifier(label="hq", keep_fraction=0.5, train={"positives": [{"name": "r", "type": "jsonl"}]},
+                             trained={"path": str(model_file), "thresholds": {"a": 1.0}, "threshold": 0.0})
+    page = held_out[0]
+    assert isinstance(rule(Document(id="b/x@0", text=page, kind="text", source="b")), Measured)
+    assert rule(Document(id="a/x@0", text=page, kind="text", source="a")) == "quality_classifier"

@@ -122,6 +122,8 @@ class QualityClassifier:
                 self.classifier = None
                 return
             model, self.thresholds = trained["path"], trained.get("thresholds") or {}
+            if keep_fraction is not None:   # a source the threshold sample missed: the pooled threshold
+                self.threshold = trained.get("threshold", 0.0)
         local, temporary = local_copy(model)
         try:
             self.classifier = Classifier(local, label)

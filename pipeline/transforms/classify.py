@@ -91,6 +91,9 @@ def train_and_save(_, positives, negatives, held_out, kind: str, spec: dict, tra
             scores.setdefault(source, []).append(rule.classifier.score(text))
         info["keep_fraction"] = float(spec["keep_fraction"])
         info["thresholds"] = keep_thresholds(scores, info["keep_fraction"])
+        # for a source the sample missed (a small one): the threshold of all sources pooled
+        info["threshold"] = keep_thresholds({"": [s for v in scores.values() for s in v]},
+                                            info["keep_fraction"]).get("", 0.0)
         info["threshold_sample"] = {source: len(values) for source, values in sorted(scores.items())}
     else:
         info["threshold"] = float(spec.get("threshold", 0.5))
