@@ -26,7 +26,7 @@ from apache_beam.io.filesystems import FileSystems
 from manifests.splits import uniform_hash
 from pipeline.rules.classifier import QualityClassifier, check_train, keep_thresholds, train_classifier
 from pipeline.rules.verdict import apply_rules
-from pipeline.transforms.common import ApplyRule
+from pipeline.transforms.common import ApplyRule, apply_rule
 
 CLASSIFIERS_DIR = "classifiers"
 NEGATIVE_LABEL = "cc"
@@ -112,7 +112,8 @@ class TrainClassifier(beam.PTransform):
 
     def expand(self, docs):
         from pipeline.recipe import _source
-        from pipeline.transforms.documents import ExtractText, Normalize
+        from pipeline.rules.extract import Extractor
+        from pipeline.rules.normalize import Normalizer
         from pipeline.transforms.read import ReadSources
         kind, training = self.kind, self.training
         settings = check_train(self.spec["train"])
@@ -124,8 +125,10 @@ class TrainClassifier(beam.PTransform):
                     | "SampleHeldOut" >> beam.combiners.Top.Smallest(n))
         specs = tuple(_source({**p, "kind": kind}, 0.0) for p in settings["positives"])
         read = docs.pipeline | "ReadPositives" >> ReadSources(specs)
-        extracted = read.documents | "ExtractPositives" >> ExtractText(training.extract_html, training.extract_limits)
-        positives = (extracted.kept | "NormalizePositives" >> Normalize(training.fix_mojibake)).kept
+        # the corpus's extraction and normalisation, counted under `train/` (their drops are not the corpus's)
+        html, limits, fix = training.extract_html, training.extract_limits, training.fix_mojibake
+        extracted = apply_rule(read.documents, "ExtractPositives", "train", lambda: Extractor(html, limits))
+        positives = apply_rule(extracted.kept, "NormalizePositives", "train", lambda: Normalizer(fix)).kept
         sampled = (positives | "KeyPositives" >> beam.Map(hashed(seed, "classifier-positive"))
                    | "SamplePositives" >> beam.combiners.Top.Smallest(n))
         return (docs.pipeline | "Once" >> beam.Create([None])
