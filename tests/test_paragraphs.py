@@ -10,7 +10,7 @@ import random
 
 import apache_beam as beam
 import pyarrow.parquet as pq
-from apache_beam.testing.test_pipeline import TestPipeline
+from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from pipeline.rules.paragraphs import ParagraphSpec, normalize, reference, split_units, without
@@ -80,7 +80,7 @@ def test_the_beam_stage_agrees_with_the_reference():
     dropped = sorted((i, ("s", "dedup/paragraphs")) for i, v in expected.items() if v.drop)
     edited = sorted((i, v.removed) for i, v in expected.items() if not v.drop)
     assert dropped and edited
-    with TestPipeline() as p:
+    with BeamTestPipeline() as p:
         out = p | beam.Create(docs) | Deduplicate(exact=False, paragraphs=spec)
         assert_that(out.drop_list, equal_to(dropped), label="Drops")
         assert_that(out.edits, equal_to(edited), label="Edits")
