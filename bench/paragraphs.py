@@ -20,7 +20,7 @@ from pipeline.rules.paragraphs import ParagraphSpec, reference, split_units
 
 
 def main(argv: list[str] | None = None) -> None:
-    from tests.test_paragraphs import BANNER, FOOTER, NAVIGATION, planted
+    from tests.test_paragraphs import BANNER, NAVIGATION, planted
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pages", type=int, default=300)
     parser.add_argument("--min-documents", type=int, default=3)
