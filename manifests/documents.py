@@ -128,17 +128,15 @@ def row_meta(row: dict) -> dict[str, Any]:
 
 class DocumentsWriter:
     """Rows in, a zstd parquet file out through `sink` (a manifests.lineage.HashingSink),
-    DOCUMENTS_ROWS rows per row group: writing holds one row group of text at most.
-    `text_bytes`: the UTF-8 bytes of the rows' text so far (where a file is cut)."""
+    DOCUMENTS_ROWS rows per row group: writing holds one row group of text at most."""
 
     def __init__(self, sink):
         self.writer = pq.ParquetWriter(sink, DOCUMENTS_SCHEMA, compression="zstd")
-        self.rows, self.count, self.text_bytes = [], 0, 0
+        self.rows, self.count = [], 0
 
     def add(self, row: dict) -> None:
         self.rows.append(row)
         self.count += 1
-        self.text_bytes += len(row["text"].encode("utf-8"))
         if len(self.rows) >= DOCUMENTS_ROWS:
             self.flush()
 

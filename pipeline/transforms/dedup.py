@@ -280,7 +280,7 @@ class Deduplicate(beam.PTransform):
             near_drops, near_winners = docs | "NearDuplicates" >> NearDuplicates(self.near, scope)
             drops.append(near_drops)
             winners.append(near_winners)
-        empty = docs | "NoDedup" >> beam.FlatMap(lambda _: ())
+        empty = docs.pipeline | "NoDedup" >> beam.Create([])   # not a pass over every document
         edits = tallies = empty
         if self.paragraphs is not None:
             paragraph_drops, measured, edits, tallies = docs | "ParagraphDuplicates" >> ParagraphDuplicates(

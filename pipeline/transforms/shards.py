@@ -67,21 +67,23 @@ def stream_order(entries: Iterable[ShardEntry]) -> list[ShardEntry]:
 class DatasetFiles:
     """A shard's documents-dataset files: rows added in stream order go to
     documents_path(split, shard, k), a new file once the open one's text reaches
-    `max_bytes`; each written under a temporary name, renamed by commit()."""
+    `max_bytes` (each row's UTF-8 size as the entry already counts it); each written under
+    a temporary name, renamed by commit()."""
 
     def __init__(self, output: str, key: ShardKey, max_bytes: int):
         self.output, self.key, self.max_bytes = output, key, max_bytes
         self.records, self.temps, self.writer = [], [], None
 
-    def add(self, row: dict) -> None:
+    def add(self, row: dict, text_bytes: int) -> None:
         if self.writer is None:
             path = documents_path(*self.key, len(self.records))
             self.temps.append(f"{self.output}/{posixpath.dirname(path)}/.{posixpath.basename(path)}.inprogress")
             self.file = FileSystems.create(self.temps[-1])
             self.sink = HashingSink(self.file)
-            self.writer, self.path = DocumentsWriter(self.sink), path
+            self.writer, self.path, self.text_bytes = DocumentsWriter(self.sink), path, 0
         self.writer.add(row)
-        if self.writer.text_bytes >= self.max_bytes:
+        self.text_bytes += text_bytes
+        if self.text_bytes >= self.max_bytes:
             self.close()
 
     def close(self) -> None:
@@ -117,7 +119,7 @@ def write_shard(output: str, key: ShardKey, entries: Iterable[ShardEntry], dtype
         offset = 0
         for e in entries:
             if e.row is not None:
-                dataset.add(e.row)
+                dataset.add(e.row, e.bytes)
             data = np.asarray(e.tokens, dtype=np.dtype(dtype).newbyteorder("<")).tobytes()
             f.write(data)
             digest.update(data)
