@@ -123,6 +123,7 @@ def measure_source(recipe: Recipe, spec: SourceSpec, budget: int) -> SourceSampl
                 doc = kept_document(record, chain)
                 if doc is not None:
                     sample.kept += 1
+                    sample.kept_bytes += len(doc.text.encode("utf-8"))
                     sample.kept_docs.append(doc)
             sample.seconds += time.perf_counter() - start
     finally:
@@ -178,8 +179,6 @@ def count_tokens(recipe: Recipe, samples: list[SourceSample], docs: list[Documen
         else:
             sample.stream_tokens += n * len(copies)
     n_bytes = sum(len(d.text.encode("utf-8")) for d in docs)
-    for s in samples:
-        s.kept_bytes = sum(len(d.text.encode("utf-8")) for d in s.kept_docs)
     return TokenFigures(n_bytes / max(n_tokens - len(docs), 1), seconds / max(n_bytes, 1), encoding.n_vocab)
 
 

@@ -135,7 +135,7 @@ class QualityClassifier:
         if self.classifier is None:
             raise RuntimeError("quality_classifier: the model to train has not been handed over")
         score = self.classifier.score(doc.text)
-        threshold = self.thresholds.get(doc.source, self.threshold) if self.thresholds else self.threshold
+        threshold = self.thresholds.get(doc.source, self.threshold)
         if score < threshold:
             return Failed("quality_classifier", score, "<", threshold)
         return Measured({"quality_score": signal(score)})

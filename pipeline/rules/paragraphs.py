@@ -100,7 +100,7 @@ def judge(removals: Iterable[Occurrence], min_chars: int) -> Verdict:
     removals = sorted(removals, key=lambda o: o.index)
     first = removals[0]
     removed_chars = sum(o.chars for o in removals)
-    indexes = tuple(sorted({o.index for o in removals}))
+    indexes = tuple(o.index for o in removals)   # distinct: one key per paragraph
     return Verdict(first.doc_id, first.source, indexes, removed_chars, first.doc_chars,
                    first.doc_chars - removed_chars < min_chars)
 
