@@ -35,6 +35,7 @@ START_TIMEOUT_S = 120
 SPARK_WORKERS = 2
 SPARK_TASK_MAX_FAILURES = 8
 FLINK_RESTART_ATTEMPTS = 20
+KEEP_LOGS_ENV = "CORPUSMILL_KEEP_ENGINE_LOGS"
 # What Spark's launcher gives every JVM on Java 17 (JavaModuleOptions); run directly, they must be said
 JAVA17_OPENS = ["-XX:+IgnoreUnrecognizedVMOptions", "-Djdk.reflect.useDirectMethodHandle=false"] + [
     f"--add-opens=java.base/{package}=ALL-UNNAMED" for package in (
@@ -137,6 +138,16 @@ def wait_until(ready, processes: dict[str, subprocess.Popen], engine: str, logs:
         time.sleep(0.5)
 
 
+def scratch(logs: Path) -> tuple[list[str], dict]:
+    """The JVM flag and environment that keep every engine process's temporary files
+    (Spark's block manager and job-jar copies, Flink's RPC jar, lz4's native library)
+    inside `logs`, so that `down` removes them with it: left in /tmp they came to 3 GB
+    per Spark test run."""
+    folder = logs / "tmp"
+    folder.mkdir(exist_ok=True)
+    return [f"-Djava.io.tmpdir={folder}"], {"SPARK_LOCAL_DIRS": str(folder), "TMPDIR": str(folder)}
+
+
 def spark_cluster(java: str, classpath: str, logs: Path, workers: int) -> tuple[str, int, dict, dict]:
     """A standalone master and `workers` workers of one core each; returns the master URL,
     its web UI port, the processes, and the environment the job server needs. The workers build their
@@ -146,10 +157,11 @@ def spark_cluster(java: str, classpath: str, logs: Path, workers: int) -> tuple[
     home.mkdir(parents=True, exist_ok=True)
     if not (home / "jars").exists():
         (home / "jars").symlink_to(lib_dir("spark"))
-    env = {**os.environ, "SPARK_HOME": str(home), "SPARK_SCALA_VERSION": "2.12", "SPARK_LOCAL_IP": "127.0.0.1",
-           "JAVA_HOME": str(Path(os.path.realpath(java)).parent.parent)}
+    tmp_flag, tmp_env = scratch(logs)
+    env = {**os.environ, **tmp_env, "SPARK_HOME": str(home), "SPARK_SCALA_VERSION": "2.12",
+           "SPARK_LOCAL_IP": "127.0.0.1", "JAVA_HOME": str(Path(os.path.realpath(java)).parent.parent)}
     port, ui = free_port(), free_port()
-    jvm = [java, *JAVA17_OPENS, "-Xmx512m", "-cp", classpath]
+    jvm = [java, *JAVA17_OPENS, *tmp_flag, "-Xmx512m", "-cp", classpath]
     processes = {"master": start([*jvm, "org.apache.spark.deploy.master.Master", "--host", "127.0.0.1",
                                   "--port", str(port), "--webui-port", str(ui)], logs / "master.log", env=env)}
     master = f"spark://127.0.0.1:{port}"
@@ -197,7 +209,8 @@ def up(engine: str, job_port: int = 8099, worker_port: int = 50000, workers: int
         if listening(port):
             raise EngineError(f"port {port} is taken: stop what listens there (python -m engines down {engine}?)")
     logs = Path(tempfile.mkdtemp(prefix=f"corpusmill-{engine}-"))
-    processes, master, master_ui, env = {}, "", 0, {**os.environ}
+    tmp_flag, tmp_env = scratch(logs)
+    processes, master, master_ui, env = {}, "", 0, {**os.environ, **tmp_env}
     (CACHE / "run").mkdir(parents=True, exist_ok=True)
     state = CACHE / "run" / f"{engine}.json"
     if engine == "spark":
@@ -207,14 +220,14 @@ def up(engine: str, job_port: int = 8099, worker_port: int = 50000, workers: int
     else:
         master_ui = free_port()
         engine_args = ["--flink-master=[local]", f"--flink-conf-dir={flink_conf(logs, master_ui)}"]
-    processes["job server"] = start([java, *JAVA17_OPENS, *spark_driver_conf(engine, logs), "-cp", classpath,
+    processes["job server"] = start([java, *JAVA17_OPENS, *tmp_flag, *spark_driver_conf(engine, logs), "-cp", classpath,
                                      JOB_SERVERS[engine], *engine_args,
                                      f"--job-port={job_port}", "--artifact-port=0", "--expansion-port=0"],
                                     logs / "job-server.log", env=env)
     path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
     processes["worker pool"] = start([sys.executable, "-m", "apache_beam.runners.worker.worker_pool_main",
                                       f"--service_port={worker_port}"], logs / "worker-pool.log", cwd=logs,
-                                     env={**os.environ, "PATH": path})
+                                     env={**os.environ, **tmp_env, "PATH": path})
     boot = ""
     if engine == "spark":
         boot = str(CACHE / "run" / f"{engine}-boot.sh")
@@ -240,7 +253,8 @@ def spark_workers_ready(running: Running) -> bool:
 def down(engine: str) -> None:
     """Stops what `up` started: each process's whole session, and every process working
     in its log folder (Spark's executors and their Python harnesses, which the workers
-    start in sessions of their own)."""
+    start in sessions of their own); then removes that folder, with the engine's
+    temporary files, unless KEEP_LOGS_ENV is set (to read the logs of a failed run)."""
     state = CACHE / "run" / f"{engine}.json"
     if not state.exists():
         return
@@ -262,3 +276,5 @@ def down(engine: str) -> None:
             except ProcessLookupError:
                 pass
     state.unlink()
+    if log_dir and not os.environ.get(KEEP_LOGS_ENV):
+        shutil.rmtree(log_dir, ignore_errors=True)

@@ -18,6 +18,7 @@ import collections
 import glob
 import json
 import os
+import shutil
 import sys
 import tempfile
 import threading
@@ -195,6 +196,5 @@ class Display:
         self._draw(final=True)
         self.plan = None
         os.environ.pop(ENV, None)
-        for path in glob.glob(os.path.join(self.folder, "*")):
-            os.remove(path)
-        os.rmdir(self.folder)
+        # a worker may still write its totals while this runs: remove whatever is there
+        shutil.rmtree(self.folder, ignore_errors=True)

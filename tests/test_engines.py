@@ -22,6 +22,9 @@ import threading
 import time
 import urllib.request
 
+import tempfile
+from pathlib import Path
+
 import pytest
 
 from engines.local import EngineError, down, free_port, up
@@ -41,16 +44,27 @@ def engine(name: str):
     return running
 
 
+def engine_for_module(name: str):
+    """The engine for a module's tests; afterwards, its folder is gone and it left nothing
+    in the temporary folder (Spark once left 3 GB there per test run, which filled CI's disk)."""
+    before = set(os.listdir(tempfile.gettempdir()))
+    running = engine(name)
+    yield running
+    down(name)
+    assert not Path(running.log_dir).exists()
+    left = {entry for entry in set(os.listdir(tempfile.gettempdir())) - before
+            if entry.startswith(("spark-", "flink-", "blockmgr-", "liblz4", f"corpusmill-{name}-"))}
+    assert not left, f"{name} left these in {tempfile.gettempdir()}: {sorted(left)}"
+
+
 @pytest.fixture(scope="module")
 def flink():
-    yield engine("flink")
-    down("flink")
+    yield from engine_for_module("flink")
 
 
 @pytest.fixture(scope="module")
 def spark():
-    yield engine("spark")
-    down("spark")
+    yield from engine_for_module("spark")
 
 
 def fail_first_attempts(monkeypatch, tmp_path, stages: list[str]):
