@@ -34,10 +34,20 @@ def fixed_prefix(pattern: str) -> str:
 
 def expand_paths(patterns: list[str]) -> list[InputFile]:
     """Every file matched by `patterns`, sorted, each once. An empty match is an error:
-    a recipe that names no data is a typo, and finding out an hour later costs more."""
+    a recipe that names no data is a typo, and finding out an hour later costs more.
+    An http(s) URL names one file (no glob), which must answer."""
     from apache_beam.io.filesystems import FileSystems
+
+    from sources.http import HttpReadError, is_url, url_size
     found: dict[str, InputFile] = {}
     for pattern in patterns:
+        if is_url(pattern):     # taken as it is: HTTP has no listing to glob
+            try:
+                size = url_size(pattern)
+            except HttpReadError as exc:
+                raise FileNotFoundError(f"cannot read input {pattern!r}: {exc}") from exc
+            found.setdefault(pattern, InputFile(pattern, pattern.rsplit("/", 1)[-1], size))
+            continue
         if _glob.has_magic(pattern) or FileSystems.exists(pattern):
             metadata = FileSystems.match([pattern])[0].metadata_list
         else:

@@ -6,7 +6,9 @@ object over one URL: it streams the body, and when a request fails (connection
 error, 5xx, 429) or the body breaks off early, it waits (exponential backoff) and
 asks again with `Range: bytes=<bytes already read>-`, so nothing is read twice
 and nothing is skipped. A server that ignores the range (200 instead of 206) is
-handled by skipping what was already read. Only the standard library is used.
+handled by skipping what was already read. The stream also seeks (a new range
+request), so parquet files are read over HTTPS footer first, row group by row group,
+never downloaded whole. Only the standard library is used.
 """
 from __future__ import annotations
 
@@ -40,8 +42,35 @@ class HttpStream(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def tell(self) -> int:   # FastWARC asks for the position; the stream cannot seek
+    def tell(self) -> int:
         return self.position
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        """Moves the position; the next read asks for `Range: bytes=<position>-`. Parquet
+        reads its footer first and then its row groups, each a seek."""
+        if whence == io.SEEK_CUR:
+            offset += self.position
+        elif whence == io.SEEK_END:
+            offset += self.size()
+        if offset < 0:
+            raise ValueError(f"negative seek position {offset}")
+        if offset != self.position:
+            if self._response is not None:
+                self._response.close()
+                self._response = None
+            self.position, self._done = offset, False
+        return self.position
+
+    def size(self) -> int:
+        """The body's length, from the first response's headers (a request is made if none was)."""
+        if self.length is None and self._response is None and not self._done:
+            self._connect()
+        if self.length is None:
+            raise HttpReadError(f"{self.url}: the server does not say how long the file is")
+        return self.length
 
     def _connect(self) -> None:
         failures = 0
@@ -117,6 +146,15 @@ def _total_length(response, offset: int) -> int | None:
         return int(content_range.rsplit("/", 1)[1])
     length = response.headers.get("Content-Length")
     return int(length) + (offset if response.status == 206 else 0) if length else None
+
+
+def url_size(url: str, **kwargs) -> int:
+    """The length of the file at `url` (HttpReadError when it cannot be read)."""
+    stream = HttpStream(url, **kwargs)
+    try:
+        return stream.size()
+    finally:
+        stream.close()
 
 
 def open_url(url: str, **kwargs) -> io.BufferedReader:

@@ -134,3 +134,32 @@ def test_companion_wat_over_http_and_a_missing_one_counted(server, commoncrawl):
     assert records[0].reason == "read/wat_missing" and "HTTP 404" in records[0].error
     assert records[0].location == f"{base}/{CRAWL}/wat/CC-MAIN-00000.warc.wat.gz@0"
     assert sum(isinstance(r, Document) for r in records) > 50
+
+
+def test_parquet_over_http_reads_row_groups_by_range(server, tmp_path):
+    """The bug: a parquet source over HTTP(S) (a FineWeb shard on the Hugging Face hub)
+    failed, because the HTTP stream could not seek and parquet reads its footer first.
+    Now it is read footer first and row group by row group, by range requests, even when
+    the first response breaks off; its documents are those of the same file read locally."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    base, root, _ = server
+    texts = [f"Document {i}: " + " ".join(f"word{i * 7 + j}" for j in range(40)) for i in range(300)]
+    table = pa.table({"text": texts, "url": [f"https://example.com/{i}" for i in range(300)]})
+    pq.write_table(table, root / "shard.parquet", row_group_size=50)
+    pq.write_table(table, tmp_path / "shard.parquet", row_group_size=50)
+    FlakyHandler.cut_first = {"shard.parquet"}
+    from sources.files import ReadContext
+    from sources.parquet import read_parquet
+    with open(tmp_path / "shard.parquet", "rb") as f:
+        local = [(d.id, d.text, d.url) for d in read_parquet(f, ReadContext("web", "text", "x", "shard.parquet"))]
+    assert len(local) == 300
+    remote = SourceSpec("web", "parquet", (f"{base}/shard.parquet",), "text", 2.0,
+                        options={"backoff_s": 0.01, "split_bytes": 1})
+    with BeamTestPipeline() as p:
+        out = p | ReadSources((remote,))
+        assert_that(out.documents | beam.Map(lambda d: (d.id, d.text, d.url)), equal_to(local))
+    assert FlakyHandler.seen["shard.parquet"] > 6       # footer, then each split's row groups by range
+    with pytest.raises(FileNotFoundError, match="HTTP 404"):
+        from sources.files import expand_paths
+        expand_paths([f"{base}/missing.parquet"])

@@ -54,21 +54,20 @@ class EvalIndex:
 
 
 def eval_texts(spec: EvalSetSpec) -> Iterator[str]:
-    """Each evaluation item's fields joined by newlines, from JSONL(.gz/.zst) or parquet files."""
-    from apache_beam.io.filesystems import FileSystems
-
-    from sources.files import expand_paths
+    """Each evaluation item's fields joined by newlines, from JSONL(.gz/.zst) or parquet
+    files, local, in object storage or over HTTP(S), opened as the sources open theirs."""
+    from sources.files import expand_paths, open_input
+    from sources.jsonl import decompressed_chunks, split_lines
     for path in (f.path for f in expand_paths(list(spec.paths))):
-        if path.endswith(".parquet"):
-            import pyarrow.parquet as pq
-            with FileSystems.open(path) as f:
+        with open_input(path) as f:
+            if path.endswith(".parquet"):
+                import pyarrow.parquet as pq
                 table = pq.read_table(f, columns=list(spec.fields))
-            yield from (_joined(row, spec.fields) for row in table.to_pylist())
-            continue
-        with FileSystems.open(path) as f:
-            for line in f.read().decode("utf-8").splitlines():
+                yield from (_joined(row, spec.fields) for row in table.to_pylist())
+                continue
+            for line in split_lines(decompressed_chunks(f, path)):
                 if line.strip():
-                    yield _joined(json.loads(line), spec.fields)
+                    yield _joined(json.loads(line.decode("utf-8")), spec.fields)
 
 
 def _joined(row: dict, fields: Sequence[str]) -> str:
