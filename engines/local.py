@@ -197,7 +197,9 @@ def spark_driver_conf(engine: str, logs: Path) -> list[str]:
     events = logs / "events"
     events.mkdir(exist_ok=True)
     return [f"-Dspark.task.maxFailures={SPARK_TASK_MAX_FAILURES}", "-Dspark.eventLog.enabled=true",
-            f"-Dspark.eventLog.dir=file://{events}"]
+            f"-Dspark.eventLog.dir=file://{events}",
+            # executors are started by the workers, not here: they get the scratch folder this way
+            f"-Dspark.executor.extraJavaOptions=-Djava.io.tmpdir={logs / 'tmp'}"]
 
 
 def up(engine: str, job_port: int = 8099, worker_port: int = 50000, workers: int = SPARK_WORKERS) -> Running:
