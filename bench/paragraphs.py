@@ -1,6 +1,14 @@
 """Boilerplate removal (dedup.paragraphs) on real pages with planted boilerplate.
 
     python -m bench.paragraphs [--pages 300] [--min-documents 3]
+    python -m bench.paragraphs --memory N
+
+--memory: the Beam stage (ParagraphDuplicates, line units) on the local runner over
+N synthetic pages generated inside the pipeline (bench.dedup's perturbed real words,
+cut into 40 lines of 8 to 15 words, one page in four with a banner, navigation and
+footer from a pool of 50 sites), printing the peak RSS and the packed bytes the
+shuffle carried per page. Run it at two sizes: the difference over the added pages is
+the stage's memory per page on this runner.
 
 Pages: the sample's documentation pages (sources/samples/refinedweb), each with a
 cookie banner, a four-line navigation block and a footer (its year varying) planted
@@ -19,12 +27,67 @@ from collections import Counter
 from pipeline.rules.paragraphs import ParagraphSpec, reference, split_units
 
 
+def lined_pages(seed: int, pool: list[str], per_seed: int):
+    """`per_seed` pages from one seed: bench.dedup's synthetic words in 40 lines, a quarter
+    of them with the boilerplate of one of 50 sites."""
+    import dataclasses
+    import random
+
+    from bench.dedup import synthetic
+    rng = random.Random(seed)
+    for doc in synthetic(seed, pool, per_seed):
+        words = doc.text.split()
+        lines, at = [], 0
+        while at < len(words) and len(lines) < 40:
+            n = rng.randint(8, 15)
+            lines.append(" ".join(words[at:at + n]))
+            at += n
+        if rng.random() < 0.25:
+            site = rng.randrange(50)
+            lines.insert(0, f"We use cookies on site {site} to improve your experience. Accept all cookies")
+            lines.insert(1, f"Home | News {site} | Sport | Weather | Contact us | About site {site}")
+            lines.append(f"Copyright 2024 Site {site} Media Ltd. All rights reserved. Privacy policy")
+        yield dataclasses.replace(doc, text="\n".join(lines))
+
+
+def memory(n_docs: int) -> None:
+    import resource
+    import time
+
+    import apache_beam as beam
+    from apache_beam.metrics.metric import MetricsFilter
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    from bench.dedup import base_texts
+    from pipeline.runners import with_local_runner
+    from pipeline.transforms.dedup import ParagraphDuplicates
+    pool, per_seed, start = base_texts(500), 1000, time.perf_counter()
+    p = beam.Pipeline(options=with_local_runner(PipelineOptions([])))
+    drops, _, edits, _ = (p | beam.Create(range(max(1, n_docs // per_seed)))
+                          | beam.FlatMap(lined_pages, pool, per_seed)
+                          | ParagraphDuplicates(ParagraphSpec(min_documents=3, unit="line", min_chars=200)))
+    (edits | "CountEdited" >> beam.combiners.Count.Globally()
+     | "PrintEdited" >> beam.Map(lambda n: print(f"{n} pages edited")))
+    (drops | "CountDropped" >> beam.combiners.Count.Globally()
+     | "PrintDropped" >> beam.Map(lambda n: print(f"{n} pages dropped")))
+    result = p.run()
+    result.wait_until_finish()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"{n_docs} pages: {time.perf_counter() - start:.1f} s, peak RSS {peak:,.0f} MB")
+    for counter in result.metrics().query(MetricsFilter())["counters"]:
+        if counter.key.metric.name.endswith("_bytes"):
+            print(f"  {counter.key.metric.name}: {counter.committed / n_docs:,.0f} bytes/page")
+
+
 def main(argv: list[str] | None = None) -> None:
     from tests.test_paragraphs import BANNER, NAVIGATION, planted
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pages", type=int, default=300)
     parser.add_argument("--min-documents", type=int, default=3)
+    parser.add_argument("--memory", type=int, metavar="N", help="the Beam stage's memory over N synthetic pages")
     args = parser.parse_args(argv)
+    if args.memory:
+        return memory(args.memory)
     docs = planted(args.pages)
     spec = ParagraphSpec(min_documents=args.min_documents, min_chars=200)
     verdicts = reference([(d.id, d.source, d.text) for d in docs], spec)

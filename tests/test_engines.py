@@ -110,6 +110,33 @@ def test_spark_retries_failed_tasks_and_writes_the_same_bytes(spark, sample_corp
     assert_same_files(sample_corpus, out)
 
 
+def test_spark_trains_the_classifier_and_removes_boilerplate_as_the_local_runner_does(spark, tmp_path,
+                                                                                      monkeypatch):
+    """The stages of issue 20 on a cluster: the classifier trained inside the job (its
+    samples gathered across executors, the model handed to them as a side input) and
+    the paragraph stage's edits, each retried once, give the local runner's bytes."""
+    import yaml
+
+    from pipeline.__main__ import build
+    from tests.conftest import in_repo
+    from tests.test_classifier import trained_recipe
+    path = trained_recipe(tmp_path)
+    recipe = yaml.safe_load(open(path))
+    recipe["dedup"]["paragraphs"] = {"min_documents": 3, "min_chars": 200}
+    with open(path, "w") as f:
+        yaml.safe_dump(recipe, f)
+    with in_repo():
+        build(["--recipe", path, "--output", str(tmp_path / "local"), "--no_progress"])
+        stages = ["TrainClassifier", "WriteParagraphEdits"]
+        markers = fail_first_attempts(monkeypatch, tmp_path, stages)
+        build(["--recipe", path, "--output", str(tmp_path / "spark"), *spark.build_args(), "--no_progress"])
+    assert failed_stages(markers) == set(stages)
+    names = assert_same_files(tmp_path / "local", tmp_path / "spark")
+    assert "classifiers/text.bin" in names
+    manifest = json.loads((tmp_path / "spark" / "manifest.json").read_text())
+    assert manifest["dedup"]["paragraphs"]["enabled"] and "text" in manifest["classifiers"]
+
+
 def spark_apps(running) -> dict:
     with urllib.request.urlopen(f"http://127.0.0.1:{running.master_ui}/json/", timeout=5) as r:
         return json.load(r)

@@ -26,6 +26,7 @@ from apache_beam.io.filesystems import FileSystems
 from manifests.splits import uniform_hash
 from pipeline.rules.classifier import QualityClassifier, check_train, keep_thresholds, train_classifier
 from pipeline.rules.verdict import apply_rules
+from pipeline.transforms import faults
 from pipeline.transforms.common import ApplyRule, apply_rule
 
 CLASSIFIERS_DIR = "classifiers"
@@ -131,10 +132,11 @@ class TrainClassifier(beam.PTransform):
         positives = apply_rule(extracted.kept, "NormalizePositives", "train", lambda: Normalizer(fix)).kept
         sampled = (positives | "KeyPositives" >> beam.Map(hashed(seed, "classifier-positive"))
                    | "SamplePositives" >> beam.combiners.Top.Smallest(n))
-        return (docs.pipeline | "Once" >> beam.Create([None])
-                | "TrainModel" >> beam.Map(train_and_save, beam.pvalue.AsSingleton(sampled),
-                                           beam.pvalue.AsSingleton(negatives), beam.pvalue.AsSingleton(held_out),
-                                           kind, self.spec, training))
+        trained = (docs.pipeline | "Once" >> beam.Create([None])
+                   | "TrainModel" >> beam.Map(train_and_save, beam.pvalue.AsSingleton(sampled),
+                                              beam.pvalue.AsSingleton(negatives), beam.pvalue.AsSingleton(held_out),
+                                              kind, self.spec, training))
+        return faults.after(trained, "TrainClassifier")
 
 
 class TrainedRules:
