@@ -5,7 +5,7 @@
 
 --memory: the Beam stage (ParagraphDuplicates, line units) on the local runner over
 N synthetic pages generated inside the pipeline (bench.dedup's perturbed real words,
-cut into 40 lines of 8 to 15 words, one page in four with a banner, navigation and
+with ids as long as Common Crawl's, cut into 40 lines of 8 to 15 words, one page in four with a banner, navigation and
 footer from a pool of 50 sites), printing the peak RSS and the packed bytes the
 shuffle carried per page. Run it at two sizes: the difference over the added pages is
 the stage's memory per page on this runner.
@@ -47,7 +47,11 @@ def lined_pages(seed: int, pool: list[str], per_seed: int):
             lines.insert(0, f"We use cookies on site {site} to improve your experience. Accept all cookies")
             lines.insert(1, f"Home | News {site} | Sport | Weather | Contact us | About site {site}")
             lines.append(f"Copyright 2024 Site {site} Media Ltd. All rights reserved. Privacy policy")
-        yield dataclasses.replace(doc, text="\n".join(lines))
+        # an id as long as a Common Crawl page's (the WARC's path in the crawl, then the offset)
+        number = int(doc.id.split("/")[1].split("@")[0])
+        doc_id = (f"cc/crawl-data/CC-MAIN-2024-10/segments/1707947473347.{number % 100}/warc/"
+                  f"CC-MAIN-20240220211055-20240221001055-{number // 1000:05d}.warc.gz@{number * 9973}")
+        yield dataclasses.replace(doc, id=doc_id, text="\n".join(lines))
 
 
 def memory(n_docs: int) -> None:
@@ -74,9 +78,12 @@ def memory(n_docs: int) -> None:
     result.wait_until_finish()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"{n_docs} pages: {time.perf_counter() - start:.1f} s, peak RSS {peak:,.0f} MB")
+    carried = Counter()
     for counter in result.metrics().query(MetricsFilter())["counters"]:
         if counter.key.metric.name.endswith("_bytes"):
-            print(f"  {counter.key.metric.name}: {counter.committed / n_docs:,.0f} bytes/page")
+            carried[counter.key.metric.name] += counter.committed
+    for name, total in sorted(carried.items()):
+        print(f"  {name}: {total / n_docs:,.0f} bytes/page")
 
 
 def main(argv: list[str] | None = None) -> None:

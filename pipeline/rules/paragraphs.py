@@ -8,15 +8,23 @@ unit) or a block between blank lines (`unit: paragraph`); it is normalised as CC
 normalises (lower-cased, accents stripped, digits made 0, punctuation and runs of
 whitespace dropped), and an 8-byte hash of that is its key. A paragraph whose key
 occurs in at least `min_documents` documents is removed from every document but the
-first, in document-id order (an order that does not depend on the epochs, so the
-clean stage stays the same when they change); paragraphs that normalise to nothing
+first, in the order of their references (a hash of the id: an order that does not
+depend on the epochs, so the clean stage stays the same when they change); paragraphs that normalise to nothing
 are never keys. A document left shorter than `min_chars` is dropped
 (`dedup/paragraphs`); the others are rewritten without those paragraphs.
+
+What crosses the shuffle per paragraph is small and fixed: its key and an Occurrence
+packed into 20 bytes (the document's 12-byte reference, a hash of its id, then the
+paragraph's position and length). A Common Crawl id is over 100 characters, and
+carrying it per line made the shuffle larger than the text; the id, source and
+length travel once per document (DocInfo) to where the removals are judged. The
+first document of a key is therefore the one of smallest reference.
 """
 from __future__ import annotations
 
 import hashlib
 import re
+import struct
 import unicodedata
 from dataclasses import dataclass
 from typing import Iterable, NamedTuple
@@ -24,6 +32,9 @@ from typing import Iterable, NamedTuple
 _DIGITS = re.compile(r"\d")
 _PUNCTUATION = re.compile(r"[^\w\s]|_")
 BLANK_LINES = re.compile(r"\n[ \t]*\n")
+REF_BYTES = 12        # 10 billion documents give one collision in about 10**9 such corpora
+_OCCURRENCE = struct.Struct(f">{REF_BYTES}sII")
+_REMOVAL = struct.Struct(">II")
 
 
 @dataclass(frozen=True)
@@ -58,16 +69,41 @@ def paragraph_key(paragraph: str) -> bytes | None:
     return hashlib.blake2b(normal.encode("utf-8"), digest_size=8).digest() if normal else None
 
 
+def document_ref(doc_id: str) -> bytes:
+    """A document's reference in the shuffles: REF_BYTES of a hash of its id."""
+    return hashlib.blake2b(doc_id.encode("utf-8"), digest_size=REF_BYTES).digest()
+
+
 class Occurrence(NamedTuple):
     """One keyed paragraph of a document: what the shuffle carries per paragraph."""
-    doc_id: str
+    ref: bytes          # the document's reference (document_ref)
     index: int          # the paragraph's position in the document
     chars: int          # its length, separator included
-    doc_chars: int      # the document's length
+
+    def pack(self) -> bytes:
+        return _OCCURRENCE.pack(*self)
+
+    @classmethod
+    def unpack(cls, packed: bytes) -> "Occurrence":
+        return cls._make(_OCCURRENCE.unpack(packed))
+
+    def removal(self) -> bytes:
+        """The occurrence without its reference, which keys it in the second shuffle."""
+        return _REMOVAL.pack(self.index, self.chars)
+
+
+def removal(ref: bytes, packed: bytes) -> Occurrence:
+    return Occurrence(ref, *_REMOVAL.unpack(packed))
+
+
+class DocInfo(NamedTuple):
+    """What the judge needs of a document besides its removals; sent once per document."""
+    doc_id: str
     source: str
+    doc_chars: int      # the document's length
 
 
-def occurrences(doc_id: str, source: str, text: str, unit: str) -> Iterable[tuple[bytes, Occurrence]]:
+def occurrences(ref: bytes, text: str, unit: str) -> Iterable[tuple[bytes, Occurrence]]:
     """(key, occurrence) per paragraph of a document that has a key; a key repeated inside
     the document is one occurrence (the first): its document counts once."""
     seen = set()
@@ -76,7 +112,7 @@ def occurrences(doc_id: str, source: str, text: str, unit: str) -> Iterable[tupl
         key = paragraph_key(paragraph)
         if key is not None and key not in seen:
             seen.add(key)
-            yield key, Occurrence(doc_id, i, len(paragraph) + sep, len(text), source)
+            yield key, Occurrence(ref, i, len(paragraph) + sep)
 
 
 def repeated(group: Iterable[Occurrence], min_documents: int) -> list[Occurrence]:
@@ -95,14 +131,13 @@ class Verdict(NamedTuple):
     drop: bool                   # what is left is shorter than min_chars
 
 
-def judge(removals: Iterable[Occurrence], min_chars: int) -> Verdict:
-    """A document's removals -> what becomes of it."""
+def judge(info: DocInfo, removals: Iterable[Occurrence], min_chars: int) -> Verdict:
+    """A document and its removals -> what becomes of it."""
     removals = sorted(removals, key=lambda o: o.index)
-    first = removals[0]
     removed_chars = sum(o.chars for o in removals)
     indexes = tuple(o.index for o in removals)   # distinct: one key per paragraph
-    return Verdict(first.doc_id, first.source, indexes, removed_chars, first.doc_chars,
-                   first.doc_chars - removed_chars < min_chars)
+    return Verdict(info.doc_id, info.source, indexes, removed_chars, info.doc_chars,
+                   info.doc_chars - removed_chars < min_chars)
 
 
 def without(text: str, removed: Iterable[int], unit: str) -> str:
@@ -116,12 +151,15 @@ def reference(docs: list[tuple[str, str, str]], spec: ParagraphSpec) -> dict[str
     """doc id -> Verdict for (id, source, text) documents, in one process: the Beam stage's
     reference in tests and bench."""
     groups: dict = {}
+    infos: dict[bytes, DocInfo] = {}
     for doc_id, source, text in docs:
-        for key, occurrence in occurrences(doc_id, source, text, spec.unit):
+        ref = document_ref(doc_id)
+        infos[ref] = DocInfo(doc_id, source, len(text))
+        for key, occurrence in occurrences(ref, text, spec.unit):
             scope = (source,) if spec.scope == "source" else ()
             groups.setdefault((*scope, key), []).append(occurrence)
-    by_doc: dict[str, list[Occurrence]] = {}
+    by_doc: dict[bytes, list[Occurrence]] = {}
     for group in groups.values():
         for occurrence in repeated(group, spec.min_documents):
-            by_doc.setdefault(occurrence.doc_id, []).append(occurrence)
-    return {doc_id: judge(found, spec.min_chars) for doc_id, found in by_doc.items()}
+            by_doc.setdefault(occurrence.ref, []).append(occurrence)
+    return {infos[ref].doc_id: judge(infos[ref], found, spec.min_chars) for ref, found in by_doc.items()}

@@ -22,7 +22,8 @@ import apache_beam as beam
 from pipeline.rules.dedup import (DedupCandidate, UrlCandidate, content_hash, crawl_time, scope_of, split_duplicates,
                                   survivor_order, url_key, url_survivor_order)
 from pipeline.rules.minhash import MinHashParams, NearCandidate, Signer, bucket_losers, doc_ref, estimated_similarity
-from pipeline.rules.paragraphs import Occurrence, ParagraphSpec, judge, occurrences, repeated
+from pipeline.rules.paragraphs import (DocInfo, Occurrence, ParagraphSpec, document_ref, judge, occurrences, removal,
+                                      repeated)
 from pipeline.transforms.common import Counters
 from pipeline.transforms.packed import PackedGroupByKey
 
@@ -152,10 +153,12 @@ class NearDuplicates(beam.PTransform):
 
 class ParagraphDuplicates(beam.PTransform):
     """CCNet's paragraph dedup (pipeline/rules/paragraphs.py) as two packed shuffles of
-    small records: paragraph keys -> their occurrences (document id, position, lengths),
-    and the occurrences to remove -> their documents. Text documents in; out: the drops
-    of documents left too short, the other documents' edits (the positions to remove,
-    applied where the corpus job reads the clean parts), and tallies per source."""
+    small records: paragraph keys -> their occurrences (20 bytes: document reference,
+    position, length), and the occurrences to remove, joined by document reference with
+    each document's id, source and length (sent once per document). Text documents in;
+    out: the drops of documents left too short, the other documents' edits (the
+    positions to remove, applied where the corpus job reads the clean parts), and
+    tallies per source."""
 
     def __init__(self, spec: ParagraphSpec):
         super().__init__()
@@ -166,17 +169,28 @@ class ParagraphDuplicates(beam.PTransform):
 
         def keyed(doc):
             scope = (doc.source,) if spec.scope == "source" else ()
-            for key, occurrence in occurrences(doc.id, doc.source, doc.text, spec.unit):
-                yield (*scope, key), occurrence
+            for key, occurrence in occurrences(document_ref(doc.id), doc.text, spec.unit):
+                yield (*scope, key), occurrence.pack()
 
-        verdicts = (docs
-                    | "KeepText" >> beam.Filter(lambda d: d.kind == "text")
-                    | "KeyParagraphs" >> beam.FlatMap(keyed)
-                    | "GroupByParagraph" >> PackedGroupByKey("dedup/paragraph_bytes", spec.min_documents, Occurrence)
-                    | "Repeated" >> beam.FlatMap(lambda group: repeated(group[1], spec.min_documents))
-                    | "KeyByDocument" >> beam.Map(lambda o: (o.doc_id, o))
-                    | "GroupByDocument" >> beam.GroupByKey()
-                    | "Judge" >> beam.MapTuple(lambda _, found: judge(found, spec.min_chars)))
+        def removals(group):
+            for occurrence in repeated(map(Occurrence.unpack, group[1]), spec.min_documents):
+                yield (occurrence.ref,), occurrence.removal()
+
+        def judged(group):
+            (ref,), values = group
+            info = next(DocInfo._make(v) for v in values if isinstance(v, tuple))
+            return judge(info, [removal(ref, v) for v in values if isinstance(v, bytes)], spec.min_chars)
+
+        text = docs | "KeepText" >> beam.Filter(lambda d: d.kind == "text")
+        found = (text
+                 | "KeyParagraphs" >> beam.FlatMap(keyed)
+                 | "GroupByParagraph" >> PackedGroupByKey("dedup/paragraph_bytes", spec.min_documents)
+                 | "Repeated" >> beam.FlatMap(removals))
+        infos = text | "DocInfo" >> beam.Map(lambda d: ((document_ref(d.id),), (d.id, d.source, len(d.text))))
+        # a document with removals has its info and at least one removal: groups of one are dropped
+        verdicts = ((found, infos)
+                    | "GroupByDocument" >> PackedGroupByKey("dedup/paragraph_document_bytes", 2)
+                    | "Judge" >> beam.Map(judged))
         dropped = verdicts | "Dropped" >> beam.Filter(lambda v: v.drop)
         drops = dropped | "FormatDrops" >> beam.Map(lambda v: (v.doc_id, (v.source, "dedup/paragraphs")))
         # no copy is kept instead; the "winner" channel carries what was measured
