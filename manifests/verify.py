@@ -100,9 +100,11 @@ def dataset_problems(output: str, manifest: dict) -> list[str]:
     return problems
 
 
-def classifier_files(manifest: dict) -> list[dict]:
-    """The quality classifiers' model and info files the build trained (version 5)."""
-    return [c[name] for _, c in sorted(manifest.get("classifiers", {}).items()) for name in ("model", "info")]
+def published_files(manifest: dict) -> list[dict]:
+    """The files the clean job made beside the corpus (version 5): the quality classifiers'
+    model and info files the build trained, and its dedup index."""
+    return [c[name] for _, c in sorted(manifest.get("classifiers", {}).items()) for name in ("model", "info")] + \
+        manifest.get("dedup_index", {}).get("files", [])
 
 
 def guarded(check, output: str, *args) -> list[str]:
@@ -291,7 +293,7 @@ def record_file_problems(output: str, manifest: dict) -> list[str]:
         return []
     problems = []
     files = ([manifest["dead_letters"]] if "dead_letters" in manifest else []) + \
-        manifest.get("rejects", {}).get("files", []) + classifier_files(manifest)
+        manifest.get("rejects", {}).get("files", []) + published_files(manifest)
     for record in files:
         path = f"{output}/{record['path']}"
         if not exists(path):
@@ -330,7 +332,7 @@ def stray_files(output: str, manifest: dict) -> list[str]:
                    *(f["path"] for f in shard_dataset_files(shard))}
     if "dead_letters" in manifest:
         listed.add(manifest["dead_letters"]["path"])
-    listed |= {f["path"] for f in manifest.get("rejects", {}).get("files", []) + classifier_files(manifest)}
+    listed |= {f["path"] for f in manifest.get("rejects", {}).get("files", []) + published_files(manifest)}
     legacy = manifest["schema_version"] < 3
     stray = [path for path in list_files(output) if path not in listed and path != LOCK_FILE
              and not (legacy and (path in LEGACY_UNHASHED or path.startswith("rejects/")))]

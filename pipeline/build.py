@@ -8,6 +8,7 @@ Beam runner.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 from collections import Counter
 
@@ -36,10 +37,12 @@ from pipeline.options import BuildConfig, MissingOption  # noqa: E402
 from pipeline.recipe import RecipeError  # noqa: E402
 from pipeline.runners import LOCAL_RUNNERS, local_parallelism, quiet_local_workers, with_local_runner  # noqa: E402
 from pipeline.transforms.accounting import DEAD_LETTER_FILE, REJECTS_DIR, kept_documents, read_accounting  # noqa: E402
+from pipeline.rules.dedup_index import INDEX_DIR, IndexMismatch  # noqa: E402
 from pipeline.transforms.classify import CLASSIFIERS_DIR  # noqa: E402
+from pipeline.transforms.dedup_index import open_indexes  # noqa: E402
 
 # Problems found before any work starts: one clear line, exit status 2.
-SETUP_ERRORS = (RecipeError, MissingOption, FileNotFoundError, OutputLocked)
+SETUP_ERRORS = (RecipeError, MissingOption, FileNotFoundError, OutputLocked, IndexMismatch)
 
 
 class EmptyCorpus(RuntimeError):
@@ -62,6 +65,10 @@ def build_locked(options: PipelineOptions, config: BuildConfig) -> str:
     # a missing input fails here, output untouched
     inputs = resume.documents_inputs(config.from_documents, config.recipe) if config.from_documents \
         else resume.input_fingerprint(config.recipe)
+    if config.recipe.dedup.against and not config.from_documents:   # earlier builds' indexes: checked here
+        config = dataclasses.replace(config, prior_indexes=tuple(open_indexes(config.recipe.dedup)))
+        inputs += [{"source": "dedup.against", "path": index["path"], "sha256": index["sha256"]}
+                   for index in config.prior_indexes]
     key_document = resume.clean_key_document(config.recipe, config.strict, inputs, code)
     resume.clear_output(config.output)   # from here on the output reads as unfinished
     clean_dir = resume.stage_dir(config.work_dir, "clean", resume.stage_key(key_document))
@@ -79,7 +86,7 @@ def build_locked(options: PipelineOptions, config: BuildConfig) -> str:
             resume.mark_done(clean_dir, key_document)
         resume.clear_work(config.work_dir, keep=(clean_dir,))   # a killed corpus job's fragments
         published = resume.publish(clean_dir, config.output, [DEAD_LETTER_FILE, f"{REJECTS_DIR}/*",
-                                                              f"{CLASSIFIERS_DIR}/*"])
+                                                              f"{CLASSIFIERS_DIR}/*", f"{INDEX_DIR}/*"])
         accounts = read_accounting(clean_dir)
         kept = kept_documents(accounts)
         if not kept:

@@ -5,7 +5,8 @@ Two jobs, so that a killed build resumes after the expensive half (pipeline/resu
 clean (build_clean), into the clean job's folder under _work/:
     ReadSources -> ExtractText -> Normalize -> FilterQuality -> [Decontaminate] -> WriteCleanParts
                                                                    \\-> Deduplicate (small keys) -> WriteDropList
-                                                                                   [-> WriteDedupGroups]
+                                                 [dedup.against: earlier indexes ->/]  [-> WriteDedupGroups]
+                                                                                   [-> WriteDedupIndex]
     AccountForRecords: drops, reads, errors, tallies, group sizes, dead letters, rejects
 or, with --from_documents, an earlier build's documents dataset as it is:
     ReadDocumentsDataset -> WriteCleanParts (an empty drop list; no rules, no dedup)
@@ -28,7 +29,9 @@ import apache_beam as beam
 from pipeline.options import BuildConfig
 from pipeline.transforms.accounting import AccountForRecords, ReadAccounting
 from pipeline.transforms.classify import Training
+from pipeline.rules.dedup_index import INDEX_DIR, index_params
 from pipeline.transforms.dedup import Deduplicate, DedupOutput
+from pipeline.transforms.dedup_index import WriteDedupIndex
 from pipeline.transforms.documents import Decontaminate, ExtractText, FilterQuality, Normalize
 from pipeline.transforms.from_documents import ReadDocumentsDataset
 from pipeline.transforms.manifest import WriteManifest
@@ -67,12 +70,19 @@ def build_clean(p: beam.Pipeline, config: BuildConfig, clean_dir: str, dataset_f
     clean = stages[-1].kept
     clean | "WriteCleanParts" >> WriteCleanParts(clean_dir)
     spec = recipe.dedup
-    dedup = clean | "Deduplicate" >> Deduplicate(spec.exact, spec.url, spec.near, spec.scope, spec.paragraphs)
+    write_index = spec.index and bool(spec.methods)
+    against = [f for index in config.prior_indexes for f in index["files"]]
+    dedup = clean | "Deduplicate" >> Deduplicate(spec.exact, spec.url, spec.near, spec.scope, spec.paragraphs,
+                                                 against, write_index)
     dedup.drop_list | "WriteDropList" >> WriteDropList(clean_dir)
     if spec.paragraphs is not None:
         dedup.edits | "WriteParagraphEdits" >> WriteParagraphEdits(clean_dir)
     if recipe.documents:
         dedup.groups | "WriteDedupGroups" >> WriteDedupGroups(clean_dir)
+    if write_index:
+        params = index_params(spec.exact, spec.url, spec.near, spec.scope)
+        dedup.index_rows | "WriteDedupIndex" >> WriteDedupIndex(f"{clean_dir}/{INDEX_DIR}", params,
+                                                                spec.index_partitions)
     p | "AccountForRecords" >> AccountForRecords(clean_dir, read, stages, dedup, rejects)
 
 

@@ -46,6 +46,7 @@ class BuildConfig:
     force: bool = False              # take the output's lock over (pipeline/lock.py)
     from_documents: str = ""         # an earlier output whose documents dataset replaces the clean job's reading
     resolved_recipe: Mapping[str, Any] = field(default_factory=dict, compare=False)   # as written, defaults filled
+    prior_indexes: tuple = ()        # dedup.against, opened and checked (transforms/dedup_index.open_indexes)
 
     @property
     def work_dir(self) -> str:

@@ -71,6 +71,9 @@ class DedupSpec:
     near: MinHashParams | None = None    # MinHash LSH; None = off
     scope: str = "all"                   # "all": across sources; "source": within each source
     paragraphs: ParagraphSpec | None = None   # CCNet's boilerplate removal; None = off
+    against: tuple[str, ...] = ()        # earlier builds' dedup indexes, whose documents this build's lose to
+    index: bool = True                   # write this build's dedup index (dedup-index/ in the output)
+    index_partitions: int = 16           # its files; each file's rows are sorted in one worker's memory
 
     @property
     def methods(self) -> tuple[str, ...]:
@@ -132,7 +135,9 @@ class Recipe:
             return out
 
         filters = {kind: tuple(fix_rule(spec) for spec in specs) for kind, specs in self.filters.items()}
-        return dataclasses.replace(self, sources=sources, decontaminate=decon, tokenizer=tokenizer, filters=filters)
+        dedup = dataclasses.replace(self.dedup, against=tuple(map(fix, self.dedup.against)))
+        return dataclasses.replace(self, sources=sources, decontaminate=decon, tokenizer=tokenizer, filters=filters,
+                                   dedup=dedup)
 
     @property
     def layout(self) -> StreamLayout:
@@ -238,9 +243,13 @@ def _dedup(d: Mapping[str, Any]) -> DedupSpec:
     paragraphs = d.get("paragraphs")
     if paragraphs is True:
         paragraphs = {}
+    index = d.get("index", True)
     return DedupSpec(exact=d.get("exact", True), url=d.get("url", False), near=near or None,
                      scope=d.get("scope", "all"),
-                     paragraphs=None if paragraphs in (None, False) else ParagraphSpec(**paragraphs))
+                     paragraphs=None if paragraphs in (None, False) else ParagraphSpec(**paragraphs),
+                     against=tuple(str(a).rstrip("/") for a in d.get("against") or ()),
+                     index=bool(index), index_partitions=int(index.get("partitions", 16)) if isinstance(index, dict)
+                     else 16)
 
 
 def parse_recipe(raw: Mapping[str, Any]) -> Recipe:

@@ -99,8 +99,9 @@ def documents_inputs(earlier: str, recipe) -> list[dict]:
 
 
 def source_bytes(fingerprint: list[dict]) -> int:
-    """The sources' input bytes (evaluation sets aside): what the clean job's ETA measures."""
-    return sum(i["size"] for i in fingerprint if not i["source"].startswith("eval:"))
+    """The sources' input bytes (evaluation sets and earlier builds' indexes aside): what the
+    clean job's ETA measures."""
+    return sum(i["size"] for i in fingerprint if not i["source"].startswith(("eval:", "dedup.against")))
 
 
 def stage_dir(work_dir: str, stage: str, key: str) -> str:

@@ -30,7 +30,10 @@ from pipeline.transforms.packed import PackedGroupByKey
 WINNERS = "winners"
 REJECTS = "rejects"
 INFO = "info"
-PRIORITY = {"dedup/exact": 0, "dedup/url": 1, "dedup/near": 2, "dedup/paragraphs": 3}
+INDEX = "index"
+# a document dropped for several reasons keeps the first: what an earlier build holds, then this build's
+PRIORITY = {"dedup/exact_prior": 0, "dedup/url_prior": 1, "dedup/near_prior": 2,
+            "dedup/exact": 3, "dedup/url": 4, "dedup/near": 5, "dedup/paragraphs": 6}
 
 
 class DedupOutput(NamedTuple):
@@ -39,6 +42,7 @@ class DedupOutput(NamedTuple):
     rejects: beam.PCollection     # audit records: a dropped doc, its reason, the kept id, the similarity
     edits: beam.PCollection       # (doc id, paragraph indexes to remove): boilerplate repeated across pages
     tallies: beam.PCollection     # (source, "dedup/<what>", n): paragraphs and their bytes removed
+    index_rows: beam.PCollection  # (doc id, dedup index row) of each kept document, with `index`
 
 
 class ResolveGroup(beam.DoFn):
@@ -70,11 +74,12 @@ class CountDrops(beam.DoFn):
 
 class SignDocuments(beam.DoFn):
     """Document -> ((*scope, band key), doc ref) per LSH band, and once, on the INFO output,
-    ((doc ref,), its NearCandidate): band records stay 18 bytes, the candidate crosses once."""
+    ((doc ref,), its NearCandidate): band records stay 18 bytes, the candidate crosses once.
+    With `index`, also (doc id, (band keys, sketch)) on the INDEX output, for the dedup index."""
 
-    def __init__(self, params: MinHashParams, scope: str):
+    def __init__(self, params: MinHashParams, scope: str, index: bool = False):
         super().__init__()
-        self.params, self.scope = params, scope
+        self.params, self.scope, self.index = params, scope, index
 
     def setup(self):
         self.signer = Signer(self.params)
@@ -85,6 +90,8 @@ class SignDocuments(beam.DoFn):
             return
         ref = doc_ref(doc.id)
         yield beam.pvalue.TaggedOutput(INFO, ((ref,), NearCandidate(len(doc.text), doc.id, doc.source, sketch)))
+        if self.index:
+            yield beam.pvalue.TaggedOutput(INDEX, (doc.id, (keys, sketch)))
         scope = scope_of(doc, self.scope)
         for digest in keys:
             yield (*scope, digest), ref
@@ -128,19 +135,19 @@ def best_beater(beaten):
 class NearDuplicates(beam.PTransform):
     """Three packed shuffles: band keys -> shared buckets' doc refs; doc refs joined with
     the candidates (length, id, source, sketch); distinct member sets -> verified losers.
-    Only the documents in a shared bucket reach the last two steps' output."""
+    Only the documents in a shared bucket reach the last two steps' output. Takes
+    SignDocuments' outputs."""
 
-    def __init__(self, params: MinHashParams, scope: str):
+    def __init__(self, params: MinHashParams):
         super().__init__()
-        self.params, self.scope = params, scope
+        self.params = params
 
-    def expand(self, docs):
-        signed = docs | "SignDocuments" >> beam.ParDo(SignDocuments(self.params, self.scope)).with_outputs(
-            INFO, main="bands")
-        members = (signed.bands
+    def expand(self, signed):
+        bands, infos = signed
+        members = (bands
                    | "GroupByBand" >> PackedGroupByKey("dedup/near_band_bytes", min_size=2)
                    | "BucketMembers" >> beam.FlatMap(bucket_members))
-        losers = ((signed[INFO], members)
+        losers = ((infos, members)
                   | "GroupByDocument" >> PackedGroupByKey("dedup/near_candidate_bytes", 2, NearCandidate)
                   | "CandidatesInBuckets" >> beam.FlatMap(candidates_in_buckets)
                   | "GroupByBucket" >> PackedGroupByKey("dedup/near_bucket_bytes", 2, NearCandidate)
@@ -220,7 +227,8 @@ def final_winner(item):
                                                      "measured": similarity})
             return
         if method == reason:
-            yield (reason.split("/", 1)[1], winner), 1
+            if not reason.endswith("_prior"):    # an earlier build's document heads no group of this build
+                yield (reason.split("/", 1)[1], winner), 1
             record = {"id": doc_id, "source": source, "reason": reason, "kept": winner}
             if similarity is not None:
                 record["similarity"] = similarity
@@ -263,13 +271,30 @@ def resolve_groups(drop_list, winners):
 
 
 class Deduplicate(beam.PTransform):
+    """Documents -> DedupOutput. `against`: earlier builds' dedup index files, whose documents
+    this build's lose to (transforms/dedup_index.py); `index`: also each kept document's
+    index row, for this build's own index."""
+
     def __init__(self, exact: bool = True, url: bool = False, near: MinHashParams | None = None,
-                 scope: str = "all", paragraphs: ParagraphSpec | None = None):
+                 scope: str = "all", paragraphs: ParagraphSpec | None = None, against: tuple[str, ...] = (),
+                 index: bool = False):
         super().__init__()
         self.exact, self.url, self.near, self.scope, self.paragraphs = exact, url, near, scope, paragraphs
+        self.against, self.index = tuple(against), index
 
     def expand(self, docs):
+        from pipeline.transforms.dedup_index import IndexRows, PriorDuplicates
         scope, drops, winners = self.scope, [], []
+        signed = None
+        if self.near is not None:
+            signed = docs | "SignDocuments" >> beam.ParDo(SignDocuments(self.near, scope, self.index)).with_outputs(
+                INFO, INDEX, main="bands")
+        if self.against:
+            prior_drops, prior_winners = docs | "PriorDuplicates" >> PriorDuplicates(
+                list(self.against), self.exact, self.url, self.near, scope,
+                None if signed is None else (signed.bands, signed[INFO]))
+            drops += prior_drops
+            winners += prior_winners
         if self.exact:
             outs = (docs
                     | "KeyByContent" >> beam.Map(
@@ -290,8 +315,8 @@ class Deduplicate(beam.PTransform):
                         WINNERS, main="drops"))
             drops.append(outs.drops)
             winners.append(outs[WINNERS])
-        if self.near is not None:
-            near_drops, near_winners = docs | "NearDuplicates" >> NearDuplicates(self.near, scope)
+        if signed is not None:
+            near_drops, near_winners = (signed.bands, signed[INFO]) | "NearDuplicates" >> NearDuplicates(self.near)
             drops.append(near_drops)
             winners.append(near_winners)
         empty = docs.pipeline | "NoDedup" >> beam.Create([])   # not a pass over every document
@@ -302,10 +327,14 @@ class Deduplicate(beam.PTransform):
             drops.append(paragraph_drops)
             winners.append(measured)
         if not drops:
-            return DedupOutput(empty, empty, empty, empty, empty)
+            return DedupOutput(empty, empty, empty, empty, empty, empty)
         drop_list = (drops
                      | "FlattenDrops" >> beam.Flatten().with_output_types(Tuple[str, Tuple[str, str]])
                      | "OneReasonPerDoc" >> beam.CombinePerKey(lambda rs: min(rs, key=lambda r: PRIORITY[r[1]]))
                      | "CountDrops" >> beam.ParDo(CountDrops()))
         winner_of = (winners or [empty]) | "FlattenWinners" >> beam.Flatten()
-        return DedupOutput(drop_list, *resolve_groups(drop_list, winner_of), edits, tallies)
+        index_rows = empty
+        if self.index:
+            index_rows = ((docs, drop_list, *([] if signed is None else [signed[INDEX]]))
+                          | "IndexRows" >> IndexRows())
+        return DedupOutput(drop_list, *resolve_groups(drop_list, winner_of), edits, tallies, index_rows)

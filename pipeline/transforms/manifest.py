@@ -9,6 +9,7 @@ the corpus complete.
 from __future__ import annotations
 
 import json
+from collections import Counter
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
@@ -21,6 +22,7 @@ from manifests.splits import TRAIN, VALIDATION
 from pipeline.recipe import resolved_recipe
 from pipeline.transforms import faults
 from pipeline.transforms.accounting import DEAD_LETTER_FILE, REJECTS_DIR
+from pipeline.rules.dedup_index import INDEX_DIR, INDEX_FILE
 from pipeline.transforms.classify import CLASSIFIERS_DIR
 
 
@@ -74,10 +76,36 @@ def assemble_manifest(config, shards, tokenizer, reads, drops, errors, documents
     classifiers = classifier_records(files, config.output)
     if classifiers:
         manifest["classifiers"] = classifiers
+    index = dedup_index_record(files, config.output)
+    if index:
+        manifest["dedup_index"] = index
+    if config.prior_indexes:
+        manifest["dedup"]["against"] = [{k: index[k] for k in ("path", "sha256", "documents")}
+                                        for index in config.prior_indexes]
+        prior = Counter()
+        for _, reason, n in drops:
+            if reason.startswith("dedup/") and reason.endswith("_prior"):
+                prior[reason.split("/", 1)[1]] += n
+        manifest["dedup"]["removed_as_prior"] = {m: prior[m] for m in ("exact_prior", "url_prior", "near_prior")}
     if recipe.rejects:
         manifest["rejects"] = {"path": f"{REJECTS_DIR}/", "records": sum(rejects),
                                "files": [f for path, f in sorted(files.items()) if path.startswith(f"{REJECTS_DIR}/")]}
     return manifest
+
+
+def dedup_index_record(files: dict, output: str) -> dict:
+    """The build's dedup index (published from the clean job's folder): its parameters,
+    document count and bytes, and every file's record; {} when it wrote none."""
+    from apache_beam.io.filesystems import FileSystems
+    listing = files.get(f"{INDEX_DIR}/{INDEX_FILE}")
+    if listing is None:
+        return {}
+    with FileSystems.open(f"{output}/{listing['path']}") as f:
+        info = json.loads(f.read())
+    return {"path": f"{INDEX_DIR}/", **{k: v for k, v in info.items() if k != "files"},
+            "bytes_per_document": round(info["bytes"] / max(info["documents"], 1), 1),
+            "files": [{k: record[k] for k in ("path", "bytes", "sha256")}
+                      for path, record in sorted(files.items()) if path.startswith(f"{INDEX_DIR}/")]}
 
 
 def classifier_records(files: dict, output: str) -> dict:
