@@ -339,6 +339,16 @@ def stray_files(output: str, manifest: dict) -> list[str]:
     return [f"{path}: in the output but not in the manifest" for path in sorted(stray)]
 
 
+def epoch_range(spec: dict) -> tuple[float, float]:
+    """The fewest and most epochs a training document of a source can have: its epochs, or,
+    when it rehydrates, its epochs times the smallest and largest multiplier a cluster size
+    can get (1 below the table's first bound). Every training document is in each whole
+    epoch under the fewest; none is in an epoch at or past the most."""
+    table = spec.get("rehydrate", {}).get("table", [])
+    multipliers = [m for _, m in table] + ([1.0] if not table or table[0][0] > 1 else [])
+    return spec["epochs"] * min(multipliers), spec["epochs"] * max(multipliers)
+
+
 def epoch_problems(output: str, manifest: dict) -> list[str]:
     """The stream's epochs and splits against the recipe, one lineage map at a time."""
     sources = manifest["sources"]
@@ -366,17 +376,17 @@ def epoch_problems(output: str, manifest: dict) -> list[str]:
     for name, spec in sources.items():
         held = spec["validation"]
         trained = (spec["documents"] - held["documents"], spec["tokens"] - held["tokens"])
-        epochs = spec["epochs"]
+        low, high = epoch_range(spec)
         for epoch, (docs, tokens) in sorted(seen[TRAIN][name].items()):
-            whole = epoch < math.floor(epochs)
-            if epoch >= math.ceil(epochs):
-                problems.append(f"{name}: epoch {epoch} in the stream, the recipe gives {epochs:g} epochs")
+            whole = epoch < math.floor(low)
+            if epoch >= math.ceil(high):
+                problems.append(f"{name}: epoch {epoch} in the stream, the recipe gives {high:g} epochs at most")
             elif whole and (docs, tokens) != trained:
                 problems.append(f"{name}: epoch {epoch} holds {docs} documents / {tokens} tokens, "
                                 f"expected each training document once: {trained[0]} / {trained[1]}")
             elif not whole and (docs > trained[0] or tokens > trained[1]):
                 problems.append(f"{name}: partial epoch {epoch} holds more than the source")
-        missing = [e for e in range(math.floor(epochs)) if e not in seen[TRAIN][name] and trained[0]]
+        missing = [e for e in range(math.floor(low)) if e not in seen[TRAIN][name] and trained[0]]
         if missing:
             problems.append(f"{name}: epochs {missing} missing from the stream")
         validation = tuple(map(sum, zip(*seen[VALIDATION][name].values()))) or (0, 0)

@@ -40,7 +40,7 @@ from pipeline.transforms.materialize import (PlanCleanParts, ReadDropList, ReadP
                                              clean_part_files)
 from pipeline.transforms.read import ReadSources
 from pipeline.transforms.shards import CountShards, ExpandEpochs, WriteShards
-from pipeline.transforms.stats import CountDocuments, MeasureWords
+from pipeline.transforms.stats import CountDocuments, CountRehydrated, MeasureWords
 from pipeline.transforms.tokenize import Tokenize, TrainTokenizer
 
 
@@ -77,7 +77,7 @@ def build_clean(p: beam.Pipeline, config: BuildConfig, clean_dir: str, dataset_f
     dedup.drop_list | "WriteDropList" >> WriteDropList(clean_dir)
     if spec.paragraphs is not None:
         dedup.edits | "WriteParagraphEdits" >> WriteParagraphEdits(clean_dir)
-    if recipe.documents:
+    if recipe.documents or recipe.rehydrates:   # the dataset's group columns; rehydration's cluster sizes
         dedup.groups | "WriteDedupGroups" >> WriteDedupGroups(clean_dir)
     if write_index:
         params = index_params(spec.exact, spec.url, spec.near, spec.scope)
@@ -100,16 +100,18 @@ def build_corpus(p: beam.Pipeline, config: BuildConfig, code: dict, clean_dir: s
     # runner for the tokenizer, then for the shard plans; here only the small plan
     # waits, and each later read starts once what its consumer needs exists.
     part_files = p | "ListCleanParts" >> beam.Create(clean_part_files(clean_dir))
-    # with output.documents, the dataset's rows carry each document's dedup groups (a build
-    # from a documents dataset keeps the groups its rows already carry)
-    groups = recipe.dedup.methods if recipe.documents and not config.from_documents else ()
+    # with output.documents, the dataset's rows carry each document's dedup groups, and with
+    # rehydration its copies follow them (a build from a documents dataset keeps the groups its
+    # rows already carry)
+    groups = recipe.dedup.methods if (recipe.documents or recipe.rehydrates) and not config.from_documents else ()
     # boilerplate paragraphs to remove (dedup.paragraphs), applied wherever a part is read
     unit = recipe.dedup.paragraphs.unit if recipe.dedup.paragraphs and not config.from_documents else None
     drop_list = p | "ReadDropList" >> ReadDropList(clean_dir, groups=bool(groups), edits=unit is not None)
     parts = part_files | "PlanCleanParts" >> PlanCleanParts(drop_list, unit)
     tokenizer = (parts | "ReadPartsToTrain" >> ReadPlannedParts()
                  | "TrainTokenizer" >> TrainTokenizer(recipe.tokenizer, layout, config.output))
-    docs_to_count = parts | "ReadPartsToCount" >> ReadPlannedParts(after=tokenizer)
+    docs_to_count = parts | "ReadPartsToCount" >> ReadPlannedParts(after=tokenizer,
+                                                                   groups=groups if recipe.rehydrates else ())
     counted = docs_to_count | "Tokenize" >> Tokenize(tokenizer, layout, recipe.tokenizer.fim)
     shard_plans = counted.docs | "CountShards" >> CountShards(layout, recipe.shard_tokens)
     docs_to_shard = (parts | "ReadPartsToShard" >> ReadPlannedParts(after=shard_plans, groups=groups)
@@ -120,7 +122,9 @@ def build_corpus(p: beam.Pipeline, config: BuildConfig, code: dict, clean_dir: s
                                                                    recipe.documents_file_mb)
     clean_accounts = p | "ReadAccounting" >> ReadAccounting(accounts)
     document_counts = counted.docs | "CountDocuments" >> CountDocuments(layout)
+    rehydrated = {"rehydrated": counted.docs | "CountRehydrated" >> CountRehydrated(layout)} if recipe.rehydrates \
+        else {}
     entropy = docs_to_count | "MeasureWords" >> MeasureWords(recipe.seed, recipe.stats_sample)
     return shards | "WriteManifest" >> WriteManifest(
         config, code, published, tokenizer=tokenizer, tokenizer_quality=counted.quality, shard_plans=shard_plans,
-        documents=document_counts, entropy=entropy, **clean_accounts)
+        documents=document_counts, entropy=entropy, **rehydrated, **clean_accounts)

@@ -46,6 +46,7 @@ class SourceSpec:
     columns: Mapping[str, str] = field(default_factory=dict)
     options: Mapping[str, Any] = field(default_factory=dict)   # per-type, see sources.readers.READERS
     validation: float = 0.0          # share of documents held out as the validation split
+    rehydrate: tuple[tuple[int, float], ...] = ()   # (cluster-size bound, multiplier): epochs x multiplier
 
 
 @dataclass(frozen=True)
@@ -143,7 +144,13 @@ class Recipe:
     def layout(self) -> StreamLayout:
         """The stream's shape: seed, epochs and validation share per source."""
         return StreamLayout(self.seed, {s.name: s.epochs for s in self.sources},
-                            {s.name: s.validation for s in self.sources if s.validation})
+                            {s.name: s.validation for s in self.sources if s.validation},
+                            {s.name: s.rehydrate for s in self.sources if s.rehydrate})
+
+    @property
+    def rehydrates(self) -> bool:
+        """Some source weights its documents by their duplicate clusters (epochs.rehydrate)."""
+        return any(s.rehydrate for s in self.sources)
 
 
 SCHEMA_FILE = "recipe-v1.json"   # pipeline/schemas/: every key, type, range and rule argument
@@ -217,10 +224,18 @@ def _listed(value: Any) -> tuple[str, ...]:
 def _source(s: Mapping[str, Any], validation: float) -> SourceSpec:
     core = {"name", "type", "paths", "kind", "epochs", "columns", "validation"}
     kind = s.get("kind", "text")
+    epochs, rehydrate = s.get("epochs", DEFAULT_EPOCHS[kind]), ()
+    if isinstance(epochs, Mapping):
+        rehydrate = tuple((int(bound), float(multiplier)) for bound, multiplier in epochs.get("rehydrate") or ())
+        bounds = [bound for bound, _ in rehydrate]
+        if bounds != sorted(set(bounds)):
+            raise RecipeError(f"sources: {s.get('name')}: epochs.rehydrate's cluster-size bounds must ascend, "
+                              f"got {bounds}")
+        epochs = epochs["base"]
     return SourceSpec(name=str(s["name"]), type=s["type"], paths=_listed(s.get("paths", [])), kind=kind,
-                      epochs=float(s.get("epochs", DEFAULT_EPOCHS[kind])), columns=dict(s.get("columns") or {}),
+                      epochs=float(epochs), columns=dict(s.get("columns") or {}),
                       options={k: v for k, v in s.items() if k not in core},
-                      validation=float(s.get("validation", validation)))
+                      validation=float(s.get("validation", validation)), rehydrate=rehydrate)
 
 
 def _decontaminate(d: Mapping[str, Any] | None) -> DecontaminateSpec | None:

@@ -37,7 +37,7 @@ DONE = "_SUCCESS"
 # What a corpus job writes into the output root (and nothing else of the user's is touched).
 CORPUS_FILES = ("shard-*", "validation-*", ".*.inprogress", "tokenizer.json", "tokenizer_config.json",
                 "special_tokens_map.json", "dead_letters.jsonl", "rejects/*", "documents/*/*",
-                "documents/*/.*.inprogress")
+                "documents/*/.*.inprogress", "classifiers/*", "dedup-index/*")
 
 
 def stage_key(document: dict[str, Any]) -> str:
@@ -50,12 +50,13 @@ def clean_key_document(recipe, strict: bool, inputs: list[dict], code: dict) -> 
     """Everything the clean job's output depends on. Epochs, validation share, tokenizer
     and most output settings are the corpus job's, so changing them reuses the clean
     stage; output.documents is not (the clean job then keeps the rules' signals and the
-    dedup groups for the dataset)."""
-    sources = [{k: v for k, v in dataclasses.asdict(s).items() if k not in ("epochs", "validation")}
+    dedup groups for the dataset), nor whether any source rehydrates (the groups again)."""
+    sources = [{k: v for k, v in dataclasses.asdict(s).items() if k not in ("epochs", "validation", "rehydrate")}
                for s in recipe.sources]
     return {"stage": "clean", "sources": sources, "extract": recipe.extract_html,
             "extract_limits": dataclasses.asdict(recipe.extract_limits), "fix_mojibake": recipe.fix_mojibake,
             "filters": recipe.filters, "rejects": recipe.rejects, "documents": recipe.documents,
+            "groups": recipe.documents or recipe.rehydrates,
             "decontaminate": dataclasses.asdict(recipe.decontaminate) if recipe.decontaminate else None,
             "dedup": dataclasses.asdict(recipe.dedup), "strict": strict, "inputs": inputs, "code": code}
 

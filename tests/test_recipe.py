@@ -169,7 +169,8 @@ SOURCE = {"name": "a", "type": "parquet", "paths": ["x"]}
 
 @pytest.mark.parametrize("change, line", [
     # wrong types gave raw tracebacks
-    ({"sources": [{**SOURCE, "epochs": "two"}]}, "sources[0].epochs: 'two' is not of type 'number'"),
+    ({"sources": [{**SOURCE, "epochs": "two"}]},
+     "sources[0].epochs: a number of epochs, or {base: E, rehydrate: [[bound, multiplier], ...]}"),
     ({"tokenizer": {"train": {"vocab_size": "big"}}}, "tokenizer.train.vocab_size: 'big' is not of type 'integer'"),
     ({"sources": [{**SOURCE, "columns": ["text"]}]}, "sources[0].columns: ['text'] is not of type 'object'"),
     # values that cannot work passed the checks and failed after the clean job

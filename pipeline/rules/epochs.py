@@ -11,6 +11,13 @@ copy (e = floor(E)) exists only if a second hash v(d) < frac(E), and sits at
 t = (e + u * frac(E)) / E, so it stays inside [floor(E)/E, 1). Every epoch of a
 source ends before its next begins, and the assignment needs no global sort.
 
+Rehydration (FineWeb-2, Penedo et al. 2025): a source may weight each kept document by
+the size of its duplicate cluster (1 + the copies dedup removed in its favour, exact
+and near), with a table of (cluster-size bound, multiplier) pairs: the document gets
+E_d = E * multiplier epochs, the multiplier of the largest bound not above its
+cluster size, and the rule above with E_d in place of E, so its copies stay spread
+over the stream.
+
 A recipe may hold a fraction of each source's documents out as a validation split
 (StreamLayout): chosen by a hash of the id (the split rule, manifests/splits.py,
 which a verifier reads without the pipeline), written once in shards of their own.
@@ -49,6 +56,24 @@ def epoch_copies(seed: int, doc_id: str, epochs: float) -> list[EpochCopy]:
     if frac > 0 and uniform_hash(seed, doc_id, "partial") < frac:
         copies.append(EpochCopy(whole, (whole + uniform_hash(seed, doc_id, str(whole)) * frac) / epochs))
     return copies
+
+
+def cluster_size(dedup: dict | None) -> int:
+    """A kept document's duplicate cluster from its dedup groups ({method: [kept id, size]}):
+    itself and the copies exact and near dedup removed in its favour."""
+    dedup = dedup or {}
+    return 1 + sum(dedup[m][1] - 1 for m in ("exact", "near") if m in dedup)
+
+
+def rehydration_multiplier(table, cluster: int) -> float:
+    """The multiplier of the largest bound in `table` ((bound, multiplier) pairs, bounds
+    ascending) not above `cluster`; 1.0 below the first bound or without a table."""
+    multiplier = 1.0
+    for bound, value in table:
+        if cluster < bound:
+            break
+        multiplier = float(value)
+    return multiplier
 
 
 def shard_count(total_tokens: int, shard_tokens: int) -> int:
@@ -124,16 +149,22 @@ class StreamLayout:
     seed: int
     epochs: Mapping[str, float]
     validation: Mapping[str, float] = field(default_factory=dict)
+    rehydrate: Mapping[str, tuple[tuple[int, float], ...]] = field(default_factory=dict)   # by source
 
     def split(self, doc_id: str, source: str) -> str:
         return VALIDATION if in_validation(doc_id, self.validation.get(source, 0.0)) else TRAIN
 
-    def copies(self, doc_id: str, source: str) -> tuple[str, list[EpochCopy]]:
+    def multiplier(self, source: str, cluster: int) -> float:
+        """The source's rehydration multiplier for a document of `cluster` copies (1 without a table)."""
+        return rehydration_multiplier(self.rehydrate.get(source, ()), cluster)
+
+    def copies(self, doc_id: str, source: str, cluster: int = 1) -> tuple[str, list[EpochCopy]]:
         """(split, copies). A validation document has one copy, epoch 0, at a key of its own
-        that orders the validation shards independently of the training stream."""
+        that orders the validation shards independently of the training stream; a training
+        document has its source's epochs times its rehydration multiplier."""
         if self.split(doc_id, source) == VALIDATION:
             return VALIDATION, [EpochCopy(0, uniform_hash(self.seed, doc_id, VALIDATION))]
-        return TRAIN, epoch_copies(self.seed, doc_id, self.epochs[source])
+        return TRAIN, epoch_copies(self.seed, doc_id, self.epochs[source] * self.multiplier(source, cluster))
 
     def sample_key(self, doc_id: str, source: str) -> float:
         """The tokenizer sample's key: weighted by the source's epochs (1 if unlisted)."""

@@ -28,7 +28,7 @@ from pipeline.transforms.classify import CLASSIFIERS_DIR
 
 def assemble_manifest(config, shards, tokenizer, reads, drops, errors, documents, groups, code,
                       tallies=(), rejects=(), tokenizer_quality=None, entropy=(), shard_plans=None,
-                      published=()) -> dict:
+                      published=(), rehydrated=()) -> dict:
     """`shards`: (split, record) pairs from WriteShards; `published`: the dead letters' and
     rejects' file records (resume.publish); the rest, the stages' small figures."""
     from pipeline.transforms.stats import ALL_SOURCES
@@ -39,6 +39,9 @@ def assemble_manifest(config, shards, tokenizer, reads, drops, errors, documents
     specs = {s.name: {"kind": s.kind, "epochs": s.epochs, "validation": s.validation} for s in recipe.sources}
     words = dict(entropy)
     sources = source_totals(specs, documents, shards, words)
+    for spec in recipe.sources:
+        if spec.rehydrate:
+            sources[spec.name]["rehydrate"] = rehydration_report(spec, rehydrated)
     funnel = build_funnel(specs, reads, drops, errors, {n: s["documents"] for n, s in sources.items()})
     problems = funnel_problems(funnel)
     if problems:
@@ -91,6 +94,17 @@ def assemble_manifest(config, shards, tokenizer, reads, drops, errors, documents
         manifest["rejects"] = {"path": f"{REJECTS_DIR}/", "records": sum(rejects),
                                "files": [f for path, f in sorted(files.items()) if path.startswith(f"{REJECTS_DIR}/")]}
     return manifest
+
+
+def rehydration_report(spec, rehydrated) -> dict:
+    """A rehydrating source's table, and per multiplier its training documents, their tokens,
+    their tokens in the stream (times their copies) and that share of the source's stream."""
+    rows = [r for r in rehydrated if r[0] == spec.name]
+    stream = sum(r[4] for r in rows) or 1
+    return {"table": [list(pair) for pair in spec.rehydrate],
+            "by_multiplier": {f"{multiplier:g}": {"documents": docs, "tokens": tokens, "stream_tokens": copies,
+                                                  "stream_share": round(copies / stream, 4)}
+                              for _, multiplier, docs, tokens, copies in sorted(rows, key=lambda r: r[1])}}
 
 
 def dedup_index_record(files: dict, output: str) -> dict:

@@ -181,7 +181,7 @@ class KeyHistograms(beam.CombineFn):
 
 def copy_bins(layout: StreamLayout, td) -> list[tuple[str, int, int]]:
     """(split, key bin, tokens) for each copy of a document."""
-    split, copies = layout.copies(td.id, td.source)
+    split, copies = layout.copies(td.id, td.source, td.cluster)
     return [(split, key_bin(c.key), len(td.tokens)) for c in copies]
 
 
@@ -223,7 +223,7 @@ class ExpandEpochs(beam.PTransform):
             shard_plans = tokens | "CountShards" >> CountShards(layout, self.shard_tokens)
 
         def copies(td, shard_plans):
-            split, keyed = layout.copies(td.id, td.source)
+            split, keyed = layout.copies(td.id, td.source, td.cluster)
             first = min((c.key, c.epoch) for c in keyed) if keyed and td.row is not None else None
             return [((split, shard_plans[split].shard_of(c.key)),
                      ShardEntry(c.key, td.id, c.epoch, td.source, td.url, td.bytes, td.tokens,

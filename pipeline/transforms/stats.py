@@ -12,7 +12,7 @@ from collections import Counter
 
 import apache_beam as beam
 
-from manifests.splits import uniform_hash
+from manifests.splits import TRAIN, uniform_hash
 from pipeline.rules.stats import entropy_report, words
 from pipeline.transforms.common import sum_columns
 
@@ -68,6 +68,32 @@ class MeasureWords(beam.PTransform):
         return ((tables, everything)
                 | "JoinTables" >> beam.Flatten()
                 | "ReportEntropy" >> beam.MapTuple(lambda key, table: (key, entropy_report(table))))
+
+
+class CountRehydrated(beam.PTransform):
+    """TokenizedDocs -> (source, multiplier, documents, tokens, stream tokens) rows for the
+    training documents of rehydrating sources: what each multiplier adds to the stream."""
+
+    def __init__(self, layout):
+        super().__init__()
+        self.layout = layout
+
+    def expand(self, tokens):
+        layout = self.layout
+
+        def keyed(t):
+            if t.source not in layout.rehydrate:
+                return []
+            split, copies = layout.copies(t.id, t.source, t.cluster)
+            if split != TRAIN:
+                return []
+            n = len(t.tokens)
+            return [((t.source, layout.multiplier(t.source, t.cluster)), (1, n, n * len(copies)))]
+
+        return (tokens
+                | "KeyByMultiplier" >> beam.FlatMap(keyed)
+                | "SumMultipliers" >> beam.CombinePerKey(sum_columns)
+                | "FlattenMultipliers" >> beam.MapTuple(lambda key, sums: (*key, *sums)))
 
 
 class CountDocuments(beam.PTransform):

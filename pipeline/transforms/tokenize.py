@@ -30,7 +30,7 @@ from manifests.documents import document_row
 from manifests.shard_format import token_dtype
 from pipeline.recipe import TokenizerSpec
 from manifests.splits import TRAIN
-from pipeline.rules.epochs import StreamLayout
+from pipeline.rules.epochs import StreamLayout, cluster_size
 from pipeline.rules.stats import document_language
 from pipeline.rules.fim import FimSpec, fim_cut, fim_ids
 from pipeline.transforms import faults
@@ -51,6 +51,7 @@ class TokenizedDoc(NamedTuple):
     language: str = "und"
     bytes: int = 0       # of the UTF-8 text
     row: dict | None = None   # its documents-dataset row (manifests/documents.py), when asked for
+    cluster: int = 1     # its duplicate cluster (rules/epochs.cluster_size), when its dedup groups were read
 
 
 @dataclass(frozen=True)
@@ -171,7 +172,8 @@ class EncodeDocuments(beam.DoFn):
             self.tally(doc, tokens, n_bytes, fim, info)
         row = document_row(doc.id, doc.text, doc.source, doc.kind, doc.url, doc.meta, len(tokens), 0) \
             if self.rows else None
-        yield TokenizedDoc(doc.id, doc.source, doc.kind, tokens, doc.url, document_language(doc), n_bytes, row)
+        yield TokenizedDoc(doc.id, doc.source, doc.kind, tokens, doc.url, document_language(doc), n_bytes, row,
+                           cluster_size(doc.meta.get("dedup")))
 
     def tally(self, doc, tokens: np.ndarray, n_bytes: int, fim: bool, info: TokenizerInfo) -> None:
         """Marks the ids used; counts bytes and tokens (EOS aside) of a held-out, plainly
