@@ -85,6 +85,20 @@ def test_flink_builds_the_local_runners_bytes(flink, sample_corpus, tmp_path):
     assert "manifest.json" in names and "shard-00000.bin" in names
 
 
+def test_flink_builds_against_an_earlier_index_as_the_local_runner_does(flink, tmp_path):
+    """Dedup across builds on an engine: B against A's dedup index (the index read as a
+    source and joined in packed shuffles) gives the local runner's bytes."""
+    from tests.test_dedup_index import build, recipe_file
+    a = build(recipe_file(tmp_path, "a", [0], [0]), tmp_path / "a")
+    recipe = recipe_file(tmp_path, "b", [1], [0, 1], against=[str(a)])
+    local = build(recipe, tmp_path / "b-local")
+    on_flink = build(recipe, tmp_path / "b-flink", *flink.build_args(), "--parallelism=2")
+    names = assert_same_files(local, on_flink)
+    assert "dedup-index/index.json" in names
+    manifest = json.loads((on_flink / "manifest.json").read_text())
+    assert manifest["dedup"]["removed_as_prior"]["exact_prior"] > 0
+
+
 def test_flink_restarts_failed_bundles_and_writes_the_same_bytes(flink, sample_corpus, tmp_path, monkeypatch):
     # Each failure restarts a region of the job; three writers keep the restarts few.
     # Beam's WriteToParquet failed this test: its retried finalisation deleted the parts

@@ -172,10 +172,11 @@ class PriorDuplicates(beam.PTransform):
 
     def expand(self, docs):
         scope, drops, winners = self.scope, [], []
+        rows = read_index_rows(docs.pipeline, self.files, "Index")   # read once, for every method
         if self.exact:
             mine = docs | "KeyByContent" >> beam.Map(lambda d: ((*scope_of(d, scope), content_hash(d.text)),
                                                                  DedupCandidate(len(d.text), d.id, d.source)))
-            earlier = (read_index_rows(docs.pipeline, self.files, "ExactIndex")
+            earlier = (rows
                        | "EarlierContent" >> beam.Map(lambda r: ((*key_scope(r["kind"], r["source"], scope),
                                                                   r["exact"]), r["id"])))
             outs = ((mine, earlier) | "GroupByContent" >> PackedGroupByKey("dedup/exact_prior_bytes", 2)
@@ -186,7 +187,7 @@ class PriorDuplicates(beam.PTransform):
             mine = (docs | "KeepWithUrl" >> beam.Filter(lambda d: bool(d.url))
                     | "KeyByUrl" >> beam.Map(lambda d: ((*scope_of(d, scope), url_key(d.url)),
                                                         DedupCandidate(len(d.text), d.id, d.source))))
-            earlier = (read_index_rows(docs.pipeline, self.files, "UrlIndex")
+            earlier = (rows
                        | "EarlierUrls" >> beam.FlatMap(lambda r: [((*key_scope(r["kind"], r["source"], scope),
                                                                     r["url"]), r["id"])] if r["url"] else []))
             outs = ((mine, earlier) | "GroupByUrl" >> PackedGroupByKey("dedup/url_prior_bytes", 2)
@@ -195,7 +196,6 @@ class PriorDuplicates(beam.PTransform):
             winners.append(outs[WINNERS])
         if self.near is not None:
             bands, infos = self.signed
-            rows = read_index_rows(docs.pipeline, self.files, "NearIndex")
             earlier_bands = rows | "EarlierBands" >> beam.FlatMap(lambda r: [
                 ((*key_scope(r["kind"], r["source"], scope), band), PRIOR_MARK + doc_ref(r["id"]))
                 for band in r["bands"]])
