@@ -23,6 +23,7 @@ import yaml
 
 from manifests.documents import DEFAULT_FILE_MB
 from pipeline.rules.decontaminate import EvalSetSpec
+from pipeline.rules.dedup_index import DEFAULT_PARTITIONS
 from pipeline.rules.epochs import StreamLayout
 from pipeline.rules.extract import ExtractLimits
 from pipeline.rules.fim import FimSpec
@@ -74,7 +75,7 @@ class DedupSpec:
     paragraphs: ParagraphSpec | None = None   # CCNet's boilerplate removal; None = off
     against: tuple[str, ...] = ()        # earlier builds' dedup indexes, whose documents this build's lose to
     index: bool = True                   # write this build's dedup index (dedup-index/ in the output)
-    index_partitions: int = 16           # its files; each file's rows are sorted in one worker's memory
+    index_partitions: int = DEFAULT_PARTITIONS   # its files; each file's rows are sorted in one worker's memory
 
     @property
     def methods(self) -> tuple[str, ...]:
@@ -263,8 +264,9 @@ def _dedup(d: Mapping[str, Any]) -> DedupSpec:
                      scope=d.get("scope", "all"),
                      paragraphs=None if paragraphs in (None, False) else ParagraphSpec(**paragraphs),
                      against=tuple(str(a).rstrip("/") for a in d.get("against") or ()),
-                     index=bool(index), index_partitions=int(index.get("partitions", 16)) if isinstance(index, dict)
-                     else 16)
+                     index=bool(index),
+                     index_partitions=int(index.get("partitions", DEFAULT_PARTITIONS)) if isinstance(index, dict)
+                     else DEFAULT_PARTITIONS)
 
 
 def parse_recipe(raw: Mapping[str, Any]) -> Recipe:
