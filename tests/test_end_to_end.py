@@ -203,6 +203,8 @@ CORRUPTIONS = {
         ["shard-00000.bin: tokens_by_epoch"]),
     "edited rejects": (lambda root: next((root / "rejects").iterdir()).write_text("{}\n"),
                        ["rejects/", ": bytes or sha256 do not match the manifest"]),
+    "edited dedup index": (lambda root: (root / "dedup-index" / "index.json").write_text("{}"),
+                           ["dedup-index/index.json: bytes or sha256 do not match the manifest"]),
     "missing manifest": (lambda root: (root / "manifest.json").unlink(), ["manifest.json: missing: no finished corpus"]),
     "manifest not JSON": (lambda root: (root / "manifest.json").write_text("{ not json"), ["manifest.json: not JSON"]),
     "missing tokenizer": (lambda root: (root / "tokenizer.json").unlink(), ["tokenizer.json: missing"]),
@@ -229,12 +231,14 @@ def test_outputs_are_complete_and_temporaries_gone(sample_corpus, manifest):
     names = {p.name for p in sample_corpus.iterdir()}
     shards = [*manifest["shards"], *manifest["validation"]["shards"]]
     expected = {"manifest.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "rejects",
-                "documents"} | \
+                "documents", "dedup-index"} | \
         {s[k]["path"] for s in shards for k in ("idx", "ds_index", "lineage")} | {s["path"] for s in shards}
     assert names == expected, "no dead_letters.jsonl when nothing was dead-lettered"
     datasets = {p.relative_to(sample_corpus).as_posix() for p in (sample_corpus / "documents").rglob("*")
                 if p.is_file()}
     assert datasets == {f["path"] for s in shards for f in s.get("dataset", [])}, "no .inprogress left in documents/"
+    index = {p.relative_to(sample_corpus).as_posix() for p in (sample_corpus / "dedup-index").iterdir()}
+    assert index == {f["path"] for f in manifest["dedup_index"]["files"]}, "the dedup index, all listed"
     assert manifest["stats"]["dead_letters"] == 0
 
 
