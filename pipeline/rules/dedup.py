@@ -21,7 +21,12 @@ class DedupCandidate(NamedTuple):
 def scope_of(doc, scope: str) -> tuple:
     """What a dedup key starts with: the kind (text and code never meet) and, with
     `scope: source`, the source."""
-    return (doc.kind, doc.source) if scope == "source" else (doc.kind,)
+    return key_scope(doc.kind, doc.source, scope)
+
+
+def key_scope(kind: str, source: str, scope: str) -> tuple:
+    """scope_of for a document known by its kind and source (a dedup index row)."""
+    return (kind, source) if scope == "source" else (kind,)
 
 
 def content_hash(text: str) -> bytes:

@@ -65,11 +65,6 @@ def index_row(doc_id: str, kind: str, source: str, length: int, exact: bytes, ur
             "bands": list(bands), "sketch": sketch}
 
 
-def key_scope(kind: str, source: str, scope: str) -> tuple:
-    """What an index row's keys start with: as rules.dedup.scope_of for a document."""
-    return (kind, source) if scope == "source" else (kind,)
-
-
 def best_prior(matches) -> tuple[str, float | None]:
     """Of the earlier builds' documents a new document matched, the one named as kept
     instead: the most similar, then the smallest id."""

@@ -24,8 +24,8 @@ import json
 
 import apache_beam as beam
 
-from pipeline.rules.dedup import DedupCandidate, content_hash, scope_of, url_key
-from pipeline.rules.dedup_index import INDEX_FILE, SCHEMA, best_prior, index_row, key_scope, partition_of
+from pipeline.rules.dedup import DedupCandidate, content_hash, key_scope, scope_of, url_key
+from pipeline.rules.dedup_index import INDEX_FILE, SCHEMA, best_prior, index_row, partition_of
 from pipeline.rules.minhash import NearCandidate, doc_ref, estimated_similarity
 from pipeline.transforms import faults
 from pipeline.transforms.packed import PackedGroupByKey
