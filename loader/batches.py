@@ -14,8 +14,14 @@ Each micro-batch is a dict of NumPy arrays:
     batch_end     ()                    samples consumed once this global batch is done
 
 The state to save is {"consumed_samples": batch_end of the last global batch the
-trainer finished, "fingerprint": the stream's}; `CorpusLoader(..., state=...)`
-continues from it with any world size or worker count.
+trainer finished, "fingerprint": the stream's, "seq_len", "phase"}; `CorpusLoader(...,
+state=...)` continues from it with any world size or worker count.
+
+Phases (manifests/phases.py): `CorpusLoader(out, 32768, ..., phase="long")` reads a
+continuation phase's stream with the same packing and masks. A trainer moves to the next
+phase by opening its loader without a state (the phase starts at its sample 0); a state
+saved in one phase is refused by another phase's loader, since its sample count means
+nothing there.
 """
 from __future__ import annotations
 
@@ -73,7 +79,17 @@ class CorpusLoader:
     def __init__(self, path: str | TokenStream, seq_len: int, micro_batch: int, schedule: BatchSchedule,
                  rank: int = 0, world_size: int = 1, split: str = "train", state: dict | None = None,
                  drop_last: bool = True, mask_after_eos: bool = True, cache_dir: str | None = None,
-                 verify: bool = False):
+                 verify: bool = False, phase: str | None = None):
+        """`phase`: a training phase's name (the first phase's is the "train" split); default the split."""
+        if phase is not None and split != "train":
+            raise ValueError(f"give a phase or a split, not both (phase {phase!r}, split {split!r})")
+        if phase is not None:
+            first = TokenStream.open(path, "train", cache_dir, verify) if not isinstance(path, TokenStream) else path
+            phases = [p["name"] for p in first.manifest.get("phases", [])] or ["pretrain"]
+            if phase not in phases:
+                raise ValueError(f"no phase {phase!r} in this corpus: its phases are {phases}")
+            split = "train" if phase == phases[0] else phase
+            path = first if split == "train" else first.root
         self.stream = path if isinstance(path, TokenStream) else TokenStream.open(path, split, cache_dir, verify)
         if not 0 <= rank < world_size:
             raise ValueError(f"rank {rank} outside world size {world_size}")
@@ -84,6 +100,9 @@ class CorpusLoader:
         self.pad_id = int(self.stream.manifest["tokenizer"]["special_tokens"].get("<|pad|>", self.stream.eos_id))
         self.consumed = 0
         if state:
+            if state.get("phase", self.stream.phase) != self.stream.phase:
+                raise ValueError(f"the saved state is of phase {state['phase']!r}, this loader reads phase "
+                                 f"{self.stream.phase!r}: a new phase starts without a state (at its sample 0)")
             if state["fingerprint"] != self.stream.fingerprint:
                 raise ValueError("the saved state belongs to another corpus (fingerprint differs)")
             if state.get("seq_len", seq_len) != seq_len:
@@ -95,7 +114,7 @@ class CorpusLoader:
         """What to save after the trainer finishes the global batch ending at `consumed_samples`
         (a micro-batch's `batch_end`)."""
         return {"consumed_samples": int(consumed_samples), "fingerprint": self.stream.fingerprint,
-                "seq_len": self.seq_len}
+                "seq_len": self.seq_len, "phase": self.stream.phase}
 
     def micro_batches(self, worker: int = 0, workers: int = 1) -> Iterator[dict]:
         """This rank's micro-batches, or a DataLoader worker's share of them."""

@@ -22,13 +22,15 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from manifests.files import is_remote, local_path
-from manifests.io import corpus_root, read_manifest
+from manifests.io import corpus_root, phase_shards, read_manifest
 from manifests.shard_format import IndexedShard, stream_sha256
 
 
 @dataclass
 class TokenStream:
-    """The stream of one split ("train": the shards in order; "validation": its own)."""
+    """The stream of one split ("train": the shards in order; "validation": its own) or of
+    one training phase by name (the first phase is "train"'s stream; a continuation phase,
+    manifests/phases.py, has shards of its own)."""
     root: str
     manifest: dict
     split: str = "train"
@@ -44,14 +46,26 @@ class TokenStream:
         return cls(root, read_manifest(root), split, cache_dir, verify)
 
     def __post_init__(self):
-        records = self.manifest["shards"] if self.split == "train" else self.manifest["validation"]["shards"]
-        self.shards = sorted(records, key=lambda r: r["index"])
+        self.shards = sorted(phase_shards(self.manifest, self.split), key=lambda r: r["index"])
         sizes = np.array([r["tokens"] for r in self.shards], dtype=np.int64)
         self.offsets = np.concatenate([[0], np.cumsum(sizes)])   # shard i spans offsets[i]:offsets[i+1]
         self.eos_id = int(self.manifest["tokenizer"]["eos_id"])
         self.dtype = np.dtype(self.manifest["tokenizer"]["dtype"])
         self.fingerprint = hashlib.sha256(json.dumps(
             [self.split, [r["sha256"] for r in self.shards]]).encode()).hexdigest()
+
+    @property
+    def phase(self) -> str:
+        """The training phase this stream is: the first phase's name for "train" ("pretrain"
+        when the corpus names no phases), the split's name otherwise."""
+        phases = self.manifest.get("phases", [])
+        if self.split == "train":
+            return phases[0]["name"] if phases else "pretrain"
+        return self.split
+
+    def phase_seq_len(self) -> int | None:
+        """The context length the recipe gives this phase, if it names phases."""
+        return next((p["seq_len"] for p in self.manifest.get("phases", []) if p["name"] == self.phase), None)
 
     @property
     def total_tokens(self) -> int:

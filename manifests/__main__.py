@@ -15,7 +15,7 @@ import json
 import sys
 
 from manifests.inspect import summary
-from manifests.io import manifest_path, read_manifest
+from manifests.io import corpus_root, manifest_path, read_manifest
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
 def inspect_command(args) -> int:
     manifest = read_manifest(args.output)
     print(json.dumps(manifest, indent=2, sort_keys=True) if args.json
-          else summary(manifest, manifest_path(args.output), args.shards))
+          else summary(manifest, manifest_path(args.output), args.shards, corpus_root(args.output)))
     return 0
 
 

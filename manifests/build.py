@@ -222,3 +222,65 @@ def megatron_args(shards: list[Mapping[str, Any]], dtype: str, validation: list[
             "sequences_per_dataset": {s["path"].removesuffix(".bin"): [s["documents"], s["documents"] + 1]
                                       for s in [*shards, *validation]},
             "token_dtype_code": CODE_OF[np.dtype(dtype)]}
+
+
+def phase_sections(specs: list[Mapping[str, Any]], plans: Mapping[str, dict], rows: Iterable[tuple],
+                   pretrain_shards: list[Mapping[str, Any]], phase_shards: Mapping[str, list]) -> list[dict]:
+    """The manifest's `phases` (manifests/phases.py): `specs` the recipe's phases (name,
+    seq_len, and for continuation phases tokens, long_min_tokens, long_share, max_copies);
+    `plans` PlanPhases' records; `rows` CountPhases' (phase, source, class, copies, length
+    bucket, repository, documents, tokens, stream tokens); shards per phase."""
+    from manifests.phases import PHASE_BINS, length_buckets
+    rows = list(rows)
+
+    def lengths(phase: str) -> dict:
+        out = dict.fromkeys(length_buckets(), 0)
+        for r in rows:
+            if r[0] == phase:
+                out[r[4]] += r[8]
+        return out
+
+    def shares(shards) -> tuple[Counter, int]:
+        by = Counter()
+        for shard in shards:
+            by.update(shard["tokens_by_source"])
+        return by, sum(by.values())
+
+    first = specs[0]
+    stream, total = shares(pretrain_shards)
+    pretrain_sources = {}
+    for name in sorted(stream):
+        pretrain_sources[name] = {"tokens": stream[name], "share": round(stream[name] / (total or 1), 6)}
+        repo = [r for r in rows if r[0] == first["name"] and r[1] == name and r[5]]
+        if repo:
+            pretrain_sources[name]["repository"] = {"documents": sum(r[6] for r in repo),
+                                                    "tokens": sum(r[7] for r in repo)}
+    out = [{"name": first["name"], "seq_len": first["seq_len"], "tokens": total,
+            "documents": sum(s["documents"] for s in pretrain_shards), "sources": pretrain_sources,
+            "lengths": lengths(first["name"])}]
+    for spec in specs[1:]:
+        name = spec["name"]
+        shards = sorted(phase_shards.get(name, []), key=lambda r: r["index"])
+        tokens, phase_total = shares(shards)
+        sources = {}
+        for source in sorted(plans[name]["plan"]):
+            mine = [r for r in rows if r[0] == name and r[1] == source]
+            if not mine:
+                continue
+            classes = {cls: {"documents": sum(r[6] for r in mine if r[2] == cls),
+                             "unique_tokens": sum(r[7] for r in mine if r[2] == cls),
+                             "tokens": sum(r[8] for r in mine if r[2] == cls)} for cls in ("long", "short")}
+            copies = Counter()
+            for r in mine:
+                copies[str(r[3])] += r[6]
+            sources[source] = {"tokens": tokens[source], "share": round(tokens[source] / (phase_total or 1), 6),
+                               "pretrain_share": round(stream[source] / (total or 1), 6), **classes,
+                               "copies": dict(sorted(copies.items(), key=lambda kv: int(kv[0]))),
+                               "repository": any(r[5] for r in mine)}
+        out.append({"name": name, "seq_len": spec["seq_len"], "target_tokens": spec["tokens"],
+                    "long_min_tokens": spec["long_min_tokens"], "long_share": spec["long_share"],
+                    "max_copies": spec["max_copies"], "tokens": phase_total,
+                    "documents": sum(s["documents"] for s in shards), "shards": shards,
+                    "plan": plans[name]["plan"], "phase_bins": PHASE_BINS, "sources": sources,
+                    "lengths": lengths(name)})
+    return out

@@ -1,13 +1,16 @@
 """`manifests inspect`: the manifest as a human summary (or --json for machines)."""
 from __future__ import annotations
 
+import os
+
 
 def _n(x: int) -> str:
     return f"{x:,}"
 
 
-def summary(manifest: dict, where: str = "", shards: int = 8) -> str:
-    """The manifest as text; `shards`: how many shards to list (the first and last half)."""
+def summary(manifest: dict, where: str = "", shards: int = 8, root: str | None = None) -> str:
+    """The manifest as text; `shards`: how many shards to list (the first and last half);
+    `root`: the corpus folder, when local, to measure the phases' samples from the indexes."""
     tok, stats = manifest["tokenizer"], manifest["stats"]
     w = max([len(name) for name in manifest["sources"]] + [10]) + 2
     lines = [f"corpus {manifest['name']!r}" + (f"  ({where})" if where else ""),
@@ -32,6 +35,7 @@ def summary(manifest: dict, where: str = "", shards: int = 8) -> str:
               f"max {_n(st['max'])}" + (f"  (target {_n(st['target'])}, furthest {st['max_deviation']:.1%} off)"
                                         if "target" in st else ""),
               *validation_line(manifest.get("validation")),
+              *phase_lines(manifest, root),
               *shard_table(manifest, shards),
               "",
               *funnel_table(manifest["funnel"]),
@@ -86,6 +90,66 @@ def shard_table(manifest: dict, limit: int) -> list[str]:
         shares = "".join(f"{r['tokens_by_source'].get(n, 0) / (r['tokens'] or 1):>13.1%}" for n in names)
         lines.append(f"{r['path']:<{w}}{_n(r['documents']):>10}{_n(r['tokens']):>12}{off:>10}  {shares}  "
                      f"{','.join(r['tokens_by_epoch'])}")
+    return lines
+
+
+def phase_lines(manifest: dict, root: str | None = None) -> list[str]:
+    """The training phases (manifests/phases.py): each one's stream, sources' shares, length
+    mix and copies; with the corpus at hand, how often a continuation phase's sample is
+    mostly one document, against the pretraining stream cut at the same length."""
+    from manifests.phases import length_buckets
+    phases = manifest.get("phases") or []
+    if not phases:
+        return []
+    names = sorted({n for p in phases for n in p["sources"]})
+    w = max(len(p["name"]) for p in phases) + 2
+    lines = ["", f"{'phase':<{w}}{'seq_len':>8}{'tokens':>13}{'shards':>7}  "
+             + "".join(f"{n[:14]:>15}" for n in names) + "   (share of the phase's tokens)"]
+    for i, p in enumerate(phases):
+        count = len(manifest["shards"]) if i == 0 else len(p["shards"])
+        lines.append(f"{p['name']:<{w}}{p['seq_len']:>8}{_n(p['tokens']):>13}{count:>7}  "
+                     + "".join(f"{p['sources'].get(n, {}).get('share', 0):>15.2%}" for n in names))
+    for p in phases:
+        total = sum(p["lengths"].values()) or 1
+        mix = ", ".join(f"{b} {p['lengths'].get(b, 0) / total:.0%}" for b in length_buckets())
+        lines.append(f"  {p['name']} by document length (tokens): {mix}")
+    for p in phases[1:]:
+        for name, s in p["sources"].items():
+            got = s["long"]["tokens"] / (s["tokens"] or 1)
+            copies = ", ".join(f"{n}x {_n(d)}" for n, d in s["copies"].items())
+            lines.append(f"  {p['name']} {name}: {got:.1%} of its tokens from documents of {_n(p['long_min_tokens'])}+ "
+                         f"tokens (goal {p['long_share']:.0%}); documents by copies: {copies}"
+                         + ("; repository documents" if s.get("repository") else ""))
+    if root and os.path.isdir(root):
+        lines += coverage_lines(manifest, root)
+    return lines
+
+
+def phase_lengths(manifest: dict, root: str, phase: dict, first: bool) -> "np.ndarray":
+    """The document lengths of a phase's stream in order, from its shards' indexes."""
+    import numpy as np
+
+    from manifests.shard_format import IndexedShard
+    shards = manifest["shards"] if first else phase["shards"]
+    parts = [IndexedShard(os.path.join(root, s["path"][:-4])).lengths for s in shards]
+    return np.concatenate(parts) if parts else np.zeros(0, np.int32)
+
+
+def coverage_lines(manifest: dict, root: str) -> list[str]:
+    """Per continuation phase's seq_len: the share of samples whose longest document piece
+    covers at least half the sample, in every phase's stream cut at that length."""
+    from manifests.phases import longest_document_coverage
+    phases = manifest["phases"]
+    lengths = [phase_lengths(manifest, root, p, i == 0) for i, p in enumerate(phases)]
+    lines = []
+    for seq_len in sorted({p["seq_len"] for p in phases[1:]}):
+        cells = []
+        for p, ls in zip(phases, lengths):
+            cover = longest_document_coverage(ls, seq_len)
+            half = float((cover >= 0.5).mean()) if len(cover) else 0.0
+            cells.append(f"{p['name']} {half:.1%} of {_n(len(cover))} (mean longest {cover.mean() if len(cover) else 0:.0%})")
+        lines.append(f"  samples of {_n(seq_len)} tokens whose longest document covers half or more: "
+                     + "; ".join(cells))
     return lines
 
 

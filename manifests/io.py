@@ -45,9 +45,25 @@ def validation_errors(manifest: dict) -> list[str]:
 
 def split_shards(manifest: dict) -> list[tuple[str, dict]]:
     """Every shard record as (split, record): the training stream's in order, then the
-    validation split's (none in a version 1 manifest, which had no split)."""
+    validation split's (none in a version 1 manifest, which had no split), then each
+    continuation phase's, its split being the phase's name (manifests/phases.py)."""
     return [(TRAIN, s) for s in manifest["shards"]] + \
-        [(VALIDATION, s) for s in manifest.get("validation", {}).get("shards", [])]
+        [(VALIDATION, s) for s in manifest.get("validation", {}).get("shards", [])] + \
+        [(phase["name"], s) for phase in manifest.get("phases", [])[1:] for s in phase["shards"]]
+
+
+def phase_shards(manifest: dict, phase: str) -> list[dict]:
+    """A phase's shard records in order: the first phase's (or "train") are `shards`."""
+    phases = manifest.get("phases", [])
+    if phase == TRAIN or (phases and phase == phases[0]["name"]):
+        return manifest["shards"]
+    if phase == VALIDATION:
+        return manifest.get("validation", {}).get("shards", [])
+    for record in phases[1:]:
+        if record["name"] == phase:
+            return record["shards"]
+    raise ValueError(f"no phase {phase!r} in the corpus: it has "
+                     f"{[TRAIN, VALIDATION] + [p['name'] for p in phases]}")
 
 
 def dumps(manifest: dict) -> bytes:

@@ -22,7 +22,9 @@ Each problem is one line naming the file and the field; nothing raises. Checked:
   per source and per epoch in each shard as the manifest says;
 - the documents dataset (output.documents), hashed like the shard's other files: each
   shard's file holds exactly its first copies (epoch 0), in order, with their token
-  counts, and a shard with first copies has one.
+  counts, and a shard with first copies has one;
+- each continuation phase's shards (checked as every shard is) against its rule, from the
+  lineage maps (phase_problems).
 """
 from __future__ import annotations
 
@@ -38,6 +40,7 @@ from manifests.documents import read_documents, shard_dataset_files
 from manifests.files import exists, list_files, open_file, read_bytes
 from manifests.io import LOCK_FILE, MANIFEST_FILE, manifest_path, read_manifest, split_shards, validation_errors
 from manifests.lineage import LINEAGE_SUFFIX, read_lineage
+from manifests.phases import LONG, SHORT, length_class, phase_copy_keys
 from manifests.report import REPORT_FILE
 from manifests.shard_format import IndexedShard, shard_name, stream_sha256, token_dtype
 from manifests.splits import TRAIN, VALIDATION, in_validation
@@ -71,6 +74,7 @@ def verify(output: str) -> list[str]:
     if not problems and all("lineage" in s for _, s in shards):
         problems += guarded(epoch_problems, output, manifest)
         problems += guarded(dataset_problems, output, manifest)
+        problems += guarded(phase_problems, output, manifest)
     return problems
 
 
@@ -80,7 +84,9 @@ def dataset_problems(output: str, manifest: dict) -> list[str]:
     if not (manifest["recipe"].get("output") or {}).get("documents"):
         return []
     problems = []
-    for _, shard in split_shards(manifest):
+    for split, shard in split_shards(manifest):
+        if split not in (TRAIN, VALIDATION):
+            continue   # a continuation phase's documents are in the dataset through their pretraining copies
         table = read_lineage(f"{output}/{shard['lineage']['path']}", ["id", "epoch", "tokens"])
         first = [(i, t) for i, e, t in zip(*(table.column(c).to_pylist() for c in table.column_names)) if e == 0]
         files = shard_dataset_files(shard)
@@ -198,7 +204,9 @@ def tokenizer_problems(output: str, manifest: dict) -> list[str]:
 def order_problems(manifest: dict) -> list[str]:
     """`shards` is the training order: record i is shard i, named for it (both splits)."""
     problems = []
-    for split, records in ((TRAIN, manifest["shards"]), (VALIDATION, manifest.get("validation", {}).get("shards", []))):
+    streams = [(TRAIN, manifest["shards"]), (VALIDATION, manifest.get("validation", {}).get("shards", []))] + \
+        [(phase["name"], phase["shards"]) for phase in manifest.get("phases", [])[1:]]
+    for split, records in streams:
         for i, record in enumerate(records):
             name = shard_name(split, i)
             expected = {"index": i, "path": f"{name}.bin", "idx": f"{name}.idx", "ds_index": f"{name}.bin.index",
@@ -207,7 +215,7 @@ def order_problems(manifest: dict) -> list[str]:
                       **{k: record[k]["path"] for k in ("ds_index", "lineage") if k in record}}
             wrong = [k for k in actual if actual[k] != expected[k]]
             if wrong:
-                problems.append(f"{'shards' if split == TRAIN else 'validation.shards'}[{i}]: "
+                problems.append(f"{'shards' if split == TRAIN else f'{split}.shards'}[{i}]: "
                                 f"{', '.join(f'{k} {actual[k]!r}' for k in wrong)}: position {i} of the "
                                 f"{split} order is {name}")
     return problems
@@ -267,6 +275,9 @@ def total_problems(manifest: dict) -> list[str]:
                ("stats.shards", len(shards), stats.get("shards"))]
     if "tokens" in held_out:
         figures.append(("validation.tokens", sum(s["tokens"] for s in held), held_out["tokens"]))
+    for phase in manifest.get("phases", [])[1:]:
+        figures += [(f"{phase['name']}.tokens", sum(s["tokens"] for s in phase["shards"]), phase["tokens"]),
+                    (f"{phase['name']}.documents", sum(s["documents"] for s in phase["shards"]), phase["documents"])]
     problems = [f"{field}: shards hold {actual}, {field.split('.')[0]} say {said}" for field, actual, said in figures
                 if said is not None and actual != said]
     if "megatron" in manifest:
@@ -356,6 +367,8 @@ def epoch_problems(output: str, manifest: dict) -> list[str]:
     seen = {split: {name: defaultdict(lambda: [0, 0]) for name in sources} for split in (TRAIN, VALIDATION)}
     problems = []
     for split, shard in split_shards(manifest):
+        if split not in (TRAIN, VALIDATION):
+            continue   # phase_problems
         table = read_lineage(f"{output}/{shard['lineage']['path']}", ["id", "source", "epoch", "tokens"])
         by_source, by_epoch = Counter(), Counter()
         misplaced = 0
@@ -393,6 +406,57 @@ def epoch_problems(output: str, manifest: dict) -> list[str]:
         if set(seen[VALIDATION][name]) - {0} or validation != (held["documents"], held["tokens"]):
             problems.append(f"{name}: validation shards hold {validation[0]} documents / {validation[1]} tokens, "
                             f"the manifest says {held['documents']} / {held['tokens']}, each once")
+    return problems
+
+
+def lineage_rows(output: str, shards: list[dict], columns: list[str]):
+    """The rows of shards' lineage maps, in stream order, as tuples of `columns`."""
+    for shard in shards:
+        table = read_lineage(f"{output}/{shard['lineage']['path']}", columns)
+        yield from zip(*(table.column(c).to_pylist() for c in columns))
+
+
+def phase_problems(output: str, manifest: dict) -> list[str]:
+    """Each continuation phase against its rule (manifests/phases.py), from the lineage maps:
+    every document has exactly the copies its plan and draw give, in key order, each
+    pretraining document not drawn is absent, and each source's tokens per length class
+    are what the plan says it gave."""
+    phases = manifest.get("phases", [])
+    if len(phases) < 2:
+        return []
+    seed = int(manifest.get("resolved_recipe", manifest["recipe"]).get("seed", 0))
+    pretrained = {}
+    for doc_id, source, tokens in lineage_rows(output, manifest["shards"], ["id", "source", "tokens"]):
+        pretrained[doc_id] = (source, tokens)
+    problems = []
+    for phase in phases[1:]:
+        name, copies, given, out_of_order = phase["name"], Counter(), Counter(), 0
+        sizes, last = {}, -1.0
+        for doc_id, source, epoch, tokens in lineage_rows(output, phase["shards"], ["id", "source", "epoch", "tokens"]):
+            keys = phase_copy_keys(phase, seed, doc_id, source, tokens)
+            copies[doc_id] += 1
+            sizes[doc_id] = (source, tokens, len(keys))
+            key = keys[epoch] if epoch < len(keys) else math.inf
+            out_of_order += key < last
+            last = key
+            given[(source, length_class(tokens, phase["long_min_tokens"]))] += tokens
+        wrong = [doc_id for doc_id, (_, _, n) in sizes.items() if copies[doc_id] != n]
+        if wrong:
+            problems.append(f"phase {name}: {len(wrong)} documents whose copies are not their plan's "
+                            f"(first: {wrong[0]})")
+        if out_of_order:
+            problems.append(f"phase {name}: {out_of_order} copies out of their keys' order")
+        missing = [doc_id for doc_id, (source, tokens) in pretrained.items()
+                   if doc_id not in copies and not phase["sources"].get(source, {}).get("repository")
+                   and phase_copy_keys(phase, seed, doc_id, source, tokens)]
+        if missing:
+            problems.append(f"phase {name}: {len(missing)} documents drawn by the plan are not in its shards "
+                            f"(first: {missing[0]})")
+        for source, plan in sorted(phase["plan"].items()):
+            for cls in (LONG, SHORT):
+                if given[(source, cls)] != plan[cls]["tokens"]:
+                    problems.append(f"phase {name}: {source}'s {cls} documents hold {given[(source, cls)]} tokens, "
+                                    f"the plan gave {plan[cls]['tokens']}")
     return problems
 
 

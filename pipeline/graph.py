@@ -13,14 +13,19 @@ or, with --from_documents, an earlier build's documents dataset as it is:
 
 corpus (build_corpus), from that folder into the output:
     PlanCleanParts (minus drop list) -> read -> TrainTokenizer (side input)
-                                     -> read -> Tokenize -> CountShards (side input), CountDocuments
-                                             \\-> MeasureWords
-                                     -> read -> Tokenize -> ExpandEpochs -> WriteShards -> WriteManifest
+                                    [-> read -> BuildRepoDocuments (repository documents' parts)]
+                                     -> read -> Tokenize [+ repository documents]
+                                                  -> stubs -> PlanPhases (side input) -> CountShards (side input)
+                                                           \\-> CountPhases
+                                                  \\-> CountDocuments, MeasureWords
+                                     -> read -> Tokenize [+ repository documents]
+                                                  -> ExpandEpochs -> WriteShards -> WriteManifest
                                                 (with output.documents, each first copy carries its
                                                  dataset row: WriteShards writes documents/ too)
 
 ExpandEpochs sends each document to the training stream (its epoch copies) or,
-for the recipe's validation share, once to the validation shards.
+for the recipe's validation share, once to the validation shards, and a training
+document to each continuation phase's stream as often as the phase plan draws it.
 """
 from __future__ import annotations
 
@@ -39,6 +44,8 @@ from pipeline.transforms.materialize import (PlanCleanParts, ReadDropList, ReadP
                                              WriteDedupGroups, WriteDropList, WriteParagraphEdits,
                                              clean_part_files)
 from pipeline.transforms.read import ReadSources
+from pipeline.transforms.phases import CountPhases, PlanPhases, stub
+from pipeline.transforms.repos import BuildRepoDocuments, repo_part_plan
 from pipeline.transforms.shards import CountShards, ExpandEpochs, WriteShards
 from pipeline.transforms.stats import CountDocuments, CountRehydrated, MeasureWords
 from pipeline.transforms.tokenize import Tokenize, TrainTokenizer
@@ -110,21 +117,41 @@ def build_corpus(p: beam.Pipeline, config: BuildConfig, code: dict, clean_dir: s
     parts = part_files | "PlanCleanParts" >> PlanCleanParts(drop_list, unit)
     tokenizer = (parts | "ReadPartsToTrain" >> ReadPlannedParts()
                  | "TrainTokenizer" >> TrainTokenizer(recipe.tokenizer, layout, config.output))
-    docs_to_count = parts | "ReadPartsToCount" >> ReadPlannedParts(after=tokenizer,
-                                                                   groups=groups if recipe.rehydrates else ())
+    # repository-level code documents, joined once the tokenizer exists (their cap is in tokens)
+    repo_specs = {} if config.from_documents else recipe.repo_sources
+    repo_parts = (parts | "ReadPartsForRepositories" >> ReadPlannedParts(after=tokenizer)
+                  | "BuildRepoDocuments" >> BuildRepoDocuments(repo_specs, layout, tokenizer,
+                                                               f"{config.work_dir}/repos")) if repo_specs else None
+    # the repository documents' parts join the clean parts' plan for the passes after
+    parts_after = parts if repo_parts is None else \
+        (parts, repo_parts | "PlanRepoParts" >> beam.Map(repo_part_plan)) | "WithRepoParts" >> beam.Flatten()
+    docs_to_count = parts_after | "ReadPartsToCount" >> ReadPlannedParts(after=tokenizer,
+                                                                         groups=groups if recipe.rehydrates else ())
     counted = docs_to_count | "Tokenize" >> Tokenize(tokenizer, layout, recipe.tokenizer.fim)
-    shard_plans = counted.docs | "CountShards" >> CountShards(layout, recipe.shard_tokens)
-    docs_to_shard = (parts | "ReadPartsToShard" >> ReadPlannedParts(after=shard_plans, groups=groups)
+    # the stubs are materialised (Reshuffle): their consumers wait for the phase plan made from them,
+    # and fused into the stage that makes them, they would wait for themselves
+    stubs = counted.docs | "StubDocuments" >> beam.Map(stub) | "MaterializeStubs" >> beam.Reshuffle()
+    phase_plans = stubs | "PlanPhases" >> PlanPhases(layout, recipe.continuation)
+    shard_plans = stubs | "CountShards" >> CountShards(layout, recipe.shard_tokens, phase_plans,
+                                                       tuple(p.name for p in recipe.continuation))
+    docs_to_shard = (parts_after | "ReadPartsToShard" >> ReadPlannedParts(after=shard_plans, groups=groups)
                      | "TokenizeForShards" >> Tokenize(tokenizer, layout, recipe.tokenizer.fim, measure=False,
                                                      rows=recipe.documents)).docs
-    keyed_copies = docs_to_shard | "ExpandEpochs" >> ExpandEpochs(layout, recipe.shard_tokens, shard_plans)
+    keyed_copies = docs_to_shard | "ExpandEpochs" >> ExpandEpochs(layout, recipe.shard_tokens, shard_plans,
+                                                                  phase_plans)
     shards = keyed_copies | "WriteShards" >> WriteShards(config.output, tokenizer, config.work_dir,
                                                                    recipe.documents_file_mb)
     clean_accounts = p | "ReadAccounting" >> ReadAccounting(accounts)
-    document_counts = counted.docs | "CountDocuments" >> CountDocuments(layout)
-    rehydrated = {"rehydrated": counted.docs | "CountRehydrated" >> CountRehydrated(layout)} if recipe.rehydrates \
+    read_docs = counted.docs if repo_parts is None else \
+        counted.docs | "WithoutRepoDocuments" >> beam.Filter(lambda td: not td.repository)   # the funnel's
+    document_counts = read_docs | "CountDocuments" >> CountDocuments(layout)
+    rehydrated = {"rehydrated": read_docs | "CountRehydrated" >> CountRehydrated(layout)} if recipe.rehydrates \
         else {}
-    entropy = docs_to_count | "MeasureWords" >> MeasureWords(recipe.seed, recipe.stats_sample)
+    phases = {"phase_rows": stubs | "CountPhases" >> CountPhases(layout, phase_plans)} if recipe.phases else {}
+    words = docs_to_count if repo_parts is None else \
+        docs_to_count | "WordsWithoutRepoDocuments" >> beam.Filter(lambda d: not d.meta.get("repo_document"))
+    entropy = words | "MeasureWords" >> MeasureWords(recipe.seed, recipe.stats_sample)
     return shards | "WriteManifest" >> WriteManifest(
         config, code, published, tokenizer=tokenizer, tokenizer_quality=counted.quality, shard_plans=shard_plans,
-        documents=document_counts, entropy=entropy, **rehydrated, **clean_accounts)
+        phase_plans=phase_plans, documents=document_counts, entropy=entropy, **rehydrated, **phases,
+        **clean_accounts)

@@ -22,6 +22,7 @@ from typing import Any, Mapping
 import yaml
 
 from manifests.documents import DEFAULT_FILE_MB
+from manifests.phases import PRETRAIN
 from pipeline.rules.decontaminate import EvalSetSpec
 from pipeline.rules.dedup_index import DEFAULT_PARTITIONS
 from pipeline.rules.epochs import StreamLayout
@@ -48,6 +49,30 @@ class SourceSpec:
     options: Mapping[str, Any] = field(default_factory=dict)   # per-type, see sources.readers.READERS
     validation: float = 0.0          # share of documents held out as the validation split
     rehydrate: tuple[tuple[int, float], ...] = ()   # (cluster-size bound, multiplier): epochs x multiplier
+    repo_documents: RepoSpec | None = None   # a repository's files as one document, for some phases
+
+
+@dataclass(frozen=True)
+class RepoSpec:
+    """Repository-level code documents (DeepSeek-Coder, StarCoder2): a repository's kept
+    files in path order, each after a header line naming its path, cut into documents
+    of at most `max_tokens` tokens at file boundaries, used in `phases` instead of the files."""
+    max_tokens: int = 32768
+    phases: tuple[str, ...] = ("long",)
+
+
+@dataclass(frozen=True)
+class PhaseSpec:
+    """A training phase's stream (manifests/phases.py): the first is the pretraining stream;
+    each later one is a continuation stream of `tokens` tokens drawn from the same documents,
+    every source at its pretraining share, documents of at least `long_min_tokens` tokens
+    making `long_share` of each source's tokens, none repeated more than `max_copies` times."""
+    name: str
+    seq_len: int
+    tokens: int = 0
+    long_min_tokens: int = 8192
+    long_share: float = 0.5
+    max_copies: int = 4
 
 
 @dataclass(frozen=True)
@@ -101,6 +126,7 @@ class Recipe:
     documents: bool = False          # write every kept document once, with metadata, to documents/
     documents_file_mb: float = DEFAULT_FILE_MB   # ... in files cut at this many MB of text
     stats_sample: float = 1.0        # share of documents whose words the entropy figures count
+    phases: tuple[PhaseSpec, ...] = ()   # the pretraining phase, then continuation phases; () = one stream
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
     def source(self, name: str) -> SourceSpec:
@@ -146,7 +172,18 @@ class Recipe:
         """The stream's shape: seed, epochs and validation share per source."""
         return StreamLayout(self.seed, {s.name: s.epochs for s in self.sources},
                             {s.name: s.validation for s in self.sources if s.validation},
-                            {s.name: s.rehydrate for s in self.sources if s.rehydrate})
+                            {s.name: s.rehydrate for s in self.sources if s.rehydrate},
+                            {s.name: s.repo_documents.phases for s in self.sources if s.repo_documents},
+                            self.phases[0].name if self.phases else PRETRAIN)
+
+    @property
+    def continuation(self) -> tuple[PhaseSpec, ...]:
+        """The phases after pretraining, each a stream of its own."""
+        return self.phases[1:]
+
+    @property
+    def repo_sources(self) -> dict[str, RepoSpec]:
+        return {s.name: s.repo_documents for s in self.sources if s.repo_documents}
 
     @property
     def rehydrates(self) -> bool:
@@ -223,7 +260,7 @@ def _listed(value: Any) -> tuple[str, ...]:
 
 
 def _source(s: Mapping[str, Any], validation: float) -> SourceSpec:
-    core = {"name", "type", "paths", "kind", "epochs", "columns", "validation"}
+    core = {"name", "type", "paths", "kind", "epochs", "columns", "validation", "repo_documents"}
     kind = s.get("kind", "text")
     epochs, rehydrate = s.get("epochs", DEFAULT_EPOCHS[kind]), ()
     if isinstance(epochs, Mapping):
@@ -236,7 +273,47 @@ def _source(s: Mapping[str, Any], validation: float) -> SourceSpec:
     return SourceSpec(name=str(s["name"]), type=s["type"], paths=_listed(s.get("paths", [])), kind=kind,
                       epochs=float(epochs), columns=dict(s.get("columns") or {}),
                       options={k: v for k, v in s.items() if k not in core},
-                      validation=float(s.get("validation", validation)), rehydrate=rehydrate)
+                      validation=float(s.get("validation", validation)), rehydrate=rehydrate,
+                      repo_documents=_repo(s.get("repo_documents")))
+
+
+def _repo(d: Any) -> RepoSpec | None:
+    if d in (None, False):
+        return None
+    d = {} if d is True else d
+    return RepoSpec(max_tokens=int(d.get("max_tokens", RepoSpec.max_tokens)),
+                    phases=tuple(map(str, d.get("phases", RepoSpec.phases))))
+
+
+def _phases(raw: Any, sources: tuple[SourceSpec, ...]) -> tuple[PhaseSpec, ...]:
+    """The recipe's phases, checked against each other and the sources' repository documents."""
+    if not raw:
+        for s in sources:
+            if s.repo_documents:
+                raise RecipeError(f"sources: {s.name}: repo_documents needs phases (it names the phases "
+                                  f"that use them)")
+        return ()
+    first, *rest = raw
+    if any(k in first for k in ("tokens", "long_min_tokens", "long_share", "max_copies")):
+        raise RecipeError(f"phases[0] ({first['name']}): the first phase is the pretraining stream; tokens and "
+                          f"the long-document keys belong to the phases after it")
+    phases = [PhaseSpec(str(first["name"]), int(first["seq_len"]))]
+    for i, p in enumerate(rest, 1):
+        if "tokens" not in p:
+            raise RecipeError(f"phases[{i}] ({p['name']}): a continuation phase needs tokens")
+        phases.append(PhaseSpec(str(p["name"]), int(p["seq_len"]), int(float(p["tokens"])),
+                                int(p.get("long_min_tokens", PhaseSpec.long_min_tokens)),
+                                float(p.get("long_share", PhaseSpec.long_share)),
+                                int(p.get("max_copies", PhaseSpec.max_copies))))
+    names = [p.name for p in phases]
+    if len(set(names)) != len(names):
+        raise RecipeError(f"phases: names must be unique, got {names}")
+    for s in sources:
+        unknown = [p for p in (s.repo_documents.phases if s.repo_documents else ()) if p not in names]
+        if unknown:
+            raise RecipeError(f"sources: {s.name}: repo_documents.phases names {unknown}, not phases of the "
+                              f"recipe {names}")
+    return tuple(phases)
 
 
 def _decontaminate(d: Mapping[str, Any] | None) -> DecontaminateSpec | None:
@@ -298,7 +375,8 @@ def parse_recipe(raw: Mapping[str, Any]) -> Recipe:
                                 else DEFAULT_FILE_MB),
         stats_sample=float(output.get("stats_sample", 1.0)),
         tokenizer=TokenizerSpec(path=tok.get("path"), fim=fim, **{k: int(v) for k, v in train.items()}),
-        shard_tokens=int(output.get("shard_tokens", 4_000_000)), raw=dict(raw))
+        shard_tokens=int(output.get("shard_tokens", 4_000_000)), phases=_phases(r.get("phases"), sources),
+        raw=dict(raw))
     _check_rules(recipe)
     return recipe
 

@@ -10,7 +10,8 @@ Per file: language from the extension, else from a shebang line; then the
 rejections, each its own reason: `read/vcs_control` (.gitignore and kin), `read/vendored` (vendor/, node_modules/, ...),
 `read/too_large` (over `max_bytes`, default 1 MB), `read/binary` (NUL bytes or not
 UTF-8), `read/generated` (auto-generated markers in the first lines),
-`read/unknown_language`, `read/empty`.
+`read/unknown_language`, `read/empty`. Each file records its repository (`repository`),
+which repository-level documents group by.
 """
 from __future__ import annotations
 
@@ -89,7 +90,21 @@ def code_record(ctx: ReadContext, relpath: str, data: bytes, position: int | str
     if not language:
         return Rejected(ctx.source, doc_id, "read/unknown_language")
     return Document(id=doc_id, text=text, kind=ctx.kind, source=ctx.source, url=relpath,
-                    meta={"format": "code", "lang": language, "path": relpath})
+                    meta={"format": "code", "lang": language, "path": relpath, "repo": repository(ctx, relpath)})
+
+
+def repository(ctx: ReadContext, relpath: str) -> str:
+    """The repository a file belongs to (for repository-level documents): with the source's
+    `repo_depth` N > 0, the first N folders of its path in the tree or tarball; else the
+    tarball, or the tree's root folder (the glob's fixed part)."""
+    depth = int(ctx.options.get("repo_depth", 0))
+    if depth > 0 and relpath.count("/") >= depth:
+        return "/".join(relpath.split("/")[:depth])
+    if ctx.path.endswith(TAR_SUFFIXES):
+        name = posixpath.basename(ctx.relpath)
+        return next(name[:-len(s)] for s in TAR_SUFFIXES + ("",) if name.endswith(s))
+    root = ctx.path[:-len(ctx.relpath)] if ctx.relpath and ctx.path.endswith(ctx.relpath) else ctx.path
+    return posixpath.basename(root.rstrip("/")) or ctx.source
 
 
 def ignore_spec(patterns: Iterable[str]) -> pathspec.GitIgnoreSpec:

@@ -31,6 +31,7 @@ from typing import Mapping, NamedTuple
 
 import numpy as np
 
+from manifests.phases import PRETRAIN
 from manifests.splits import TRAIN, VALIDATION, in_validation, uniform_hash
 
 
@@ -150,20 +151,36 @@ class StreamLayout:
     epochs: Mapping[str, float]
     validation: Mapping[str, float] = field(default_factory=dict)
     rehydrate: Mapping[str, tuple[tuple[int, float], ...]] = field(default_factory=dict)   # by source
+    repo_phases: Mapping[str, tuple[str, ...]] = field(default_factory=dict)   # phases of a source's repository documents
+    pretrain: str = PRETRAIN    # the first phase's name
 
     def split(self, doc_id: str, source: str) -> str:
         return VALIDATION if in_validation(doc_id, self.validation.get(source, 0.0)) else TRAIN
+
+    def in_phase(self, doc_id: str, source: str, repository: bool, phase: str) -> bool:
+        """Whether a document trains in `phase`: a repository document (rules/repos.py) in the
+        phases its source names for them, there in place of the source's files; any other
+        training document in every phase."""
+        phases = self.repo_phases.get(source)
+        if repository:
+            return phases is not None and phase in phases
+        return self.split(doc_id, source) == TRAIN and (phases is None or phase not in phases)
 
     def multiplier(self, source: str, cluster: int) -> float:
         """The source's rehydration multiplier for a document of `cluster` copies (1 without a table)."""
         return rehydration_multiplier(self.rehydrate.get(source, ()), cluster)
 
-    def copies(self, doc_id: str, source: str, cluster: int = 1) -> tuple[str, list[EpochCopy]]:
+    def copies(self, doc_id: str, source: str, cluster: int = 1, repository: bool = False) \
+            -> tuple[str, list[EpochCopy]]:
         """(split, copies). A validation document has one copy, epoch 0, at a key of its own
         that orders the validation shards independently of the training stream; a training
-        document has its source's epochs times its rehydration multiplier."""
-        if self.split(doc_id, source) == VALIDATION:
+        document has its source's epochs times its rehydration multiplier, none when it
+        does not train in the pretraining phase (`in_phase`). Repository documents are
+        made of training files only, so are never held out."""
+        if not repository and self.split(doc_id, source) == VALIDATION:
             return VALIDATION, [EpochCopy(0, uniform_hash(self.seed, doc_id, VALIDATION))]
+        if not self.in_phase(doc_id, source, repository, self.pretrain):
+            return TRAIN, []
         return TRAIN, epoch_copies(self.seed, doc_id, self.epochs[source] * self.multiplier(source, cluster))
 
     def sample_key(self, doc_id: str, source: str) -> float:

@@ -8,6 +8,7 @@ the corpus complete.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections import Counter
 
@@ -16,7 +17,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from manifests.build import (SCHEMA_VERSION, UnbalancedFunnel, build_funnel, corpus_stats,
                              decontamination_report, dedup_figures, funnel_problems, megatron_args,
-                             source_totals, tally_table, validation_split)
+                             phase_sections, source_totals, tally_table, validation_split)
 from manifests.io import MANIFEST_FILE, encode_manifest, manifest_path
 from manifests.splits import TRAIN, VALIDATION
 from pipeline.recipe import resolved_recipe
@@ -28,13 +29,14 @@ from pipeline.transforms.classify import CLASSIFIERS_DIR
 
 def assemble_manifest(config, shards, tokenizer, reads, drops, errors, documents, groups, code,
                       tallies=(), rejects=(), tokenizer_quality=None, entropy=(), shard_plans=None,
-                      published=(), rehydrated=()) -> dict:
+                      published=(), rehydrated=(), phase_plans=None, phase_rows=()) -> dict:
     """`shards`: (split, record) pairs from WriteShards; `published`: the dead letters' and
     rejects' file records (resume.publish); the rest, the stages' small figures."""
     from pipeline.transforms.stats import ALL_SOURCES
     recipe = config.recipe
+    phase_names = [p.name for p in recipe.continuation]
     by_split = {split: sorted((r for s, r in shards if s == split), key=lambda r: r["index"])
-                for split in (TRAIN, VALIDATION)}
+                for split in (TRAIN, VALIDATION, *phase_names)}
     shards, held_out = by_split[TRAIN], by_split[VALIDATION]
     specs = {s.name: {"kind": s.kind, "epochs": s.epochs, "validation": s.validation} for s in recipe.sources}
     words = dict(entropy)
@@ -73,6 +75,9 @@ def assemble_manifest(config, shards, tokenizer, reads, drops, errors, documents
         | ({"shard_cuts": shard_cuts(shard_plans)} if shard_plans else {}),
         "megatron": megatron_args(shards, tokenizer.dtype, held_out),
     }
+    if recipe.phases:
+        manifest["phases"] = phase_sections([dataclasses.asdict(p) for p in recipe.phases], phase_plans or {},
+                                            phase_rows, shards, {name: by_split[name] for name in phase_names})
     files = {f["path"]: dict(f) for f in published}
     if DEAD_LETTER_FILE in files:
         manifest["dead_letters"] = files[DEAD_LETTER_FILE]
@@ -164,13 +169,15 @@ def write_manifest(output: str, manifest: dict) -> str:
 
 
 class WriteManifest(beam.PTransform):
-    def __init__(self, config, code: dict, published=(), *, tokenizer, tokenizer_quality, shard_plans, **lists):
+    def __init__(self, config, code: dict, published=(), *, tokenizer, tokenizer_quality, shard_plans,
+                 phase_plans, **lists):
         """`lists`: reads, drops, errors, documents, entropy, groups, tallies, rejects PCollections."""
         super().__init__()
         self.config, self.code, self.published = config, code, list(published)
         self.sides = dict(tokenizer=beam.pvalue.AsSingleton(tokenizer),
                           tokenizer_quality=beam.pvalue.AsSingleton(tokenizer_quality),
                           shard_plans=beam.pvalue.AsSingleton(shard_plans),
+                          phase_plans=beam.pvalue.AsSingleton(phase_plans),
                           **{name: beam.pvalue.AsList(pcoll) for name, pcoll in lists.items()})
 
     def expand(self, shards):

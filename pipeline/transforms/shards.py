@@ -39,6 +39,7 @@ from manifests.splits import SPLITS
 from pipeline.rules.epochs import KEY_BINS, StreamLayout, key_bin, plan_shards
 from pipeline.transforms import faults
 from pipeline.transforms.common import Counters, in_global_window
+from pipeline.transforms.phases import all_copies, stub
 
 
 class ShardEntry(NamedTuple):
@@ -179,58 +180,73 @@ class KeyHistograms(beam.CombineFn):
         return acc
 
 
-def copy_bins(layout: StreamLayout, td) -> list[tuple[str, int, int]]:
-    """(split, key bin, tokens) for each copy of a document."""
-    split, copies = layout.copies(td.id, td.source, td.cluster)
-    return [(split, key_bin(c.key), len(td.tokens)) for c in copies]
+def copy_bins(layout: StreamLayout, plans: dict, s) -> list[tuple[str, int, int]]:
+    """(split, key bin, tokens) for each copy of a document (a DocStub) in every stream."""
+    return [(split, key_bin(c.key), s.tokens)
+            for split, copies in all_copies(layout, plans, s.id, s.source, s.tokens, s.cluster, s.repository)
+            for c in copies]
 
 
 class CountShards(beam.PTransform):
-    """TokenizedDoc -> {split: ShardPlan}: each split's tokens (a training document's tokens
-    times its epoch copies, a validation document's once) over the shard size give the
-    count, and a histogram of the copies' keys places the cuts (rules/epochs.py)."""
+    """DocStubs -> {split: ShardPlan}: each split's tokens (a training document's tokens
+    times its epoch copies, a validation document's once, a continuation phase's copies in
+    that phase's split) over the shard size give the count, and a histogram of the
+    copies' keys places the cuts (rules/epochs.py). `phase_plans`: PlanPhases' output."""
 
-    def __init__(self, layout: StreamLayout, shard_tokens: int):
+    def __init__(self, layout: StreamLayout, shard_tokens: int, phase_plans: beam.PCollection | None = None,
+                 phases: tuple[str, ...] = ()):
         super().__init__()
-        self.layout, self.shard_tokens = layout, shard_tokens
+        self.layout, self.shard_tokens, self.phase_plans, self.phases = layout, shard_tokens, phase_plans, phases
 
-    def expand(self, tokens):
-        layout, target = self.layout, self.shard_tokens
+    def expand(self, stubs):
+        layout, target, splits = self.layout, self.shard_tokens, SPLITS + tuple(self.phases)
         empty = np.zeros(KEY_BINS, np.int64)
-        return (tokens
-                | "BinCopyKeys" >> beam.FlatMap(lambda td: copy_bins(layout, td))
+        plans = beam.pvalue.AsSingleton(self.phase_plans) if self.phase_plans is not None else {}
+        return (stubs
+                | "BinCopyKeys" >> beam.FlatMap(lambda s, plans: copy_bins(layout, plans, s), plans=plans)
                 | "SumKeyHistograms" >> beam.CombineGlobally(KeyHistograms())
                 | "PlanShards" >> beam.Map(lambda hists: {s: plan_shards(hists.get(s, empty), target)
-                                                          for s in SPLITS}))
+                                                          for s in splits}))
 
 
 class ExpandEpochs(beam.PTransform):
-    """TokenizedDoc -> ((split, shard index), ShardEntry) for every epoch copy.
+    """TokenizedDoc -> ((split, shard index), ShardEntry) for every copy in every stream:
+    its epoch copies (or its validation copy), then its copies in each continuation phase
+    (`phase_plans`, PlanPhases' output), whose split is the phase's name.
 
     `shard_plans` (CountShards' output) should come from an earlier pass over the
     documents: planned from this transform's own input, every copy's tokens would wait
     in the runner until the last document is counted (the 4x memory run in
     bench/README.md)."""
 
-    def __init__(self, layout: StreamLayout, shard_tokens: int, shard_plans: beam.PCollection | None = None):
+    def __init__(self, layout: StreamLayout, shard_tokens: int, shard_plans: beam.PCollection | None = None,
+                 phase_plans: beam.PCollection | None = None):
         super().__init__()
         self.layout, self.shard_tokens, self.shard_plans = layout, shard_tokens, shard_plans
+        self.phase_plans = phase_plans
 
     def expand(self, tokens):
         layout = self.layout
         shard_plans = self.shard_plans
         if shard_plans is None:
-            shard_plans = tokens | "CountShards" >> CountShards(layout, self.shard_tokens)
+            shard_plans = (tokens | "StubDocuments" >> beam.Map(stub)
+                           | "CountShards" >> CountShards(layout, self.shard_tokens, self.phase_plans))
+        phase_plans = beam.pvalue.AsSingleton(self.phase_plans) if self.phase_plans is not None else {}
 
-        def copies(td, shard_plans):
-            split, keyed = layout.copies(td.id, td.source, td.cluster)
-            first = min((c.key, c.epoch) for c in keyed) if keyed and td.row is not None else None
-            return [((split, shard_plans[split].shard_of(c.key)),
-                     ShardEntry(c.key, td.id, c.epoch, td.source, td.url, td.bytes, td.tokens,
-                                {**td.row, "copies": len(keyed)} if (c.key, c.epoch) == first else None))
-                    for c in keyed]
+        def copies(td, shard_plans, phase_plans):
+            out = []
+            streams = all_copies(layout, phase_plans, td.id, td.source, len(td.tokens), td.cluster, td.repository)
+            for i, (split, keyed) in enumerate(streams):
+                # the dataset row rides the first copy of the pretraining stream (or validation)
+                first = min((c.key, c.epoch) for c in keyed) if i == 0 and keyed and td.row is not None else None
+                out += [((split, shard_plans[split].shard_of(c.key)),
+                         ShardEntry(c.key, td.id, c.epoch, td.source, td.url, td.bytes, td.tokens,
+                                    {**td.row, "copies": len(keyed)} if (c.key, c.epoch) == first else None))
+                        for c in keyed]
+            return out
 
-        return tokens | "MakeCopies" >> beam.FlatMap(copies, shard_plans=beam.pvalue.AsSingleton(shard_plans))
+        return tokens | "MakeCopies" >> beam.FlatMap(copies, shard_plans=beam.pvalue.AsSingleton(shard_plans),
+                                                     phase_plans=phase_plans)
 
 
 FRAGMENT_BYTES = 64 << 20   # tokens a bundle buffers before it writes its fragments

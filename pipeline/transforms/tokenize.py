@@ -52,6 +52,7 @@ class TokenizedDoc(NamedTuple):
     bytes: int = 0       # of the UTF-8 text
     row: dict | None = None   # its documents-dataset row (manifests/documents.py), when asked for
     cluster: int = 1     # its duplicate cluster (rules/epochs.cluster_size), when its dedup groups were read
+    repository: bool = False   # a repository-level document (rules/repos.py), not a file the build read
 
 
 @dataclass(frozen=True)
@@ -168,12 +169,12 @@ class EncodeDocuments(beam.DoFn):
         n_bytes = len(doc.text.encode("utf-8"))
         self.counters.inc("tokenize/documents")
         self.counters.inc("tokenize/tokens", len(tokens))
-        if self.measure:
+        if self.measure and not doc.meta.get("repo_document"):   # the tokenizer's figures: documents read
             self.tally(doc, tokens, n_bytes, fim, info)
         row = document_row(doc.id, doc.text, doc.source, doc.kind, doc.url, doc.meta, len(tokens), 0) \
             if self.rows else None
         yield TokenizedDoc(doc.id, doc.source, doc.kind, tokens, doc.url, document_language(doc), n_bytes, row,
-                           cluster_size(doc.meta.get("dedup")))
+                           cluster_size(doc.meta.get("dedup")), bool(doc.meta.get("repo_document")))
 
     def tally(self, doc, tokens: np.ndarray, n_bytes: int, fim: bool, info: TokenizerInfo) -> None:
         """Marks the ids used; counts bytes and tokens (EOS aside) of a held-out, plainly
