@@ -125,7 +125,7 @@ def phase_lines(manifest: dict, root: str | None = None) -> list[str]:
     return lines
 
 
-def phase_lengths(manifest: dict, root: str, phase: dict, first: bool) -> "np.ndarray":
+def phase_lengths(manifest: dict, root: str, phase: dict, first: bool):
     """The document lengths of a phase's stream in order, from its shards' indexes."""
     import numpy as np
 

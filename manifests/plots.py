@@ -94,6 +94,28 @@ def stacked_shares(title: str, columns: Sequence[Mapping[str, float]], categorie
     return _frame(title, body + _legend(categories), height=height, x_label=x_label, y_label="share of tokens")
 
 
+def grouped_bars(title: str, categories: Sequence[str], series: Mapping[str, Mapping[str, float]], x_label: str,
+                 y_label: str = "share of tokens") -> str:
+    """One group of bars per category, a bar per series in it: each series' values as
+    shares of its own total, so streams of any size compare."""
+    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+    shares = {name: {c: v.get(c, 0) / (sum(v.values()) or 1) for c in categories} for name, v in series.items()}
+    top = max([max(s.values(), default=0) for s in shares.values()] + [1e-9])
+    gw = plot_w / max(len(categories), 1)
+    bw = (gw - 6) / max(len(series), 1)
+    body = []
+    for g, cat in enumerate(categories):
+        for i, (name, values) in enumerate(shares.items()):
+            h = values[cat] / top * plot_h
+            body.append(f'<rect x="{LEFT + g * gw + 3 + i * bw:.1f}" y="{TOP + plot_h - h:.1f}" '
+                        f'width="{max(bw - 1, 0.5):.1f}" height="{max(h, 0.5):.1f}" fill="{color(i)}">'
+                        f'<title>{escape(name)}, {escape(cat)}: {values[cat]:.1%}</title></rect>')
+        body.append(f'<text x="{LEFT + (g + 0.5) * gw:.1f}" y="{TOP + plot_h + 14}" class="tick" '
+                    f'text-anchor="middle">{escape(cat)}</text>')
+    body.append(f'<text x="{LEFT - 4}" y="{TOP + 8}" class="tick" text-anchor="end">{top:.0%}</text>')
+    return _frame(title, body + _legend(list(series)), x_label=x_label, y_label=y_label)
+
+
 def horizontal_bars(title: str, rows: Sequence[tuple[str, float, int]], unit: str = "documents") -> str:
     """(label, value, colour index) rows, longest bar the largest value."""
     height = TOP + 8 + 18 * len(rows)

@@ -61,6 +61,8 @@ def gather(output: str, manifest: dict) -> dict:
     position = 0
     columns = ["source", "epoch", "token_offset", "tokens", "bytes"]
     for split, shard in split_shards(manifest):
+        if split not in ("train", "validation"):
+            continue   # a continuation phase's copies: its length mix is the phases figure's
         in_stream = split == "train"
         if "lineage" not in shard:
             return {}
@@ -119,6 +121,15 @@ def figures(manifest: dict, data: dict) -> list[tuple[str, str, str]]:
             out.append((f"epochs-{name}", plots.stacked_shares(
                 f"Epochs of {name} along the stream", bins, list(range(n)), "position in the stream", height=180),
                 f"{name}: epoch e of {manifest['sources'][name]['epochs']:g} fills its own stretch of the stream."))
+    if manifest.get("phases"):
+        from manifests.phases import length_buckets
+        phases = manifest["phases"]
+        out.append(("phase-lengths", plots.grouped_bars(
+            "Stream tokens by document length, per phase", length_buckets(),
+            {f"{p['name']} ({p['seq_len'] // 1024}k)": p["lengths"] for p in phases},
+            "document length in tokens (EOS included)"),
+            "Each phase's stream tokens by the length of the document they belong to: a continuation "
+            "phase draws long documents more often, each source keeping its pretraining share."))
     for name, f in manifest["funnel"].items():
         rows = [("read", f["read"], 0), ("kept", f["kept"], 2)]
         rows += [(reason, n, 3) for reason, n in sorted(f["dropped"].items(), key=lambda kv: -kv[1])]

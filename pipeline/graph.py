@@ -117,8 +117,10 @@ def build_corpus(p: beam.Pipeline, config: BuildConfig, code: dict, clean_dir: s
     parts = part_files | "PlanCleanParts" >> PlanCleanParts(drop_list, unit)
     tokenizer = (parts | "ReadPartsToTrain" >> ReadPlannedParts()
                  | "TrainTokenizer" >> TrainTokenizer(recipe.tokenizer, layout, config.output))
-    # repository-level code documents, joined once the tokenizer exists (their cap is in tokens)
-    repo_specs = {} if config.from_documents else recipe.repo_sources
+    # repository-level code documents, joined once the tokenizer exists (their cap is in tokens);
+    # from a documents dataset too, whose rows are the files (or, where pretraining used them,
+    # the repository documents themselves, which pass through)
+    repo_specs = recipe.repo_sources
     repo_parts = (parts | "ReadPartsForRepositories" >> ReadPlannedParts(after=tokenizer)
                   | "BuildRepoDocuments" >> BuildRepoDocuments(repo_specs, layout, tokenizer,
                                                                f"{config.work_dir}/repos")) if repo_specs else None

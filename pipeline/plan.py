@@ -311,8 +311,10 @@ def estimate(recipe: Recipe, samples: list[SourceSample], tokens: TokenFigures, 
         lines.append(f"{s.name:<20} {s.kind:<5} {_size(s.input_bytes):>10} {_size(s.sampled_bytes):>9} "
                      f"{read:>12,.0f} {kept:>14,.0f} {deduplicated:>12,.0f} {n_tokens / 1e6:>9,.2f}M "
                      f"{s.epochs:>6g} {stream / 1e6:>13,.2f}M")
-    output = ((totals["stream"] + totals["validation"]) * dtype_bytes
-              + totals["copies"] * (IDX_BYTES_PER_DOC + LINEAGE_BYTES_PER_DOC))
+    phase_tokens = sum(p.tokens for p in recipe.continuation)   # each continuation phase's own shards
+    phase_copies = phase_tokens / max(totals["stream"], 1) * totals["copies"]   # at the stream's mean length
+    output = ((totals["stream"] + totals["validation"] + phase_tokens) * dtype_bytes
+              + (totals["copies"] + phase_copies) * (IDX_BYTES_PER_DOC + LINEAGE_BYTES_PER_DOC))
     tokenize_s = 2 * totals["kept_bytes"] * tokens.encode_s_per_byte   # the count pass and the shard pass
     sign_total = totals["kept_bytes"] * sign_s
     rules_cpu = totals["clean_s"] + tokenize_s + sign_total
@@ -325,6 +327,9 @@ def estimate(recipe: Recipe, samples: list[SourceSample], tokens: TokenFigures, 
               f"tokens: {totals['tokens']:,.0f} unique, {totals['stream']:,.0f} in the training "
               f"stream; {tokens.bytes_per_token:.2f} bytes/token, vocabulary {tokens.vocab_size:,} "
               f"({'uint16' if dtype_bytes == 2 else 'int32'})",
+              *([f"phases: {', '.join(f'{p.name} {p.tokens:,} tokens at {p.seq_len:,}' for p in recipe.continuation)}"
+                 " (continuation streams of their own shards, drawn from the same documents)"]
+                if recipe.continuation else []),
               f"output: about {_size(output)} (tokens, .idx and lineage)"]
     kernels = (f"the rules alone {_duration(rules_cpu)}: clean rules {_duration(totals['clean_s'])}, "
                f"tokenizing twice {_duration(tokenize_s)}, MinHash {_duration(sign_total)}")

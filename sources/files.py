@@ -12,6 +12,7 @@ recipe (pipeline/recipe.py) costs no Beam import.
 from __future__ import annotations
 
 import glob as _glob
+import posixpath
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Mapping
 
@@ -35,11 +36,17 @@ def fixed_prefix(pattern: str) -> str:
 def expand_paths(patterns: list[str]) -> list[InputFile]:
     """Every file matched by `patterns`, sorted, each once. An empty match is an error:
     a recipe that names no data is a typo, and finding out an hour later costs more.
-    An http(s) URL names one file (no glob), which must answer."""
+    An http(s) URL names one file (no glob), which must answer. A file's relpath (what its
+    documents' ids are built from) is its path under the folder common to every pattern's
+    fixed part: two trees' `__init__.py` (`a/**`, `b/**`) are `a/__init__.py` and
+    `b/__init__.py`, never one id."""
     from apache_beam.io.filesystems import FileSystems
 
     from sources.http import HttpReadError, is_url, url_size
     found: dict[str, InputFile] = {}
+    prefixes = [fixed_prefix(p) for p in patterns if not is_url(p)]
+    common = posixpath.commonpath(prefixes) + "/" if len(set(prefixes)) > 1 and all(
+        p and p.startswith("/") == prefixes[0].startswith("/") and "://" not in p for p in prefixes) else None
     for pattern in patterns:
         if is_url(pattern):     # taken as it is: HTTP has no listing to glob
             try:
@@ -54,7 +61,7 @@ def expand_paths(patterns: list[str]) -> list[InputFile]:
             metadata = []
         if not metadata:
             raise FileNotFoundError(f"no input file matches {pattern!r}")
-        prefix = fixed_prefix(pattern)
+        prefix = common if common and common != "/" else fixed_prefix(pattern)
         for m in metadata:
             rel = m.path[len(prefix):] if m.path.startswith(prefix) else m.path.rsplit("/", 1)[-1]
             found.setdefault(m.path, InputFile(m.path, rel, m.size_in_bytes, m.last_updated_in_seconds))

@@ -38,7 +38,8 @@ def test_plan_counts_the_sample_and_estimates_the_build(sample_corpus, capsys):
     assert abs(plan["tokens"] / manifest["stats"]["tokens"] - 1) < 0.05
     assert abs(plan["stream"] / manifest["stats"]["stream_tokens"] - 1) < 0.05
     assert plan["cpu_s"] > plan["rules_s"], "the runner's own cost comes on top of the rules'"
-    written = sum(p.stat().st_size for p in sample_corpus.iterdir() if p.name.startswith(("shard-", "validation-")))
+    written = sum(p.stat().st_size for p in sample_corpus.iterdir()
+                  if p.name.startswith(("shard-", "validation-", "long-")))
     assert 0.7 < plan["output_mb"] * 1e6 / written < 1.5
     assert "sampled 4.2 MB in 6 files" in text and "memory (local runner)" in text
 

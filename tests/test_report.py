@@ -17,8 +17,8 @@ from manifests.report import render_report, write_report
 from tests.test_end_to_end import manifests_cli
 
 FIGURES = ["tokens-per-document", "bytes-per-document", "source-mixture", "epochs-cc-sample",
-           "epochs-refinedweb-sample", "epochs-stack-sample", "funnel-cc-sample", "funnel-refinedweb-sample",
-           "funnel-stack-sample"]
+           "epochs-refinedweb-sample", "epochs-stack-sample", "phase-lengths", "funnel-cc-sample",
+           "funnel-refinedweb-sample", "funnel-stack-sample"]
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 

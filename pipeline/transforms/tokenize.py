@@ -167,14 +167,15 @@ class EncodeDocuments(beam.DoFn):
         ids.append(info.eos_id)
         tokens = np.asarray(ids, dtype=info.dtype)   # the one conversion: tally indexes with it
         n_bytes = len(doc.text.encode("utf-8"))
-        self.counters.inc("tokenize/documents")
-        self.counters.inc("tokenize/tokens", len(tokens))
-        if self.measure and not doc.meta.get("repo_document"):   # the tokenizer's figures: documents read
+        repository = bool(doc.meta.get("repo_document"))   # made by the build, not read: counted apart
+        self.counters.inc("tokenize/repo_documents" if repository else "tokenize/documents")
+        self.counters.inc("tokenize/repo_tokens" if repository else "tokenize/tokens", len(tokens))
+        if self.measure and not repository:   # the tokenizer's figures: documents read
             self.tally(doc, tokens, n_bytes, fim, info)
         row = document_row(doc.id, doc.text, doc.source, doc.kind, doc.url, doc.meta, len(tokens), 0) \
             if self.rows else None
         yield TokenizedDoc(doc.id, doc.source, doc.kind, tokens, doc.url, document_language(doc), n_bytes, row,
-                           cluster_size(doc.meta.get("dedup")), bool(doc.meta.get("repo_document")))
+                           cluster_size(doc.meta.get("dedup")), repository)
 
     def tally(self, doc, tokens: np.ndarray, n_bytes: int, fim: bool, info: TokenizerInfo) -> None:
         """Marks the ids used; counts bytes and tokens (EOS aside) of a held-out, plainly
