@@ -100,7 +100,7 @@ class CorpusLoader:
         self.pad_id = int(self.stream.manifest["tokenizer"]["special_tokens"].get("<|pad|>", self.stream.eos_id))
         self.consumed = 0
         if state:
-            if state.get("phase", self.stream.phase) != self.stream.phase:
+            if self.stream.phase and state.get("phase") and state["phase"] != self.stream.phase:
                 raise ValueError(f"the saved state is of phase {state['phase']!r}, this loader reads phase "
                                  f"{self.stream.phase!r}: a new phase starts without a state (at its sample 0)")
             if state["fingerprint"] != self.stream.fingerprint:

@@ -55,13 +55,13 @@ class TokenStream:
             [self.split, [r["sha256"] for r in self.shards]]).encode()).hexdigest()
 
     @property
-    def phase(self) -> str:
+    def phase(self) -> str | None:
         """The training phase this stream is: the first phase's name for "train" ("pretrain"
-        when the corpus names no phases), the split's name otherwise."""
+        when the corpus names no phases), a continuation phase's name; None for validation."""
         phases = self.manifest.get("phases", [])
         if self.split == "train":
             return phases[0]["name"] if phases else "pretrain"
-        return self.split
+        return None if self.split == "validation" else self.split
 
     def phase_seq_len(self) -> int | None:
         """The context length the recipe gives this phase, if it names phases."""

@@ -229,7 +229,8 @@ def test_verify_names_the_exact_failing_file(sample_corpus, tmp_path, corruption
 
 def test_outputs_are_complete_and_temporaries_gone(sample_corpus, manifest):
     names = {p.name for p in sample_corpus.iterdir()}
-    shards = [*manifest["shards"], *manifest["validation"]["shards"]]
+    shards = [*manifest["shards"], *manifest["validation"]["shards"],
+              *(s for phase in manifest["phases"][1:] for s in phase["shards"])]
     expected = {"manifest.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "rejects",
                 "documents", "dedup-index"} | \
         {s[k]["path"] for s in shards for k in ("idx", "ds_index", "lineage")} | {s["path"] for s in shards}

@@ -33,7 +33,7 @@ from tests.conftest import assert_same_files, build_sample
 
 # every stage with the hook, in the order the build meets them
 FILE_WRITERS = ["ReadSources", "WriteCleanParts", "WriteDropList", "WriteDedupGroups", "SaveTokenizer",
-                "WriteFragments", "MergeShards", "WriteManifest"]
+                "WriteRepoDocuments", "WriteFragments", "MergeShards", "WriteManifest"]
 
 
 def engine(name: str):
@@ -114,7 +114,7 @@ def test_a_spark_cluster_builds_the_local_runners_bytes(spark, sample_corpus, tm
     assert spark.master.startswith("spark://127.0.0.1:")
     out = build_sample(tmp_path / "spark", *spark.build_args(), "--no_progress")
     names = assert_same_files(sample_corpus, out)
-    assert "manifest.json" in names and "validation-00000.bin" in names
+    assert "manifest.json" in names and "validation-00000.bin" in names and "long-00000.bin" in names
 
 
 def test_spark_retries_failed_tasks_and_writes_the_same_bytes(spark, sample_corpus, tmp_path, monkeypatch):

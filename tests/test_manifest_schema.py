@@ -14,11 +14,12 @@ def manifest(sample_corpus):
 
 def as_version_4(manifest: dict) -> dict:
     """What release 4 wrote: one documents dataset file per shard, no resolved recipe, no
-    dedup index."""
+    dedup index, no phases."""
     old = json.loads(json.dumps(manifest))
     old["schema_version"] = 4
     old.pop("resolved_recipe")
     old.pop("dedup_index", None)
+    old.pop("phases", None)
     for shard in old["shards"] + old["validation"]["shards"]:
         if "dataset" in shard:
             assert len(shard["dataset"]) == 1
