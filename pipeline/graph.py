@@ -124,9 +124,13 @@ def build_corpus(p: beam.Pipeline, config: BuildConfig, code: dict, clean_dir: s
     repo_parts = (parts | "ReadPartsForRepositories" >> ReadPlannedParts(after=tokenizer)
                   | "BuildRepoDocuments" >> BuildRepoDocuments(repo_specs, layout, tokenizer,
                                                                f"{config.work_dir}/repos")) if repo_specs else None
-    # the repository documents' parts join the clean parts' plan for the passes after
+    # the repository documents' parts join the clean parts' plan for the passes after it; each
+    # side of the Flatten and its output have one consumer: otherwise the Java job servers'
+    # fusion failed ("A PCollectionNode should have exactly one producing PTransformNode")
     parts_after = parts if repo_parts is None else \
-        (parts, repo_parts | "PlanRepoParts" >> beam.Map(repo_part_plan)) | "WithRepoParts" >> beam.Flatten()
+        ((parts | "CleanPartsPlan" >> beam.Map(lambda plan: plan),
+          repo_parts | "PlanRepoParts" >> beam.Map(repo_part_plan))
+         | "WithRepoParts" >> beam.Flatten() | "MaterializePlan" >> beam.Reshuffle())
     docs_to_count = parts_after | "ReadPartsToCount" >> ReadPlannedParts(after=tokenizer,
                                                                          groups=groups if recipe.rehydrates else ())
     counted = docs_to_count | "Tokenize" >> Tokenize(tokenizer, layout, recipe.tokenizer.fim)
