@@ -24,6 +24,7 @@ class TreeTime:
     cpu_s: float       # user + system seconds of the command's whole process tree
     wall_s: float
     returncode: int
+    peak_rss: int = 0  # the largest sum of the tree's resident bytes at one walk
 
 
 def _stat(pid: int) -> tuple[int, float] | None:
@@ -55,13 +56,28 @@ def _descendants(root: int) -> dict[int, float]:
     return tree
 
 
+def _rss(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/statm", "rb") as f:
+            return int(f.read().split()[1]) * PAGE
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
 def run_measured(argv: list[str], interval: float = 0.1, **popen) -> TreeTime:
-    """Runs `argv` to its end; its process tree's CPU seconds and the wall time."""
+    """Runs `argv` to its end; its process tree's CPU seconds, the wall time and the
+    peak of the tree's summed resident memory (each sampled every `interval`)."""
     start = time.perf_counter()
     proc = subprocess.Popen(argv, **popen)
     seen: dict[int, float] = {}
+    peak = 0
     while proc.poll() is None:
-        for pid, cpu in _descendants(proc.pid).items():
+        tree = _descendants(proc.pid)
+        for pid, cpu in tree.items():
             seen[pid] = max(seen.get(pid, 0.0), cpu)
+        peak = max(peak, sum(_rss(pid) for pid in tree))
         time.sleep(interval)
-    return TreeTime(sum(seen.values()), time.perf_counter() - start, proc.returncode)
+    return TreeTime(sum(seen.values()), time.perf_counter() - start, proc.returncode, peak)
