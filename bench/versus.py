@@ -98,9 +98,12 @@ def make_corpus(folder: pathlib.Path, megabytes: int) -> dict:
     _write_parquet(folder / "refinedweb", rows, pa, pq)
     sizes["refinedweb"] = sum(len(r["content"].encode()) for r in rows)
 
-    # the standard library first, then the installed packages (this environment's own)
+    # the standard library first, then the installed packages (this environment's own, then the
+    # base interpreter's: a corpus of 400 MB needs them)
     paths = sysconfig.get_paths()
+    base = pathlib.Path(sysconfig.get_paths(vars={"base": sys.base_prefix, "platbase": sys.base_prefix})["purelib"])
     roots = [pathlib.Path(paths["stdlib"]), pathlib.Path(paths["purelib"])]
+    roots += [base] if base.is_dir() and base != roots[1] else []
     files = [(root, p) for i, root in enumerate(roots)
              for p in sorted(root.rglob("*.py"), key=lambda p: _rank(str(p)))
              if i or "site-packages" not in p.parts]
