@@ -38,6 +38,7 @@ import numpy as np
 import yaml
 
 from bench.versus import REPO, our_recipe, prepared_corpus, write_section
+from pipeline.rules.verdict import passed_on
 
 README_BEGIN, README_END = "<!-- kernels:begin -->", "<!-- kernels:end -->"
 STAGES = ("read", "extract", "normalize", "filter", "dedup", "tokenize", "write")
@@ -71,19 +72,6 @@ class Clock:
         key = (stage, doc.source)
         self.by_source[key] = self.by_source.get(key, 0.0) + spent
         return out
-
-
-def verdict(result, doc):
-    """A rule's answer -> the document it passes on, or None (ApplyRule's routing)."""
-    from pipeline.rules.verdict import Edited
-    from sources.document import Document
-    if result is None:
-        return doc
-    if isinstance(result, Document):
-        return result
-    if isinstance(result, Edited):
-        return result.doc
-    return None
 
 
 def read_all(recipe, clock: Clock) -> list:
@@ -120,18 +108,18 @@ def kernel_sum(recipe, tokenizer_json: str) -> Clock:
     for method, stage in ((other, f"extract ({other})"), (recipe.extract_html, "extract")):
         extractor = Extractor(method, recipe.extract_limits)
         clock.warm(stage, extractor, docs[0])
-        passed = [d for d in (verdict(clock.time(stage, extractor, d), d) for d in docs) if d is not None]
+        passed = [d for d in (passed_on(clock.time(stage, extractor, d), d) for d in docs) if d is not None]
         close = getattr(extractor, "close", None)
         if close:
             close()
     docs = passed
     normalizer = Normalizer(recipe.fix_mojibake)
     clock.warm("normalize", normalizer, docs[0])
-    docs = [d for d in (verdict(clock.time("normalize", normalizer, d), d) for d in docs) if d is not None]
+    docs = [d for d in (passed_on(clock.time("normalize", normalizer, d), d) for d in docs) if d is not None]
     chain = QualityRules(recipe.filters)
     for kind in sorted({d.kind for d in docs}):
         clock.warm(f"filter ({kind})", chain, next(d for d in docs if d.kind == kind))
-    docs = [d for d in (verdict(clock.time("filter", chain, d), d) for d in docs) if d is not None]
+    docs = [d for d in (passed_on(clock.time("filter", chain, d), d) for d in docs) if d is not None]
     signer = Signer(recipe.dedup.near)
 
     def keys(d):

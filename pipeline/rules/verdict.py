@@ -83,6 +83,18 @@ Verdict = Union[None, str, Measured, Document, Edited, Dropped]
 Rule = Callable[[Document], Verdict]
 
 
+def passed_on(result, doc: Document) -> Document | None:
+    """The document a rule's answer passes on: the same one (None), a new one (a Document),
+    an edited one (Edited); None when the answer is a drop (a reason or a Dropped)."""
+    if result is None:
+        return doc
+    if isinstance(result, Document):
+        return result
+    if isinstance(result, Edited):
+        return result.doc
+    return None
+
+
 def apply_rules(doc: Document, rules: Sequence[Rule], signals: bool = False) -> Document | Edited | Dropped:
     """Runs `rules` in order on the document as each leaves it: a Dropped for the first
     reason to drop it, else the final document (an Edited when any rule changed its

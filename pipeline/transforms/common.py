@@ -22,7 +22,7 @@ from apache_beam.utils.timestamp import MIN_TIMESTAMP
 from apache_beam.utils.windowed_value import WindowedValue
 
 from pipeline.progress import LiveTally
-from pipeline.rules.verdict import Dropped, Edited
+from pipeline.rules.verdict import Dropped, passed_on
 from sources.document import Document
 
 NAMESPACE = "corpusmill"
@@ -107,12 +107,9 @@ class ApplyRule(beam.DoFn):
         for what, n in getattr(result, "counts", {}).items():
             self.counters.inc(f"{self.stage}/{what}", n)
             yield beam.pvalue.TaggedOutput(TALLIES, (doc.source, f"{self.stage}/{what}", n))
-        if result is None:
-            yield doc
-        elif isinstance(result, Document):
-            yield result
-        elif isinstance(result, Edited):
-            yield result.doc
+        passed = passed_on(result, doc)
+        if passed is not None:
+            yield passed
         else:
             reason = f"{self.stage}/{result.reason if isinstance(result, Dropped) else result}"
             yield self.counters.drop(doc.source, reason)
