@@ -18,7 +18,7 @@ from typing import Iterator, Mapping, Sequence
 
 import numpy as np
 
-from pipeline.rules.arrays import contains, sorted_unique, word_ngram_hashes
+from pipeline.rules.arrays import WordHashes, contains, sorted_unique, word_ngram_hashes
 from pipeline.rules.verdict import Dropped, Edited
 
 
@@ -27,9 +27,10 @@ def words(text: str) -> list[str]:
     return regex.findall(r"\w+", text.lower())
 
 
-def ngram_hashes(text: str, n: int) -> np.ndarray:
-    """The hash of every run of n consecutive words (empty under n words)."""
-    return word_ngram_hashes(words(text), n)
+def ngram_hashes(text: str, n: int, hashes: WordHashes | None = None) -> np.ndarray:
+    """The hash of every run of n consecutive words (empty under n words); `hashes`: a
+    word-hash memo kept between calls."""
+    return word_ngram_hashes(words(text), n, hashes)
 
 
 @dataclass(frozen=True)
@@ -82,10 +83,10 @@ def _flatten(value) -> str:
 
 
 def build_index(spec: EvalSetSpec, n: int) -> EvalIndex:
-    parts, texts, short = [], 0, 0
+    parts, texts, short, hashes = [], 0, 0, WordHashes()
     for text in eval_texts(spec):
         texts += 1
-        h = ngram_hashes(text, n)
+        h = ngram_hashes(text, n, hashes)
         if not len(h):
             short += 1
         parts.append(h)
@@ -97,11 +98,11 @@ class Contamination:
     """`Document -> sorted names of the evaluation sets it shares an n-gram with`."""
 
     def __init__(self, sets: Sequence[EvalSetSpec], ngram: int = 13):
-        self.n = ngram
+        self.n, self.hashes = ngram, WordHashes()
         self.indexes = [build_index(s, ngram) for s in sets]
 
     def __call__(self, text: str) -> tuple[str, ...]:
-        h = ngram_hashes(text, self.n)
+        h = ngram_hashes(text, self.n, self.hashes)
         return tuple(sorted(ix.name for ix in self.indexes if ix.matches(h)))
 
     def report(self) -> Mapping[str, dict]:
