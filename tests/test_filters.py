@@ -218,6 +218,25 @@ def test_pii_placeholders_depend_on_the_address_not_the_order():
     assert pii(doc("no addresses here")) is None
 
 
+def test_pii_searches_find_what_the_plain_patterns_find(sample_documents):
+    """The address search runs EMAIL only inside runs of address characters that hold an
+    @, and IPV4 sits behind a digit lookahead: on the sample, on 20,000 random strings of
+    the characters that matter (word boundaries against a letter outside the runs, several
+    @, brackets, dots) and on edge cases, the same matches as the patterns alone."""
+    import random
+    import re
+
+    from pipeline.rules.pii import EMAIL, IPV4, IPV4_PATTERN, email_matches
+    plain_ip, rng = re.compile(IPV4_PATTERN), random.Random(0)
+    texts = [d.text for d in sample_documents] + [PII_TEXT]
+    texts += ["".join(rng.choice("ab1.@-_[]:é \n9255") for _ in range(rng.randrange(1, 60))) for _ in range(20000)]
+    texts += ["éab@x.com", "a@b.c@d.e", "a@[1.2.3.4] b@[IPv6:a] .a@b.com. a..b@c.d -@-.- a@b-.c", "@", "a@", "@b.c",
+              "mail:a@b.com,b@c.org;c@d.net ü@b.com x@ü.com 1.2.3.4.5 256.1.1.1 01.02.03.004"]
+    for text in texts:
+        assert [m.span() for m in email_matches(text)] == [m.span() for m in EMAIL.finditer(text)], text
+        assert [m.span() for m in IPV4.finditer(text)] == [m.span() for m in plain_ip.finditer(text)], text
+
+
 # --- URL blocklist ----------------------------------------------------------------------
 
 URLS = ["https://docs.python.org/3/library/os.html", "http://www.pornhub.com/view", "https://sub.xvideos.com/a",
