@@ -14,11 +14,11 @@ or, with --from_documents, an earlier build's documents dataset as it is:
 corpus (build_corpus), from that folder into the output:
     PlanCleanParts (minus drop list) -> read -> TrainTokenizer (side input)
                                     [-> read -> BuildRepoDocuments (repository documents' parts)]
-                                     -> read -> Tokenize [+ repository documents]
+                                     -> read and Tokenize, keeping each part's tokens (TokenizeParts)
                                                   -> stubs -> PlanPhases (side input) -> CountShards (side input)
                                                            \\-> CountPhases
                                                   \\-> CountDocuments, MeasureWords
-                                     -> read -> Tokenize [+ repository documents]
+                                     -> read with the kept tokens (ReadTokenizedParts)
                                                   -> ExpandEpochs -> WriteShards -> WriteManifest
                                                 (with output.documents, each first copy carries its
                                                  dataset row: WriteShards writes documents/ too)
@@ -48,7 +48,8 @@ from pipeline.transforms.phases import CountPhases, PlanPhases, stub
 from pipeline.transforms.repos import BuildRepoDocuments, repo_part_plan
 from pipeline.transforms.shards import CountShards, ExpandEpochs, WriteShards
 from pipeline.transforms.stats import CountDocuments, CountRehydrated, MeasureWords
-from pipeline.transforms.tokenize import Tokenize, TrainTokenizer
+from pipeline.transforms.token_files import ReadTokenizedParts, TokenizeParts
+from pipeline.transforms.tokenize import TrainTokenizer
 
 
 def build_clean(p: beam.Pipeline, config: BuildConfig, clean_dir: str, dataset_files: list[str] = ()) -> None:
@@ -131,18 +132,20 @@ def build_corpus(p: beam.Pipeline, config: BuildConfig, code: dict, clean_dir: s
         ((parts | "CleanPartsPlan" >> beam.Map(lambda plan: plan),
           repo_parts | "PlanRepoParts" >> beam.Map(repo_part_plan))
          | "WithRepoParts" >> beam.Flatten() | "MaterializePlan" >> beam.Reshuffle())
-    docs_to_count = parts_after | "ReadPartsToCount" >> ReadPlannedParts(after=tokenizer,
-                                                                         groups=groups if recipe.rehydrates else ())
-    counted = docs_to_count | "Tokenize" >> Tokenize(tokenizer, layout, recipe.tokenizer.fim)
+    # each document is encoded once: the counting pass keeps every part's tokens in a token file,
+    # which the writing pass reads beside the part (transforms/token_files.py)
+    token_folder = f"{config.work_dir}/tokens"
+    counted = parts_after | "ReadAndTokenize" >> TokenizeParts(tokenizer, layout, recipe.tokenizer.fim, token_folder,
+                                                              groups=groups if recipe.rehydrates else ())
+    docs_to_count = counted.documents
     # the stubs are materialised (Reshuffle): their consumers wait for the phase plan made from them,
     # and fused into the stage that makes them, they would wait for themselves
     stubs = counted.docs | "StubDocuments" >> beam.Map(stub) | "MaterializeStubs" >> beam.Reshuffle()
     phase_plans = stubs | "PlanPhases" >> PlanPhases(layout, recipe.continuation)
     shard_plans = stubs | "CountShards" >> CountShards(layout, recipe.shard_tokens, phase_plans,
                                                        tuple(p.name for p in recipe.continuation))
-    docs_to_shard = (parts_after | "ReadPartsToShard" >> ReadPlannedParts(after=shard_plans, groups=groups)
-                     | "TokenizeForShards" >> Tokenize(tokenizer, layout, recipe.tokenizer.fim, measure=False,
-                                                     rows=recipe.documents)).docs
+    docs_to_shard = parts_after | "ReadTokensToShard" >> ReadTokenizedParts(
+        tokenizer, layout, recipe.tokenizer.fim, token_folder, after=shard_plans, groups=groups, rows=recipe.documents)
     keyed_copies = docs_to_shard | "ExpandEpochs" >> ExpandEpochs(layout, recipe.shard_tokens, shard_plans,
                                                                   phase_plans)
     shards = keyed_copies | "WriteShards" >> WriteShards(config.output, tokenizer, config.work_dir,

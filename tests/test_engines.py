@@ -33,7 +33,7 @@ from tests.conftest import assert_same_files, build_sample
 
 # every stage with the hook, in the order the build meets them
 FILE_WRITERS = ["ReadSources", "WriteCleanParts", "WriteDropList", "WriteDedupGroups", "SaveTokenizer",
-                "WriteRepoDocuments", "WriteFragments", "MergeShards", "WriteManifest"]
+                "WriteRepoDocuments", "WriteTokenFiles", "WriteFragments", "MergeShards", "WriteManifest"]
 
 
 def engine(name: str):

@@ -165,7 +165,10 @@ class EncodeDocuments(beam.DoFn):
             self._encoding, self._sha = tiktoken_encoding(info.json), info.sha256
         ids, fim = self.encode(doc, info)
         ids.append(info.eos_id)
-        tokens = np.asarray(ids, dtype=info.dtype)   # the one conversion: tally indexes with it
+        yield self.tokenized(doc, np.asarray(ids, dtype=info.dtype), info, fim)   # the one conversion
+
+    def tokenized(self, doc, tokens: np.ndarray, info: TokenizerInfo, fim: bool = False) -> TokenizedDoc:
+        """The document with its tokens (EOS included), counted, and tallied when measuring."""
         n_bytes = len(doc.text.encode("utf-8"))
         repository = bool(doc.meta.get("repo_document"))   # made by the build, not read: counted apart
         self.counters.inc("tokenize/repo_documents" if repository else "tokenize/documents")
@@ -174,7 +177,7 @@ class EncodeDocuments(beam.DoFn):
             self.tally(doc, tokens, n_bytes, fim, info)
         row = document_row(doc.id, doc.text, doc.source, doc.kind, doc.url, doc.meta, len(tokens), 0) \
             if self.rows else None
-        yield TokenizedDoc(doc.id, doc.source, doc.kind, tokens, doc.url, document_language(doc), n_bytes, row,
+        return TokenizedDoc(doc.id, doc.source, doc.kind, tokens, doc.url, document_language(doc), n_bytes, row,
                            cluster_size(doc.meta.get("dedup")), repository)
 
     def tally(self, doc, tokens: np.ndarray, n_bytes: int, fim: bool, info: TokenizerInfo) -> None:
