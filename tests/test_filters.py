@@ -10,6 +10,7 @@ from pipeline.rules.code import alnum_fraction, literal_fraction, whitespace
 from pipeline.rules.decontaminate import Contamination, EvalSetSpec, MatchEvalSets, ngram_hashes
 from pipeline.rules.normalize import Normalizer, fix_mojibake
 from pipeline.rules.quality import build_rule, reference_rule
+from pipeline.rules.stats import words as statistics_words
 from pipeline.rules.verdict import Dropped, Edited, Measured, apply_rules
 from sources.document import Document
 
@@ -341,10 +342,11 @@ MIXED_TEXTS = [
 
 
 def test_fast_paths_give_the_library_functions_answers(sample_documents):
-    """alnum_fraction, whitespace, literal_fraction and fix_mojibake skip work that cannot change
-    their answer (C-level counting; the literal pattern behind a lookahead of its first
-    characters; ftfy only on lines it could change); the straight definitions are the
-    reference, on every sample document and on edge cases."""
+    """alnum_fraction, whitespace, literal_fraction, the statistics' words and fix_mojibake skip
+    work that cannot change their answer (C-level counting; the literal pattern behind a
+    lookahead of its first characters; ASCII words by bytes.translate; ftfy only on lines it
+    could change); the straight definitions are the reference, on every sample document and
+    on edge cases."""
     import re
 
     import ftfy
@@ -362,6 +364,7 @@ def test_fast_paths_give_the_library_functions_answers(sample_documents):
         assert alnum_fraction(text) == sum(c.isalnum() for c in text) / max(len(text), 1)
         assert whitespace(text) == len(space.findall(text))
         assert literal_fraction(text) == literal_reference(text)
+        assert statistics_words(text) == re.findall(r"\w+", text)
         assert fix_mojibake(text) == ftfy.fix_text(text, config)
 
 
