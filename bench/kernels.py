@@ -12,7 +12,7 @@ with the process's CPU clock:
   normalize  Unicode and whitespace (rules/normalize.Normalizer)
   filter     the recipe's rule chain per kind (rules/quality.QualityRules)
   dedup      the content and URL hashes and the MinHash band keys and sketch of each kept document
-  tokenize   one encoding of each kept document (tiktoken, as the build's)
+  tokenize   one encoding of each kept document (the build's encoder: tokenizer/encoding.py)
   write      each document's tokens times its epoch copies, to one file
 
 Their sum is the least CPU a build of this recipe can cost with these kernels. Then the
@@ -100,7 +100,7 @@ def kernel_sum(recipe, tokenizer_json: str) -> Clock:
     from pipeline.rules.minhash import Signer
     from pipeline.rules.normalize import Normalizer
     from pipeline.rules.quality import QualityRules
-    from tokenizer.encoding import tiktoken_encoding
+    from tokenizer.encoding import ordinary_encoder
     clock = Clock()
     docs = read_all(recipe, clock)
     # the other extractor on the same pages, beside the sum (for the per-TB figure with it)
@@ -127,9 +127,9 @@ def kernel_sum(recipe, tokenizer_json: str) -> Clock:
     for d in docs:
         clock.time("dedup", keys, d)
     start = time.process_time()
-    encoding = tiktoken_encoding(tokenizer_json)
+    encode = ordinary_encoder(tokenizer_json)
     clock.setup["tokenize"] = time.process_time() - start
-    tokens = [clock.time("tokenize", lambda d: encoding.encode_ordinary(d.text), d) for d in docs]
+    tokens = [clock.time("tokenize", lambda d: encode(d.text), d) for d in docs]
     layout = recipe.layout
 
     def write(doc, f, ids):

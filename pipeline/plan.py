@@ -153,7 +153,7 @@ def count_tokens(recipe: Recipe, samples: list[SourceSample], docs: list[Documen
     """Tokenizes the deduplicated sample with the tokenizer the build would train on it
     (the build's own sample of training documents and trainer) or the recipe's; sets
     each sample's `tokens` (EOS included)."""
-    from tokenizer.encoding import tiktoken_encoding
+    from tokenizer.encoding import ordinary_encoder, vocab_size
     if recipe.tokenizer.path:
         from apache_beam.io.filesystems import FileSystems
         with FileSystems.open(recipe.tokenizer.path) as f:
@@ -164,10 +164,10 @@ def count_tokens(recipe: Recipe, samples: list[SourceSample], docs: list[Documen
         keyed = sorted((layout.sample_key(d.id, d.source), d.id, d.text) for d in docs
                        if layout.split(d.id, d.source) == TRAIN)
         tokenizer_json, _ = train_on_sample(keyed[:spec.sample_docs], spec)
-    encoding = tiktoken_encoding(tokenizer_json)
+    encode = ordinary_encoder(tokenizer_json)
     by_source = {s.name: s for s in samples}
     start = time.perf_counter()
-    lengths = [len(encoding.encode_ordinary(d.text)) + 1 for d in docs]
+    lengths = [len(encode(d.text)) + 1 for d in docs]
     seconds = time.perf_counter() - start
     n_tokens = sum(lengths)
     for d, n in zip(docs, lengths):
@@ -179,7 +179,7 @@ def count_tokens(recipe: Recipe, samples: list[SourceSample], docs: list[Documen
         else:
             sample.stream_tokens += n * len(copies)
     n_bytes = sum(len(d.text.encode("utf-8")) for d in docs)
-    return TokenFigures(n_bytes / max(n_tokens - len(docs), 1), seconds / max(n_bytes, 1), encoding.n_vocab)
+    return TokenFigures(n_bytes / max(n_tokens - len(docs), 1), seconds / max(n_bytes, 1), vocab_size(tokenizer_json))
 
 
 def signing_s_per_byte(recipe: Recipe, texts: list[str]) -> float:

@@ -1,11 +1,13 @@
-"""BPE training and the tiktoken bridge: ids must equal HF tokenizers' exactly."""
+"""BPE training and the fast encoders (tiktoken, fastokens): ids must equal HF tokenizers' exactly."""
+import importlib.util
 import json
 
 import pytest
 from tokenizers import Tokenizer
 
 from tokenizer.bpe import EOS, GPT4_PATTERN, SPECIAL_TOKENS, train_bpe
-from tokenizer.encoding import IncompatibleTokenizer, special_token_id, tiktoken_encoding, vocab_size
+from tokenizer.encoding import (ENCODERS, IncompatibleTokenizer, array_encoder, ordinary_encoder, special_token_id,
+                                tiktoken_encoding, vocab_size)
 
 EDGE_CASES = [
     "emoji 😀👍🏽 and flags 🇫🇷, a ZWJ family 👨‍👩‍👧",
@@ -34,16 +36,29 @@ def test_training_is_deterministic_and_sized(sample_documents, trained):
     assert special_token_id(trained, EOS) == 8187
 
 
-def test_tiktoken_ids_equal_hf_ids_on_every_document(sample_documents, trained):
+def encoder(trained: str, engine: str):
+    if engine == "fastokens":
+        pytest.importorskip("fastokens", reason="no fastokens wheel on this platform: the build uses tiktoken")
+    return ordinary_encoder(trained, engine)
+
+
+@pytest.mark.parametrize("engine", ENCODERS)
+def test_encoder_ids_equal_hf_ids_on_every_document(sample_documents, trained, engine):
     hf = Tokenizer.from_str(trained)
-    enc = tiktoken_encoding(trained)
+    encode = encoder(trained, engine)
     texts = [d.text for d in sample_documents] + EDGE_CASES
     assert len(texts) > 700
+    as_array = array_encoder(trained, engine)
     mismatches = [i for i, t in enumerate(texts)
-                  if enc.encode_ordinary(t) != hf.encode(t, add_special_tokens=False).ids]
+                  if not encode(t) == as_array(t).tolist() == hf.encode(t, add_special_tokens=False).ids]
     assert mismatches == []
+    enc = tiktoken_encoding(trained)
     for t in EDGE_CASES:
-        assert enc.decode(enc.encode_ordinary(t)) == t == hf.decode(hf.encode(t).ids)
+        assert enc.decode(encode(t)) == t == hf.decode(hf.encode(t).ids)
+    # special tokens' text inside a document is ordinary text to both (HF would match it)
+    special = f"a {EOS} b <|fim_prefix|>"
+    assert encode(special) == as_array(special).tolist() == enc.encode_ordinary(special)
+    assert special_token_id(trained, EOS) not in encode(special)
 
 
 def test_tiktoken_uses_the_exact_pre_tokenizer_pattern(trained):
@@ -100,9 +115,12 @@ def test_a_vocabulary_over_100k_trains_encodes_exactly_and_needs_int32(sample_do
     texts = [" ".join(words[i:i + 400] * 2) for i in range(0, len(words), 400)]
     trained = train_bpe(texts, vocab_size=110_000)
     assert vocab_size(trained) == 110_000 and token_dtype(110_000) == np.int32
-    hf, enc = Tokenizer.from_str(trained), tiktoken_encoding(trained)
+    hf = Tokenizer.from_str(trained)
     probe = texts[:20] + [d.text for d in sample_documents[:50]] + EDGE_CASES
-    ids = [enc.encode_ordinary(t) for t in probe]
-    assert ids == [hf.encode(t, add_special_tokens=False).ids for t in probe]
-    assert max(max(i, default=0) for i in ids) > 65_535
+    expected = [hf.encode(t, add_special_tokens=False).ids for t in probe]
+    for engine in ENCODERS:
+        if engine == "fastokens" and not importlib.util.find_spec("fastokens"):
+            continue
+        assert [ordinary_encoder(trained, engine)(t) for t in probe] == expected, engine
+    assert max(max(i, default=0) for i in expected) > 65_535
     assert special_token_id(trained, EOS) == 110_000 - len(SPECIAL_TOKENS)

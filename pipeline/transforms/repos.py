@@ -49,17 +49,17 @@ class JoinRepository(beam.DoFn):
         self.specs = dict(specs)
 
     def setup(self):
-        self._sha, self._encoding = None, None
+        self._sha, self._encode = None, None
         self.counters = Counters()
 
     def process(self, element, info):
-        from tokenizer.encoding import tiktoken_encoding
+        from tokenizer.encoding import ordinary_encoder
         (source, kind, repo), files = element
         if info.sha256 != self._sha:
-            self._encoding, self._sha = tiktoken_encoding(info.json), info.sha256
+            self._encode, self._sha = ordinary_encoder(info.json), info.sha256
         files = list(files)
         docs = repo_documents(source, kind, repo, files, self.specs[source].max_tokens,
-                              lambda text: len(self._encoding.encode_ordinary(text)))
+                              lambda text: len(self._encode(text)))
         self.counters.inc(f"repos/{source}/repositories")
         self.counters.inc(f"repos/{source}/files", len(files))
         self.counters.inc(f"repos/{source}/documents", len(docs))
