@@ -6,12 +6,12 @@ import json
 
 import pytest
 
-from pipeline.rules.code import alnum_fraction, literal_fraction, whitespace
+from pipeline.rules.code import alnum_fraction, literal_fraction, max_line_length, mean_line_length, whitespace
 from pipeline.rules.decontaminate import Contamination, EvalSetSpec, MatchEvalSets, ngram_hashes
 from pipeline.rules.normalize import Normalizer, fix_mojibake
 from pipeline.rules.quality import build_rule, reference_rule
 from pipeline.rules.stats import words as statistics_words
-from pipeline.rules.verdict import Dropped, Edited, Measured, apply_rules
+from pipeline.rules.verdict import Dropped, Edited, Measured, apply_rules, signal
 from sources.document import Document
 
 
@@ -365,6 +365,9 @@ def test_fast_paths_give_the_library_functions_answers(sample_documents):
         assert whitespace(text) == len(space.findall(text))
         assert literal_fraction(text) == literal_reference(text)
         assert statistics_words(text) == re.findall(r"\w+", text)
+        lengths = [len(line) for line in text.split("\n")]
+        assert mean_line_length(1e9)(doc(text)).signals == {"code_mean_line_length": signal(sum(lengths) / len(lengths))}
+        assert max_line_length(10 ** 9)(doc(text)).signals == {"code_max_line_length": max(lengths)}
         assert fix_mojibake(text) == ftfy.fix_text(text, config)
 
 

@@ -36,22 +36,20 @@ _ASCII_ALNUM = bytes(c for c in range(128) if chr(c).isalnum())
 _ASCII_SPACE = bytes(c for c in range(128) if chr(c).isspace())
 
 
-def line_lengths(text: str) -> list[int]:
-    return [len(line) for line in text.split("\n")]
-
-
 def max_line_length(maximum: int = 1000) -> Rule:
     def rule(doc: Document) -> str | None:
-        longest = max(line_lengths(doc.text))
+        longest = max(map(len, doc.text.split("\n")))
         return Failed("max_line_length", longest, ">", maximum) if longest > maximum else \
             Measured({"code_max_line_length": longest})
     return rule
 
 
 def mean_line_length(maximum: float = 100.0) -> Rule:
+    """The mean length of the lines split at "\\n", from two counts: the lines' characters are
+    the text's less its newlines, and there is one line more than newlines."""
     def rule(doc: Document) -> str | None:
-        lengths = line_lengths(doc.text)
-        mean = sum(lengths) / len(lengths)
+        newlines = doc.text.count("\n")
+        mean = (len(doc.text) - newlines) / (newlines + 1)
         return Failed("mean_line_length", mean, ">", maximum) if mean > maximum else \
             Measured({"code_mean_line_length": signal(mean)})
     return rule
