@@ -76,11 +76,9 @@ def ordinary_encoder(tokenizer_json: str, engine: str | None = None) -> Callable
     `encode_ordinary`); `engine`: one of ENCODERS, else the first installed. The tokenizer
     must be one tiktoken reproduces (checked either way, so no encoder takes what the
     other refuses)."""
-    encoding = tiktoken_encoding(tokenizer_json)
     if _engine(engine) == "tiktoken":
-        return encoding.encode_ordinary
-    import fastokens
-    fast = fastokens.Tokenizer.from_json_str(tokenizer_json)
+        return tiktoken_encoding(tokenizer_json).encode_ordinary
+    fast = _fastokens(tokenizer_json)
     return lambda text: fast.encode_ordinary(text).ids
 
 
@@ -90,12 +88,17 @@ def array_encoder(tokenizer_json: str, engine: str | None = None) -> Callable[[s
     special tokens' text is split as text)."""
     import numpy as np
     if _engine(engine) == "tiktoken":
-        encode = ordinary_encoder(tokenizer_json, "tiktoken")
+        encode = tiktoken_encoding(tokenizer_json).encode_ordinary
         return lambda text: np.asarray(encode(text), dtype=np.uint32)
-    tiktoken_encoding(tokenizer_json)   # the same check as the lists' encoder
-    import fastokens
-    fast = fastokens.Tokenizer.from_json_str(tokenizer_json)
+    fast = _fastokens(tokenizer_json)
     return lambda text: np.frombuffer(fast.encode_batch_flat([text], split_special_tokens=True)[0], dtype=np.uint32)
+
+
+def _fastokens(tokenizer_json: str):
+    """fastokens' tokenizer, for a tokenizer tiktoken also reproduces (checked here too)."""
+    tiktoken_encoding(tokenizer_json)
+    import fastokens
+    return fastokens.Tokenizer.from_json_str(tokenizer_json)
 
 
 def _engine(engine: str | None) -> str:

@@ -7,6 +7,7 @@ the rules need the sorted array for `searchsorted` anyway.
 from __future__ import annotations
 
 import hashlib
+
 import numpy as np
 
 
